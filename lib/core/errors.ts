@@ -1,0 +1,74 @@
+/**
+ * Every failure Vista reports is a typed value with a stable code. Per-image codes end up in
+ * `errors.jsonl` and the failed-images table, so they are part of the data contract: add codes,
+ * never rename them.
+ */
+export const ImageErrorCode = {
+  /** The shard line could not be parsed or has no usable URI. */
+  INVALID_ENTRY: 'INVALID_ENTRY',
+  /** The object or file does not exist. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The object store refused access. */
+  ACCESS_DENIED: 'ACCESS_DENIED',
+  /** Fetching kept failing (throttling, 5xx, network) after all retries. */
+  FETCH_FAILED: 'FETCH_FAILED',
+  /** Fetching took longer than the configured timeout. */
+  FETCH_TIMEOUT: 'FETCH_TIMEOUT',
+  /** The file is larger than the byte cap. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** The file has zero bytes. */
+  EMPTY: 'EMPTY',
+  /** Not an image at all (text, HTML, unknown magic bytes). */
+  NOT_AN_IMAGE: 'NOT_AN_IMAGE',
+  /** An image format we refuse on purpose (SVG, PDF, …): vector formats can hide scripts and bombs. */
+  UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',
+  /** Width × height exceeds the pixel limit (decompression bomb guard), checked before decoding. */
+  TOO_MANY_PIXELS: 'TOO_MANY_PIXELS',
+  /** The decoder failed: truncated or corrupt data. */
+  CORRUPT_IMAGE: 'CORRUPT_IMAGE',
+  /** The model failed on this image's batch (the batch is retried image by image first). */
+  MODEL_FAILED: 'MODEL_FAILED',
+} as const;
+export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
+
+/** Failures of the system itself (bad config, missing model, unreachable store): these stop a run. */
+export const SystemErrorCode = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  MODEL_INVALID: 'MODEL_INVALID',
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  TAXONOMY_INVALID: 'TAXONOMY_INVALID',
+  SHARD_NOT_FOUND: 'SHARD_NOT_FOUND',
+  OUTPUT_INVALID: 'OUTPUT_INVALID',
+  STORE_FAILED: 'STORE_FAILED',
+  REQUEST_INVALID: 'REQUEST_INVALID',
+} as const;
+export type SystemErrorCode = (typeof SystemErrorCode)[keyof typeof SystemErrorCode];
+
+export type VistaErrorCode = ImageErrorCode | SystemErrorCode;
+
+export class VistaError extends Error {
+  readonly code: VistaErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: VistaErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VistaError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  toJSON(): { code: VistaErrorCode; message: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isVistaError(err: unknown): err is VistaError {
+  return err instanceof VistaError;
+}
+
+/** Wraps anything thrown into a VistaError, keeping codes that are already typed. */
+export function toVistaError(err: unknown, fallback: VistaErrorCode): VistaError {
+  if (isVistaError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new VistaError(fallback, message, { cause: err });
+}

@@ -1,0 +1,104 @@
+/**
+ * A place to read and write files that is either a local folder or an S3 prefix, so that every
+ * stage runs the same code on a laptop and in AWS. Writes are atomic in both: a local write goes
+ * to a temporary name and is renamed; an S3 PUT is atomic by itself. Readers therefore never see
+ * a half-written file, which is what lets completion markers mean "done".
+ */
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  deleteObjects,
+  getObjectBytes,
+  getObjectStream,
+  isS3Uri,
+  listObjects,
+  objectExists,
+  putObject,
+} from './s3';
+
+/** `file:///a/b` → `/a/b`; relative paths resolved against the working directory. */
+export function toLocalPath(uri: string): string {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  return path.resolve(uri);
+}
+
+/** Joins path segments onto a local path or an s3:// prefix. */
+export function joinUri(base: string, ...parts: string[]): string {
+  if (isS3Uri(base)) {
+    const trimmed = base.replace(/\/+$/, '');
+    return [trimmed, ...parts.map((p) => p.replace(/^\/+|\/+$/g, ''))].filter((p) => p !== '').join('/');
+  }
+  return path.join(toLocalPath(base), ...parts);
+}
+
+export async function readBytes(uri: string): Promise<Buffer> {
+  return isS3Uri(uri) ? getObjectBytes(uri) : fs.readFile(toLocalPath(uri));
+}
+
+export async function readText(uri: string): Promise<string> {
+  return (await readBytes(uri)).toString('utf8');
+}
+
+export async function readJson<T = unknown>(uri: string): Promise<T> {
+  return JSON.parse(await readText(uri)) as T;
+}
+
+export async function openReadStream(uri: string): Promise<Readable> {
+  if (isS3Uri(uri)) return getObjectStream(uri);
+  const file = toLocalPath(uri);
+  await fs.access(file);
+  return createReadStream(file);
+}
+
+export async function exists(uri: string): Promise<boolean> {
+  if (isS3Uri(uri)) return objectExists(uri);
+  try {
+    await fs.access(toLocalPath(uri));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let tmpCounter = 0;
+
+/** Writes the whole file or nothing. */
+export async function writeAtomic(uri: string, body: Buffer | string, contentType?: string): Promise<void> {
+  if (isS3Uri(uri)) return putObject(uri, body, undefined, contentType);
+  const file = toLocalPath(uri);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`;
+  await fs.writeFile(tmp, body);
+  await fs.rename(tmp, file);
+}
+
+export async function writeJsonAtomic(uri: string, value: unknown): Promise<void> {
+  await writeAtomic(uri, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+/** Names (not full URIs) of the files directly under a folder or prefix, sorted. Missing → []. */
+export async function listNames(dirUri: string): Promise<string[]> {
+  if (isS3Uri(dirUri)) {
+    const prefix = dirUri.replace(/\/+$/, '') + '/';
+    const uris = await listObjects(prefix);
+    return uris
+      .map((u) => u.slice(prefix.length))
+      .filter((name) => name !== '' && !name.includes('/'))
+      .sort();
+  }
+  try {
+    const entries = await fs.readdir(toLocalPath(dirUri), { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && !e.name.includes('.tmp-')).map((e) => e.name).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export async function removeFiles(uris: string[]): Promise<void> {
+  const s3 = uris.filter(isS3Uri);
+  if (s3.length) await deleteObjects(s3);
+  await Promise.all(uris.filter((u) => !isS3Uri(u)).map((u) => fs.rm(toLocalPath(u), { force: true })));
+}

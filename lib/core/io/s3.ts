@@ -1,0 +1,131 @@
+/**
+ * S3 access shared by every stage. One client per process, keep-alive sockets, the SDK's adaptive
+ * retry mode (backs off on throttling and 5xx), and an endpoint override so that everything runs
+ * against a local S3-compatible server (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL).
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  HeadObjectCommand,
+  DeleteObjectsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
+
+export function isS3Uri(uri: string): boolean {
+  return uri.startsWith('s3://');
+}
+
+export function parseS3Uri(uri: string): S3Location {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: match[1], key: match[2] };
+}
+
+export function s3Endpoint(): string | undefined {
+  return process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+export interface S3ClientOptions {
+  /** Sockets kept open per host. @default 64 */
+  maxSockets?: number;
+  /** Attempts per request, first one included. @default 6 */
+  maxAttempts?: number;
+  /** Socket and connection timeout in ms. @default 30000 */
+  requestTimeoutMs?: number;
+}
+
+const clients = new Map<string, S3Client>();
+
+/** The process-wide client for these options (clients are expensive: sockets, credential chains). */
+export function getS3Client(options: S3ClientOptions = {}): S3Client {
+  const endpoint = s3Endpoint();
+  const cacheKey = JSON.stringify({ endpoint, ...options });
+  let client = clients.get(cacheKey);
+  if (!client) {
+    const maxSockets = options.maxSockets ?? 64;
+    const timeout = options.requestTimeoutMs ?? 30_000;
+    client = new S3Client({
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+      maxAttempts: options.maxAttempts ?? 6,
+      retryMode: 'adaptive',
+      requestHandler: new NodeHttpHandler({
+        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+        connectionTimeout: timeout,
+        requestTimeout: timeout,
+      }),
+    });
+    clients.set(cacheKey, client);
+  }
+  return client;
+}
+
+/** Drops cached clients (tests switch endpoints between suites). */
+export function resetS3Clients(): void {
+  for (const client of clients.values()) client.destroy();
+  clients.clear();
+}
+
+export async function getObjectBytes(uri: string, client = getS3Client()): Promise<Buffer> {
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+export async function getObjectStream(uri: string, client = getS3Client()): Promise<Readable> {
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body as Readable;
+}
+
+/** A single PUT is atomic: readers see the whole object or none of it. */
+export async function putObject(uri: string, body: Buffer | string, client = getS3Client(), contentType?: string): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
+export async function objectExists(uri: string, client = getS3Client()): Promise<boolean> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchKey') return false;
+    throw err;
+  }
+}
+
+/** Every key under a prefix (paginated), as full s3:// URIs. */
+export async function listObjects(prefixUri: string, client = getS3Client()): Promise<string[]> {
+  const { bucket, key } = parseS3Uri(prefixUri);
+  const uris: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }));
+    for (const obj of page.Contents ?? []) if (obj.Key) uris.push(`s3://${bucket}/${obj.Key}`);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return uris;
+}
+
+export async function deleteObjects(uris: string[], client = getS3Client()): Promise<void> {
+  for (let i = 0; i < uris.length; i += 1000) {
+    const chunk = uris.slice(i, i + 1000).map(parseS3Uri);
+    if (chunk.length === 0) continue;
+    await client.send(
+      new DeleteObjectsCommand({ Bucket: chunk[0].bucket, Delete: { Objects: chunk.map((c) => ({ Key: c.key })) } }),
+    );
+  }
+}
