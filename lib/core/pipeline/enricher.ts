@@ -1,0 +1,86 @@
+/**
+ * Model → tagger / namer for one batch of decoded images. The same enricher serves the Batch
+ * worker, the real-time path and the CLI. If the model fails on a batch, each image is retried
+ * alone so one poisoned image costs one error row, not a batch.
+ */
+import { ImageErrorCode, toVistaError } from '../errors';
+import { seoFilename } from '../naming/seo';
+import type { ClipModel, DecodedImage, EnrichedImage, ImageFailure, ShardEntry } from '../types';
+
+export interface DecodedEntry {
+  entry: ShardEntry;
+  image: DecodedImage;
+}
+
+export interface Tagger {
+  tag(embedding: Float32Array): { tags: string[]; scores: number[] };
+}
+
+/** One outcome per input image, in input order. */
+export type EnrichOutcome = { ok: true; row: EnrichedImage } | { ok: false; failure: ImageFailure };
+
+export interface Enricher {
+  readonly modelId: string;
+  readonly taxonomyId: string;
+  readonly embedDim: number;
+  enrich(batch: DecodedEntry[]): Promise<EnrichOutcome[]>;
+}
+
+export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyId: string }): Enricher {
+  const { model, tagger, taxonomyId } = deps;
+  const pixelsPerImage = 3 * model.preprocess.cropSize * model.preprocess.cropSize;
+
+  const embed = async (batch: DecodedEntry[]): Promise<Float32Array[]> => {
+    const packed = new Float32Array(batch.length * pixelsPerImage);
+    batch.forEach((d, i) => packed.set(d.image.pixels, i * pixelsPerImage));
+    return model.embedImages(packed, batch.length);
+  };
+
+  const toRow = (d: DecodedEntry, embedding: Float32Array, processedAt: Date): EnrichedImage => {
+    const { tags, scores } = tagger.tag(embedding);
+    return {
+      imageId: d.entry.imageId,
+      sourceUri: d.entry.uri,
+      ...(d.entry.hotelId !== undefined ? { hotelId: d.entry.hotelId } : {}),
+      seoFilename: seoFilename({
+        imageId: d.entry.imageId,
+        format: d.image.format,
+        hotelName: d.entry.hotelName,
+        city: d.entry.city,
+        tags,
+      }),
+      tags,
+      tagScores: scores,
+      embedding,
+      width: d.image.width,
+      height: d.image.height,
+      format: d.image.format,
+      contentSha256: d.image.contentSha256,
+      modelId: model.id,
+      taxonomyId,
+      processedAt,
+    };
+  };
+
+  return {
+    modelId: model.id,
+    taxonomyId,
+    embedDim: model.embedDim,
+    async enrich(batch) {
+      const processedAt = new Date();
+      try {
+        const embeddings = await embed(batch);
+        return batch.map((d, i) => ({ ok: true as const, row: toRow(d, embeddings[i], processedAt) }));
+      } catch (batchErr) {
+        if (batch.length === 1) {
+          const d = batch[0];
+          const message = toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message;
+          return [{ ok: false, failure: { imageId: d.entry.imageId, sourceUri: d.entry.uri, errorCode: ImageErrorCode.MODEL_FAILED, message } }];
+        }
+        const outcomes: EnrichOutcome[] = [];
+        for (const d of batch) outcomes.push(...(await this.enrich([d])));
+        return outcomes;
+      }
+    },
+  };
+}

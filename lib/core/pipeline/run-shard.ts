@@ -1,0 +1,165 @@
+/**
+ * The worker's data flow for one shard, wired in one place:
+ *   reader → source (fetch) → decoder → batcher → enricher (model → tagger / namer) → part writer
+ * Fetch+decode run `concurrency` entries at a time (sharp decodes on libuv's thread pool, off
+ * the event loop) while the model works on the previous batch. Every entry ends as a row or a
+ * failure record; parts already finished by an earlier run are skipped.
+ */
+import { ImageErrorCode, toVistaError } from '../errors';
+import type { DecodedImage, ShardEntry } from '../types';
+import { makeBatcher } from './batcher';
+import type { DecodedEntry, Enricher } from './enricher';
+import { PartTracker } from './part-tracker';
+import { isInvalidEntry, readShard } from './shard-reader';
+import type { PartMarker, ShardOutput, ShardSummary } from './shard-output';
+import { Semaphore } from './semaphore';
+
+export interface ImageFetcher {
+  fetch(uri: string): Promise<Buffer>;
+}
+
+export interface ImageDecoder {
+  decode(bytes: Buffer): Promise<DecodedImage>;
+}
+
+export interface ShardRunDeps {
+  source: ImageFetcher;
+  decoder: ImageDecoder;
+  enricher: Enricher;
+  output: ShardOutput;
+}
+
+export interface ShardRunOptions {
+  shardUri: string;
+  /** Entries per part file: the unit of resume. */
+  partSize: number;
+  /** Images per model call. */
+  batchSize: number;
+  /** Entries fetched and decoded at once. */
+  concurrency: number;
+  onProgress?: (progress: ShardProgress) => void;
+  onPartWritten?: (marker: PartMarker) => void;
+}
+
+export interface ShardProgress {
+  /** Entries accounted for by this run (rows + failures), not counting resumed parts. */
+  processed: number;
+  succeeded: number;
+  failed: number;
+  /** Entries skipped because their part was finished by an earlier run. */
+  resumed: number;
+}
+
+/** Busy time per stage, summed over concurrent operations. */
+export interface StageTimings {
+  fetch: number;
+  decode: number;
+  model: number;
+}
+
+export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Promise<ShardSummary> {
+  const { source, decoder, enricher, output } = deps;
+  const startedAt = new Date();
+  const previous = await output.completedParts();
+  const progress: ShardProgress = { processed: 0, succeeded: 0, failed: 0, resumed: 0 };
+  const timings: StageTimings = { fetch: 0, decode: 0, model: 0 };
+  const report = () => options.onProgress?.({ ...progress });
+
+  const tracker = new PartTracker(output, options.onPartWritten);
+  const partOf = new Map<DecodedEntry, number>();
+
+  const fail = (part: number, entry: Pick<ShardEntry, 'imageId' | 'uri'>, code: ImageErrorCode, message: string) => {
+    progress.processed++;
+    progress.failed++;
+    tracker.addFailure(part, { imageId: entry.imageId, sourceUri: entry.uri, errorCode: code, message });
+    report();
+  };
+
+  const batcher = makeBatcher<DecodedEntry>({ size: options.batchSize }, async (batch) => {
+    const t0 = performance.now();
+    const outcomes = await enricher.enrich(batch);
+    timings.model += performance.now() - t0;
+    outcomes.forEach((outcome, i) => {
+      const part = partOf.get(batch[i])!;
+      partOf.delete(batch[i]);
+      if (outcome.ok) {
+        progress.processed++;
+        progress.succeeded++;
+        tracker.addRow(part, outcome.row);
+        report();
+      } else {
+        fail(part, batch[i].entry, outcome.failure.errorCode, outcome.failure.message);
+      }
+    });
+  });
+
+  const fetchAndDecode = async (entry: ShardEntry, part: number) => {
+    let stage: 'fetch' | 'decode' = 'fetch';
+    try {
+      const t0 = performance.now();
+      const bytes = await source.fetch(entry.uri);
+      const t1 = performance.now();
+      timings.fetch += t1 - t0;
+      stage = 'decode';
+      const image = await decoder.decode(bytes);
+      timings.decode += performance.now() - t1;
+      const decoded: DecodedEntry = { entry, image };
+      partOf.set(decoded, part);
+      await batcher.push(decoded);
+    } catch (err) {
+      const fallback = stage === 'fetch' ? ImageErrorCode.FETCH_FAILED : ImageErrorCode.CORRUPT_IMAGE;
+      const e = toVistaError(err, fallback);
+      fail(part, entry, e.code in ImageErrorCode ? (e.code as ImageErrorCode) : fallback, e.message);
+    }
+  };
+
+  const slots = new Semaphore(options.concurrency);
+  const inflight = new Set<Promise<void>>();
+  let currentPart = -1;
+  for await (const entry of readShard(options.shardUri)) {
+    const part = Math.floor(entry.index / options.partSize);
+    if (previous.has(part)) {
+      progress.resumed++;
+      continue;
+    }
+    if (part !== currentPart) {
+      tracker.seal(currentPart);
+      currentPart = part;
+    }
+    tracker.addInput(part, entry.index);
+    if (isInvalidEntry(entry)) {
+      fail(part, { imageId: `invalid-line-${entry.index}`, uri: entry.line }, ImageErrorCode.INVALID_ENTRY, entry.reason);
+      continue;
+    }
+    if (tracker.hasWriteError) break;
+    await slots.acquire();
+    const task = fetchAndDecode(entry, part).finally(() => {
+      slots.release();
+      inflight.delete(task);
+    });
+    inflight.add(task);
+  }
+  await Promise.all(inflight);
+  await batcher.flush();
+  tracker.seal(currentPart);
+  await tracker.drain();
+
+  const finishedAt = new Date();
+  const wallMs = finishedAt.getTime() - startedAt.getTime();
+  return output.finish([...previous.values(), ...tracker.written], {
+    shard: options.shardUri,
+    model_id: enricher.modelId,
+    taxonomy_id: enricher.taxonomyId,
+    embedding_dim: enricher.embedDim,
+    started_at: startedAt.toISOString(),
+    finished_at: finishedAt.toISOString(),
+    resumed_parts: previous.size,
+    timings_ms: {
+      wall: Math.round(wallMs),
+      fetch_busy: Math.round(timings.fetch),
+      decode_busy: Math.round(timings.decode),
+      model_busy: Math.round(timings.model),
+    },
+    images_per_second: wallMs > 0 ? Math.round((progress.processed / wallMs) * 1000 * 10) / 10 : 0,
+  });
+}
