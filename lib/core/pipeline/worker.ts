@@ -1,0 +1,84 @@
+/**
+ * Builds a ready-to-run worker from one validated config: loads the model once, the taxonomy
+ * and its label bank, and the stage factories. `processShard` can then be called for as many
+ * shards as the process is given (the Batch container runs one; tests and the CLI may run more).
+ */
+import { existsSync } from 'node:fs';
+import { makeDecoder } from '../decode';
+import type { Logger } from '../log';
+import { generateClipModel } from '../model/generate';
+import { loadClipModel } from '../model';
+import { makeImageSource } from '../io/source';
+import { getLabelBank, loadTaxonomy, makeTagger, taxonomyId } from '../tags';
+import type { ClipModel } from '../types';
+import { makeEnricher, type Enricher } from './enricher';
+import { runShard, type ShardProgress } from './run-shard';
+import { makeShardOutput, type PartMarker, type ShardSummary } from './shard-output';
+import { DEFAULT_MODEL_DIR, type WorkerConfig } from './worker-config';
+
+export interface Worker {
+  readonly model: ClipModel;
+  readonly enricher: Enricher;
+  /** Runs a shard into `outUri`; returns the existing summary when the shard was already complete. */
+  processShard(
+    shardUri: string,
+    outUri: string,
+    hooks?: { onProgress?: (p: ShardProgress) => void; onPartWritten?: (m: PartMarker) => void },
+  ): Promise<{ summary: ShardSummary; skipped: boolean }>;
+  close(): Promise<void>;
+}
+
+export const RANDOM_WEIGHTS_WARNING =
+  'USING A CLIP MODEL WITH RANDOM WEIGHTS: embeddings are deterministic but tags and similarities are MEANINGLESS. ' +
+  'Export real weights (see README, "Real CLIP weights") and pass --model DIR|s3://…';
+
+/** The tiny random model, generated on first use so a fresh clone works with no download. */
+export async function ensureDefaultModel(logger: Logger): Promise<string> {
+  if (!existsSync(`${DEFAULT_MODEL_DIR}/config.json`)) {
+    logger.info('generating the tiny random-weight CLIP model', { dir: DEFAULT_MODEL_DIR });
+    await generateClipModel({ outDir: DEFAULT_MODEL_DIR, size: 'tiny' });
+  }
+  return DEFAULT_MODEL_DIR;
+}
+
+export async function createWorker(config: WorkerConfig, logger: Logger): Promise<Worker> {
+  const modelUri = config.model ?? (await ensureDefaultModel(logger));
+  const model = await loadClipModel(modelUri, {
+    provider: config.provider,
+    intraOpThreads: config.intraOpThreads,
+    logger: (line: object) => logger.info('model', line as Record<string, unknown>),
+  });
+  if (await isRandomWeights(modelUri)) logger.warn(RANDOM_WEIGHTS_WARNING, { model: model.id });
+
+  const taxonomy = await loadTaxonomy(config.taxonomy);
+  const bank = await getLabelBank(model, taxonomy, config.artifacts);
+  const enricher = makeEnricher({ model, tagger: makeTagger(bank, taxonomy, model.logitScale), taxonomyId: taxonomyId(taxonomy) });
+  const source = makeImageSource({ maxBytes: config.maxBytes, timeoutMs: config.fetchTimeoutMs, retries: config.fetchRetries });
+  const decoder = makeDecoder({ maxBytes: config.maxBytes, maxPixels: config.maxPixels }, model.preprocess);
+  logger.info('worker ready', { model: model.id, provider: model.provider, taxonomy: enricher.taxonomyId, batch_size: config.batchSize });
+
+  return {
+    model,
+    enricher,
+    async processShard(shardUri, outUri, hooks = {}) {
+      const output = makeShardOutput(outUri, model.embedDim);
+      if (await output.isComplete()) return { summary: await output.readSummary(), skipped: true };
+      const summary = await runShard(
+        { source, decoder, enricher, output },
+        { shardUri, partSize: config.partSize, batchSize: config.batchSize, concurrency: config.concurrency, ...hooks },
+      );
+      return { summary, skipped: false };
+    },
+    close: () => model.close(),
+  };
+}
+
+async function isRandomWeights(modelUri: string): Promise<boolean> {
+  try {
+    const { readJson, joinUri } = await import('../io/location');
+    const config = await readJson<{ vista?: { generated?: boolean } }>(joinUri(modelUri, 'config.json'));
+    return config.vista?.generated === true;
+  } catch {
+    return false;
+  }
+}
