@@ -1,0 +1,117 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { formatRunReport } from '../../core/backfill/format-report';
+import { runLocalBackfill, newRunId, type LocalBackfillResult } from '../../core/backfill/local-runner';
+import { watchRunProgress } from '../../core/backfill/progress-watch';
+import type { RunReport } from '../../core/backfill/report';
+import { readJson, exists } from '../../core/io/location';
+import { isS3Uri } from '../../core/io/s3';
+import { makeLogger, type Logger } from '../../core/log';
+import { type CliCommand, intOpt, stringOpt } from '../command';
+import { makeProgress } from '../progress';
+
+const options = {
+  manifest: { type: 'string' },
+  work: { type: 'string' },
+  db: { type: 'string' },
+  'shard-size': { type: 'string' },
+  model: { type: 'string' },
+  workers: { type: 'string' },
+  'run-id': { type: 'string' },
+  attempts: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const command: CliCommand = {
+  name: 'backfill',
+  summary: 'Run the backfill state machine locally: shard, enrich with local workers, load into LanceDB, report',
+  usage: [
+    'vista backfill --manifest FILE|s3://… --work DIR|s3://… --db DIR|s3://… [options]',
+    '',
+    '  --manifest URI     one URI per line, or JSONL {"uri", "image_id"?, "hotel_id"?, "hotel_name"?, "city"?}; .gz ok',
+    '  --work URI         run folder: shards, worker results, load outcomes, report.json',
+    '  --db URI           LanceDB database (folder or s3:// prefix)',
+    '  --shard-size N     entries per shard (default 1000)',
+    '  --model URI        CLIP model folder (default: tiny random model, meaningless tags)',
+    '  --workers N        worker processes at once (default: min(cores, shards))',
+    '  --run-id ID        run id (default backfill-<time>-<random>); re-using one resumes that run',
+    '  --attempts N       attempts per shard worker (default 1)',
+    '  --json             JSON log lines even in a terminal',
+    '',
+    'Runs the same Step Functions definition as AWS (aws-local-stepfunctions), with the Lambda steps',
+    'in-process and the Batch array job as local `vista worker --from-env` processes.',
+  ].join('\n'),
+  options,
+  async run(values) {
+    const manifest = stringOpt(values, 'manifest');
+    const work = stringOpt(values, 'work');
+    const db = stringOpt(values, 'db');
+    if (!manifest || !work || !db) throw Object.assign(new Error('--manifest, --work and --db are required'), { code: 'ERR_PARSE_ARGS_USAGE' });
+    const result = await runBackfillWithProgress({
+      manifestUri: manifest,
+      workUri: work,
+      dbUri: db,
+      shardSize: intOpt(values, 'shard-size', 1000),
+      modelUri: stringOpt(values, 'model'),
+      workers: intOpt(values, 'workers'),
+      runId: stringOpt(values, 'run-id'),
+      attempts: intOpt(values, 'attempts'),
+      logger: makeLogger({ json: values.json === true ? true : undefined }),
+      tty: values.json !== true && Boolean(process.stderr.isTTY),
+    });
+    await printReport(result);
+    return result.status === 'SUCCEEDED' ? 0 : 1;
+  },
+};
+
+export interface BackfillRunOptions {
+  manifestUri: string;
+  workUri: string;
+  dbUri: string;
+  shardSize?: number;
+  modelUri?: string;
+  workers?: number;
+  runId?: string;
+  attempts?: number;
+  logger: Logger;
+  tty: boolean;
+}
+
+/** The local run with a live view of the workers' progress (a bar in a terminal, log lines otherwise). */
+export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<LocalBackfillResult> {
+  const runId = o.runId ?? newRunId();
+  const workUri = isS3Uri(o.workUri) ? o.workUri : path.resolve(o.workUri);
+  const progress = makeProgress('images', o.logger, { tty: o.tty });
+  const watcher = watchRunProgress({
+    workUri,
+    runId,
+    intervalMs: o.tty ? 500 : 2000,
+    onUpdate: (p) =>
+      p.entries !== undefined &&
+      progress.update({ done: p.processed, total: p.entries, counters: { shards_done: p.shardsDone, of: p.shardCount ?? 0, failed: p.failed } }),
+  });
+  try {
+    return await runLocalBackfill({
+      ...o,
+      workUri,
+      runId,
+      workers: o.workers ?? os.availableParallelism(),
+      // With a bar on screen, per-state lines would tear it: keep only warnings and errors.
+      logger: o.tty ? quiet(o.logger) : o.logger,
+    });
+  } finally {
+    await watcher.stop();
+    progress.stop();
+  }
+}
+
+export async function printReport(result: LocalBackfillResult): Promise<void> {
+  if (await exists(result.reportUri)) {
+    console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri));
+  }
+  if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${result.cause}`);
+}
+
+function quiet(logger: Logger): Logger {
+  return { ...logger, info: () => undefined, log: (level, m, f) => level !== 'info' && logger.log(level, m, f) };
+}

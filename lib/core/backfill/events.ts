@@ -1,0 +1,92 @@
+/**
+ * The payloads that travel between the backfill's states. The state machine passes these JSON
+ * values; each step validates what it receives here, so a mistake in the definition shows up as
+ * a clear REQUEST_INVALID error naming the field, not as an undefined deep inside a step.
+ */
+import { z } from 'zod';
+import { SystemErrorCode, VistaError } from '../errors';
+
+/** What an execution is started with. */
+export const executionInputSchema = z.object({
+  manifestUri: z.string().min(1),
+  workUri: z.string().min(1),
+  dbUri: z.string().min(1),
+  shardSize: z.number().int().positive().optional(),
+  /** Defaults to the execution's name. */
+  runId: z.string().min(1).optional(),
+  /** Model folder for the workers; defaults to the shard step's configured default. */
+  modelUri: z.string().min(1).optional(),
+});
+export type ExecutionInput = z.infer<typeof executionInputSchema>;
+
+export const shardEventSchema = z.object({
+  input: executionInputSchema,
+  executionName: z.string().min(1),
+});
+export type ShardEvent = z.infer<typeof shardEventSchema>;
+
+/**
+ * The shard step's output, which becomes the whole state for the rest of the execution: the
+ * normalized run plus what the Batch step needs as ready-made strings.
+ */
+export const runPlanSchema = z.object({
+  runId: z.string(),
+  manifestUri: z.string(),
+  workUri: z.string(),
+  dbUri: z.string(),
+  /** "" = the worker's own default (the Batch container override must be a string). */
+  modelUri: z.string(),
+  shardsUri: z.string(),
+  resultsUri: z.string(),
+  shardSize: z.number().int(),
+  shardCount: z.number().int(),
+  /** `shardCount` as a string, for the container environment. */
+  shardCountText: z.string(),
+  /** ≥ 2: Batch arrays have at least two children. */
+  arraySize: z.number().int(),
+  /** [0 … shardCount-1]: what the load Map iterates over. */
+  shardIndexes: z.array(z.number().int()),
+  entries: z.number().int(),
+  batchJobName: z.string(),
+});
+export type RunPlan = z.infer<typeof runPlanSchema>;
+
+/** How Step Functions describes a caught error (`Catch` with a ResultPath). */
+export const stateErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional().nullable() });
+export type StateError = z.infer<typeof stateErrorSchema>;
+
+export const loadEventSchema = z.object({
+  runId: z.string(),
+  workUri: z.string(),
+  dbUri: z.string(),
+  shardIndex: z.number().int().min(0),
+  /** Present when the load of this shard failed after its retries: record it instead of loading. */
+  error: stateErrorSchema.optional(),
+});
+export type LoadEvent = z.infer<typeof loadEventSchema>;
+
+export const indexEventSchema = z.object({ dbUri: z.string().min(1) });
+export type IndexEvent = z.infer<typeof indexEventSchema>;
+
+export const reportEventSchema = z.object({
+  run: runPlanSchema.extend({
+    embed: z.object({ jobId: z.string().optional(), status: z.string().optional() }).optional(),
+    embedError: stateErrorSchema.optional(),
+    /** The load Map itself failed (not one shard: those are recorded per shard). */
+    loadError: stateErrorSchema.optional(),
+    index: z.object({ report: z.unknown() }).optional(),
+    indexError: stateErrorSchema.optional(),
+  }),
+  startedAt: z.string().optional(),
+});
+export type ReportEvent = z.infer<typeof reportEventSchema>;
+
+/** Validates a step's event; the error names every bad field. */
+export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, what: string): T {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
+    throw new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid ${what} event: ${issues}`);
+  }
+  return parsed.data;
+}

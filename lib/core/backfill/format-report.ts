@@ -1,0 +1,54 @@
+/** The run report as a person reads it in a terminal. */
+import type { RunReport } from './report';
+
+const MAX_SHARD_LINES = 30;
+
+export function formatRunReport(report: RunReport, reportUri: string): string {
+  const t = report.totals;
+  const lines: string[] = [];
+  const took = report.durationSeconds !== undefined ? ` in ${report.durationSeconds.toFixed(1)} s` : '';
+  lines.push(`Backfill ${report.runId}: ${report.ok ? 'SUCCEEDED' : 'FAILED'}${took}`);
+
+  const m = report.manifest;
+  if (m) {
+    const problems = [`${m.blankLines} blank`, `${m.invalid.count} invalid`, `${m.duplicates.count} duplicate URIs`].join(', ');
+    lines.push(`  manifest   ${m.lines} lines → ${m.entries} entries (${problems}) in ${m.shardCount} shards of ${m.shardSize}`);
+    for (const ex of m.invalid.examples) lines.push(`             invalid line ${ex.line}: ${ex.reason}: ${ex.text}`);
+    for (const ex of m.duplicates.examples) lines.push(`             duplicate line ${ex.line}: ${ex.uri}`);
+  }
+  const codes = Object.entries(t.failedByCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');
+  lines.push(`  images     ${t.input} processed: ${t.succeeded} enriched, ${t.failed} failed${codes ? ` (${codes})` : ''}`);
+  if (t.notProcessed > 0) lines.push(`             ${t.notProcessed} not processed (their shards failed)`);
+  lines.push(`  loaded     ${t.loadedRows} rows into LanceDB${t.loadFailedRows ? `, ${t.loadFailedRows} rows refused` : ''}`);
+  if (report.embed.imagesPerSecond !== undefined) {
+    lines.push(`  speed      ${report.embed.imagesPerSecond} images/s over ${report.embed.wallSeconds?.toFixed(1)} s of workers`);
+  }
+  if (report.indexError) lines.push(`  index      FAILED: ${report.indexError}`);
+  else if (report.index !== undefined) lines.push(`  index      ${summarize(report.index)}`);
+  if (report.loadError) lines.push(`  load       FAILED: ${report.loadError}`);
+
+  lines.push(`  shards     ${report.shardCounts.complete}/${report.shardCounts.total} complete`);
+  for (const s of report.shards.slice(0, MAX_SHARD_LINES)) {
+    const speed = s.imagesPerSecond !== undefined ? `${s.imagesPerSecond} img/s` : '';
+    const seconds = s.embedSeconds !== undefined ? `${s.embedSeconds.toFixed(1)} s` : '';
+    lines.push(
+      `    ${s.shard}  ${s.status.padEnd(12)} ${pad(s.input)} in ${pad(s.succeeded)} ok ${pad(s.failed)} failed ${pad(s.loadedRows)} loaded  ${seconds.padStart(7)} ${speed}`.trimEnd(),
+    );
+  }
+  if (report.shards.length > MAX_SHARD_LINES) lines.push(`    … ${report.shards.length - MAX_SHARD_LINES} more in the report file`);
+  if (report.failedShards.length > 0) {
+    lines.push('  failed shards');
+    for (const f of report.failedShards.slice(0, MAX_SHARD_LINES)) lines.push(`    ${f.shard}  ${f.status}: ${f.error ?? 'unknown'}`);
+  }
+  lines.push(`  report     ${reportUri}`);
+  return lines.join('\n');
+}
+
+function pad(n: number): string {
+  return String(n).padStart(6);
+}
+
+function summarize(value: unknown): string {
+  const text = JSON.stringify(value) ?? '';
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

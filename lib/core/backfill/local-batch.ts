@@ -1,0 +1,161 @@
+/**
+ * AWS Batch on one machine, for the local runner: the state machine's `batch:submitJob.sync`
+ * task becomes N worker processes (`vista worker --from-env`) pulling array indexes from a
+ * queue, each with the container overrides and AWS_BATCH_JOB_ARRAY_INDEX set as Batch would.
+ * The result has the shape of Batch's DescribeJobs, and a failed array fails the task with
+ * `States.TaskFailed` and that description as its cause, as Step Functions reports it, so the
+ * definition's Catch and the report handle both the same way.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { mapWithConcurrency } from '../io/concurrency';
+import type { FailedChild } from './batch-children';
+
+const submitJobSchema = z.object({
+  JobName: z.string(),
+  JobQueue: z.string(),
+  JobDefinition: z.string(),
+  ArrayProperties: z.object({ Size: z.number().int().min(2).max(10_000) }),
+  ContainerOverrides: z.object({ Environment: z.array(z.object({ Name: z.string(), Value: z.string() })).optional() }).optional(),
+  RetryStrategy: z.object({ Attempts: z.number().int().min(1).max(10) }).optional(),
+});
+
+export interface ChildCommand {
+  command: string;
+  args: string[];
+}
+
+export interface LocalBatchOptions {
+  /** Children running at once. */
+  workers: number;
+  /** Folder for one log file per child (stdout and stderr). */
+  logDir: string;
+  /** Attempts per child when the submitted job does not set RetryStrategy. @default 1 */
+  attempts?: number;
+  /** What a child runs. @default node bin/vista.js worker --from-env */
+  commandFor?: (index: number) => ChildCommand;
+  /** Base environment of the children. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  onChild?: (event: { index: number; attempt: number; status: 'started' | 'succeeded' | 'failed'; exitCode?: number }) => void;
+}
+
+export interface LocalBatch {
+  /** The task binding: SubmitJob parameters in, DescribeJobs-shaped job out (or thrown). */
+  submitJobSync(parameters: unknown): Promise<Record<string, unknown>>;
+  /** What the report asks Batch about failed children. */
+  listFailedChildren(arrayJobId: string): Promise<FailedChild[]>;
+  /** Kills running children (Ctrl-C). */
+  stop(): void;
+}
+
+const VISTA_BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'vista.js');
+
+export const defaultWorkerCommand = (): ChildCommand => ({ command: process.execPath, args: [VISTA_BIN, 'worker', '--from-env'] });
+
+export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
+  const commandFor = options.commandFor ?? defaultWorkerCommand;
+  const running = new Set<ChildProcess>();
+  const failuresByJob = new Map<string, FailedChild[]>();
+  let stopped = false;
+
+  const runChild = async (env: NodeJS.ProcessEnv, index: number, attempt: number, logFile: string): Promise<number> => {
+    const { command, args } = commandFor(index);
+    await fs.mkdir(path.dirname(logFile), { recursive: true });
+    const log = createWriteStream(logFile, { flags: attempt === 1 ? 'w' : 'a' });
+    await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
+    options.onChild?.({ index, attempt, status: 'started' });
+    const child = spawn(command, args, { env, stdio: ['ignore', log, log] });
+    running.add(child);
+    const exitCode = await new Promise<number>((resolve) => {
+      child.once('error', (err) => {
+        log.write(`cannot start ${command}: ${err.message}\n`);
+        resolve(127);
+      });
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+    running.delete(child);
+    await new Promise<void>((resolve) => log.end(resolve));
+    return exitCode;
+  };
+
+  return {
+    async submitJobSync(parameters) {
+      const job = submitJobSchema.parse(parameters);
+      const jobId = randomUUID();
+      const size = job.ArrayProperties.Size;
+      const attempts = job.RetryStrategy?.Attempts ?? options.attempts ?? 1;
+      const overrides = Object.fromEntries((job.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
+      const createdAt = Date.now();
+      const failed: FailedChild[] = [];
+
+      await mapWithConcurrency(
+        Array.from({ length: size }, (_, i) => i),
+        Math.max(1, Math.min(options.workers, size)),
+        async (index) => {
+          const logFile = path.join(options.logDir, `child-${String(index).padStart(5, '0')}.log`);
+          let exitCode = 0;
+          for (let attempt = 1; attempt <= attempts && !stopped; attempt++) {
+            const env = {
+              ...(options.env ?? process.env),
+              ...overrides,
+              AWS_BATCH_JOB_ID: `${jobId}:${index}`,
+              AWS_BATCH_JOB_ARRAY_INDEX: String(index),
+              AWS_BATCH_JOB_ATTEMPT: String(attempt),
+            };
+            exitCode = await runChild(env, index, attempt, logFile);
+            options.onChild?.({ index, attempt, status: exitCode === 0 ? 'succeeded' : 'failed', exitCode });
+            if (exitCode === 0) return;
+          }
+          failed.push({ index, exitCode, reason: stopped ? 'stopped' : await lastLogLines(logFile), logs: logFile });
+        },
+      );
+
+      failuresByJob.set(jobId, failed.sort((a, b) => a.index - b.index));
+      const description = {
+        JobArn: `arn:aws:batch:local:000000000000:job/${jobId}`,
+        JobId: jobId,
+        JobName: job.JobName,
+        JobQueue: job.JobQueue,
+        JobDefinition: job.JobDefinition,
+        Status: failed.length === 0 ? 'SUCCEEDED' : 'FAILED',
+        ...(failed.length > 0 ? { StatusReason: 'Array Child Job failed' } : {}),
+        ArrayProperties: { Size: size, StatusSummary: { SUCCEEDED: size - failed.length, FAILED: failed.length } },
+        CreatedAt: createdAt,
+        StartedAt: createdAt,
+        StoppedAt: Date.now(),
+      };
+      if (failed.length === 0) return description;
+      throw Object.assign(new Error(JSON.stringify(description)), { name: 'States.TaskFailed' });
+    },
+    async listFailedChildren(arrayJobId) {
+      return failuresByJob.get(arrayJobId) ?? [];
+    },
+    stop() {
+      stopped = true;
+      for (const child of running) child.kill('SIGTERM');
+    },
+  };
+}
+
+/** The end of a child's log, for the report: JSON log lines are reduced to their level and message. */
+async function lastLogLines(logFile: string, count = 3): Promise<string> {
+  let text = '';
+  try {
+    text = await fs.readFile(logFile, 'utf8');
+  } catch {
+    return 'no log';
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '').slice(-count);
+  const readable = lines.map((line) => {
+    try {
+      const entry = JSON.parse(line) as { level?: string; message?: string };
+      return entry.message ? `${entry.level ?? ''} ${entry.message}`.trim() : line;
+    } catch {
+      return line;
+    }
+  });
+  return readable.join(' | ').slice(0, 600) || 'exited without output';
+}

@@ -1,0 +1,28 @@
+/**
+ * Names of the backfill state machine's states. The CDK construct names its states with these,
+ * and the local runner binds its local implementations to the same names.
+ */
+export const BackfillState = {
+  shard: 'Shard',
+  embed: 'Embed',
+  load: 'Load',
+  loadShard: 'LoadShard',
+  recordLoadFailure: 'RecordLoadFailure',
+  index: 'Index',
+  report: 'Report',
+  checkReport: 'AllShardsSucceeded',
+  succeeded: 'BackfillSucceeded',
+  failed: 'BackfillFailed',
+} as const;
+
+/** The Fail state's error name, for alarms and callers. */
+export const BACKFILL_FAILED_ERROR = 'Vista.BackfillIncomplete';
+
+/** Task states that are Lambda invocations, and the handler module each runs. */
+export const LAMBDA_TASKS = {
+  [BackfillState.shard]: 'shard',
+  [BackfillState.loadShard]: 'load',
+  [BackfillState.recordLoadFailure]: 'load',
+  [BackfillState.index]: 'index-table',
+  [BackfillState.report]: 'report',
+} as const;

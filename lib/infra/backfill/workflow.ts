@@ -1,0 +1,181 @@
+/**
+ * The backfill state machine: Shard → Embed (Batch array job, one child per shard) → Load (a
+ * Map of per-shard LanceDB loads) → Index → Report → succeed, or fail naming the failed shards.
+ * The same definition runs in AWS and, through the local runner, on one machine.
+ *
+ * Execution input: { manifestUri, workUri, dbUri, shardSize?, runId? (default: the execution
+ * name), modelUri? }. Payloads stay small: states pass the run plan and shard indexes, and
+ * every URI is derived from lib/core/backfill/layout.ts.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { BACKFILL_FAILED_ERROR, BackfillState } from '../../core/backfill/state-names';
+import { BATCH_ENV } from '../../core/pipeline/batch-job';
+
+export interface BackfillWorkflowProps {
+  /** Runs lambdas/shard.ts: shards the manifest, returns the run plan. */
+  readonly shardFunction: lambda.IFunction;
+  /** Runs lambdas/load.ts: loads one shard's results into LanceDB. */
+  readonly loadFunction: lambda.IFunction;
+  /** Runs lambdas/index-table.ts: builds the LanceDB indexes. */
+  readonly indexFunction: lambda.IFunction;
+  /** Runs lambdas/report.ts: writes report.json. Granted batch:ListJobs to explain failed children. */
+  readonly reportFunction: lambda.IFunction;
+  /** Queue of the GPU compute environment. */
+  readonly jobQueueArn: string;
+  /** Job definition of the worker container (`vista worker --from-env`). */
+  readonly jobDefinitionArn: string;
+  /**
+   * Shards loaded into LanceDB at once. Each load is one LanceDB commit: more at once means more
+   * commit conflicts to retry, not more speed.
+   * @default 8
+   */
+  readonly loadConcurrency?: number;
+  /**
+   * Attempts per Batch child (overrides the job definition's retry strategy).
+   * @default - the job definition's
+   */
+  readonly jobAttempts?: number;
+  /** @default - no execution logging */
+  readonly logs?: sfn.LogOptions;
+  /** @default false */
+  readonly tracingEnabled?: boolean;
+  /**
+   * Maximum duration of one execution.
+   * @default Duration.days(7)
+   */
+  readonly timeout?: Duration;
+}
+
+/** Lambda's own transient failures; the optimized integration names them Lambda.<Exception>. */
+const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
+];
+const BATCH_TRANSIENT_ERRORS = ['Batch.ServerException', 'Batch.TooManyRequestsException', 'Batch.AWSBatchException'];
+
+export class BackfillWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: BackfillWorkflowProps) {
+    super(scope, id);
+    const S = BackfillState;
+
+    const shard = this.invoke(S.shard, props.shardFunction, {
+      payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.entirePayload, executionName: sfn.JsonPath.stringAt('$$.Execution.Name') }),
+      // The run plan replaces the state: every later state reads $.runId, $.shardsUri, …
+      outputPath: '$.Payload',
+    });
+
+    const embed = new tasks.BatchSubmitJob(this, S.embed, {
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      jobName: sfn.JsonPath.stringAt('$.batchJobName'),
+      jobQueueArn: props.jobQueueArn,
+      jobDefinitionArn: props.jobDefinitionArn,
+      arraySize: sfn.JsonPath.numberAt('$.arraySize'),
+      containerOverrides: {
+        environment: {
+          [BATCH_ENV.shardsUri]: sfn.JsonPath.stringAt('$.shardsUri'),
+          [BATCH_ENV.resultsUri]: sfn.JsonPath.stringAt('$.resultsUri'),
+          [BATCH_ENV.shardCount]: sfn.JsonPath.stringAt('$.shardCountText'),
+          [BATCH_ENV.modelUri]: sfn.JsonPath.stringAt('$.modelUri'),
+        },
+      },
+      attempts: props.jobAttempts,
+      resultSelector: { jobId: sfn.JsonPath.stringAt('$.JobId'), status: sfn.JsonPath.stringAt('$.Status') },
+      resultPath: '$.embed',
+    });
+    embed.addRetry({ errors: BATCH_TRANSIENT_ERRORS, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+
+    const load = this.loadMap(props);
+    // A failed array job still leaves its completed shards: load those, then report the rest.
+    embed.addCatch(load, { errors: [sfn.Errors.ALL], resultPath: '$.embedError' });
+
+    const index = this.invoke(S.index, props.indexFunction, {
+      payload: sfn.TaskInput.fromObject({ dbUri: sfn.JsonPath.stringAt('$.dbUri') }),
+      resultSelector: { report: sfn.JsonPath.objectAt('$.Payload') },
+      resultPath: '$.index',
+    });
+
+    props.reportFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:ListJobs'], resources: ['*'] }));
+    const report = this.invoke(S.report, props.reportFunction, {
+      payload: sfn.TaskInput.fromObject({ run: sfn.JsonPath.entirePayload, startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime') }),
+      outputPath: '$.Payload',
+    });
+    load.addCatch(index, { errors: [sfn.Errors.ALL], resultPath: '$.loadError' });
+    index.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
+
+    const verdict = new sfn.Choice(this, S.checkReport)
+      .when(sfn.Condition.booleanEquals('$.ok', true), new sfn.Succeed(this, S.succeeded))
+      .otherwise(new sfn.Fail(this, S.failed, { error: BACKFILL_FAILED_ERROR, causePath: '$.cause' }));
+
+    const definition = shard.next(embed).next(load).next(index).next(report).next(verdict);
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout ?? Duration.days(7),
+      logs: props.logs,
+      tracingEnabled: props.tracingEnabled ?? false,
+      comment: 'Vista backfill: shard a manifest, enrich shards on AWS Batch, load them into LanceDB, index, report',
+    });
+  }
+
+  /**
+   * A Distributed Map, not an inline one: an inline Map records every iteration in the
+   * execution's history, whose 25,000-event limit 10,000 shards would exceed. Iterations
+   * return only their shard index (outcomes are files), so the collected results stay small.
+   */
+  private loadMap(props: BackfillWorkflowProps): sfn.DistributedMap {
+    const S = BackfillState;
+    const loadShard = this.invoke(S.loadShard, props.loadFunction, {
+      payload: sfn.TaskInput.fromJsonPathAt('$'),
+      outputPath: '$.Payload.shardIndex',
+    });
+    // LanceDB commit conflicts and S3 hiccups are worth a few more tries before giving up on a shard.
+    loadShard.addRetry({ errors: [sfn.Errors.TASKS_FAILED], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const recordFailure = this.invoke(S.recordLoadFailure, props.loadFunction, {
+      payload: sfn.TaskInput.fromJsonPathAt('$'),
+      outputPath: '$.Payload.shardIndex',
+    });
+    loadShard.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const map = new sfn.DistributedMap(this, S.load, {
+      itemsPath: '$.shardIndexes',
+      itemSelector: {
+        shardIndex: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        workUri: sfn.JsonPath.stringAt('$.workUri'),
+        dbUri: sfn.JsonPath.stringAt('$.dbUri'),
+      },
+      maxConcurrency: props.loadConcurrency ?? 8,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      resultPath: sfn.JsonPath.DISCARD,
+      label: 'LoadShard',
+    });
+    map.itemProcessor(loadShard);
+    return map;
+  }
+
+  private invoke(
+    id: string,
+    fn: lambda.IFunction,
+    options: Pick<tasks.LambdaInvokeProps, 'payload' | 'outputPath' | 'resultSelector' | 'resultPath'>,
+  ): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, id, {
+      lambdaFunction: fn,
+      ...options,
+      retryOnServiceExceptions: false,
+      // Lambda stops a function at 15 minutes; a little more here only covers queueing.
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(16)),
+    });
+    task.addRetry({ errors: LAMBDA_TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    return task;
+  }
+}
