@@ -1,0 +1,22 @@
+/**
+ * Names of the worker's CloudWatch metrics, shared by the emitter (lib/core/metrics.ts) and the
+ * dashboard and alarms (lib/infra/observability.ts): a renamed metric must break both, not
+ * silently leave a graph empty.
+ */
+export const METRICS_NAMESPACE = 'Vista';
+
+export const WorkerMetric = {
+  /** Images enriched and written to a result part (Count). */
+  ImagesProcessed: 'ImagesProcessed',
+  /** Images that ended as a failure (Count); also emitted per `ErrorCode` dimension at shard end. */
+  ImagesFailed: 'ImagesFailed',
+  /** A shard's throughput, emitted once when it completes (Count/Second). */
+  ImagesPerSecond: 'ImagesPerSecond',
+  /** Shards completed (Count). */
+  ShardsCompleted: 'ShardsCompleted',
+} as const;
+
+export type WorkerMetric = (typeof WorkerMetric)[keyof typeof WorkerMetric];
+
+/** Dimension of `ImagesFailed` naming the per-image error code (an `ImageErrorCode`). */
+export const ERROR_CODE_DIMENSION = 'ErrorCode';
