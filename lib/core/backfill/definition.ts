@@ -17,12 +17,14 @@ export const LOCAL_JOB_QUEUE_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUN
 export const LOCAL_JOB_DEFINITION_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/vista-local-worker:1`;
 export const localFunctionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vista-local-${name}`;
 
-let cached: AslDefinition | undefined;
+let cached: string | undefined;
 
 /** The definition the local runner executes (a fresh copy each call). */
 export function synthesizeLocalDefinition(): AslDefinition {
-  cached ??= synthesize();
-  return structuredClone(cached);
+  cached ??= JSON.stringify(synthesize());
+  // A JSON round trip, not structuredClone: under jest's VM realms, structuredClone's objects
+  // have another realm's Object.prototype and the interpreter takes them for non-plain objects.
+  return JSON.parse(cached) as AslDefinition;
 }
 
 function synthesize(): AslDefinition {

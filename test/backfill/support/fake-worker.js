@@ -1,12 +1,13 @@
 // A stand-in for `vista worker --from-env` (local files only): reads its shard and writes a
-// summary.json that counts every entry as succeeded. Exit code from FAKE_WORKER_FAIL_INDEX.
+// summary.json that counts every entry as succeeded. With --fail it fails like a worker whose
+// system broke (non-zero exit, no summary).
 const fs = require('node:fs');
 const path = require('node:path');
 
 const index = Number(process.env.AWS_BATCH_JOB_ARRAY_INDEX);
 const count = Number(process.env.VISTA_SHARD_COUNT);
 if (index >= count) process.exit(0);
-if (String(index) === process.env.FAKE_WORKER_FAIL_INDEX) {
+if (process.argv.includes('--fail')) {
   console.error(`vista worker: SHARD_NOT_FOUND: simulated system failure of shard ${index}`);
   process.exit(3);
 }

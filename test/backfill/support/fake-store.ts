@@ -1,0 +1,27 @@
+/** An in-memory stand-in for the LanceDB store, recording what the backfill asked of it. */
+import { readJson } from '../../../lib/core/io/location';
+import type { BackfillStore, LoadShardRequest } from '../../../lib/core/backfill/store-port';
+
+export interface FakeStore extends BackfillStore {
+  loads: LoadShardRequest[];
+  indexBuilds: number;
+}
+
+export function makeFakeStore(options: { failShards?: string[]; failIndex?: boolean } = {}): FakeStore {
+  const store: FakeStore = {
+    loads: [],
+    indexBuilds: 0,
+    async loadShardResults(request) {
+      store.loads.push(request);
+      if (options.failShards?.includes(request.shardId)) throw new Error(`simulated commit failure for ${request.shardId}`);
+      const summary = await readJson<{ succeeded: number }>(`${request.shardResultsUri}/summary.json`);
+      return { shardId: request.shardId, loadedRows: summary.succeeded, failedRows: 0, skipped: false, partsRead: 1 };
+    },
+    async buildIndexes() {
+      store.indexBuilds++;
+      if (options.failIndex) throw new Error('simulated index failure');
+      return { indexes: ['embedding'] };
+    },
+  };
+  return store;
+}
