@@ -136,6 +136,9 @@ export async function runWorkerBench(o: WorkerBenchOptions) {
 
   const defaults = parseWorkerConfig({});
   const vit = await loadClipModel(o.vitModelDir, { provider: o.provider });
+  // Warm-up: page cache, sharp's and libvips' first-use costs, so the first measurement isn't penalized.
+  await decodeOnly(uris.slice(0, 16), vit.preprocess, defaults.concurrency);
+  for (const uri of uris) await fs.readFile(uri);
   o.log('1/5 decode + preprocess alone');
   const decode = await decodeOnly(uris, vit.preprocess, defaults.concurrency);
   o.log('2/5 ViT-B/32-sized model alone');
