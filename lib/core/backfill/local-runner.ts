@@ -78,7 +78,9 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     onChild: (e) => logger.info(`worker ${e.status}`, { shard: e.index, attempt: e.attempt, ...(e.exitCode ? { exit_code: e.exitCode } : {}) }),
   });
   const definition = localize(synthesizeLocalDefinition());
-  const handlers = bindTasks(definition, batch, options.store ?? defaultStore(), logger);
+  let store = options.store;
+  const getStore = () => (store ??= defaultStore());
+  const handlers = bindTasks(definition, batch, getStore, logger);
   const retryIntervalOverrides =
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, options.retryDelayMs!]));
 
@@ -122,15 +124,15 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
 type TaskHandler = (input: unknown) => Promise<unknown>;
 
 /** Binds each Task state to its local implementation; a state without one is a bug, caught here. */
-function bindTasks(definition: AslDefinition, batch: LocalBatch, store: BackfillStore, logger: Logger): Record<string, TaskHandler> {
+function bindTasks(definition: AslDefinition, batch: LocalBatch, getStore: () => BackfillStore, logger: Logger): Record<string, TaskHandler> {
   const S = BackfillState;
-  const load = lambdaInvoke(makeLoadHandler(() => store));
+  const load = lambdaInvoke(makeLoadHandler(getStore));
   const bindings: Record<string, TaskHandler> = {
     [S.shard]: lambdaInvoke(makeShardHandler(logger)),
     [S.embed]: (parameters) => batch.submitJobSync(parameters),
     [S.loadShard]: load,
     [S.recordLoadFailure]: load,
-    [S.index]: lambdaInvoke(makeIndexHandler(() => store)),
+    [S.index]: lambdaInvoke(makeIndexHandler(getStore)),
     [S.report]: lambdaInvoke(makeReportHandler({ listFailedChildren: (id) => batch.listFailedChildren(id) })),
   };
   const unbound = taskStates(definition).filter(([name]) => !bindings[name]);
