@@ -201,6 +201,13 @@ describe('decoder limits and safety', () => {
     await expect(sharp(await fixture('photo.webp')).metadata()).resolves.toMatchObject({ format: 'webp' });
   });
 
+  it('refuses recoverable damage by default and accepts it when failOn is relaxed', async () => {
+    const truncated = await fixture('truncated.jpg');
+    expect((await decodeError(decoder, truncated)).code).toBe(ImageErrorCode.CORRUPT_IMAGE);
+    expect((await decodeError(makeDecoder({ failOn: 'truncated' }, CLIP), truncated)).code).toBe(ImageErrorCode.CORRUPT_IMAGE);
+    await expect(makeDecoder({ failOn: 'none' }, CLIP).decode(truncated)).resolves.toMatchObject({ width: 320, height: 240 });
+  });
+
   it('rejects invalid configuration', () => {
     expect(() => makeDecoder({ maxPixels: -1 }, CLIP)).toThrow(VistaError);
   });

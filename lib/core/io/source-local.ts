@@ -28,6 +28,7 @@ export async function fetchLocalFile(file: string, maxBytes: number, signal: Abo
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
+    if (signal.aborted) throw signal.reason;
     return filled === size ? buffer : buffer.subarray(0, filled);
   } catch (err) {
     throw classifyFsError(file, err);
