@@ -59,19 +59,20 @@ describe('loading a missing or broken model', () => {
 });
 
 describe('parseModelSpec', () => {
-  const config = { projection_dim: 512, logit_scale_init_value: Math.log(100), vision_config: { image_size: 224 } };
+  const config = { projection_dim: 512, logit_scale_init_value: 2.6592, vision_config: { image_size: 224 }, vista: { logit_scale: 50 } };
 
   it('accepts the older integer size style and maps resample codes to sharp kernels', () => {
     const spec = parseModelSpec(config, { size: 224, crop_size: 224, do_center_crop: true, resample: 2 });
     expect(spec.preprocess).toMatchObject({ resizeShortestEdge: 224, cropSize: 224, resample: 'linear' });
-    expect(spec.logitScale).toBeCloseTo(100, 6);
+    // The trained scale from vista.logit_scale; logit_scale_init_value is the pre-training value and ignored.
+    expect(spec.logitScale).toBe(50);
     expect(spec.contextLength).toBe(77);
     expect(parseModelSpec(config, { size: { shortest_edge: 224 }, resample: 1 }).preprocess.resample).toBe('lanczos3');
     expect(parseModelSpec(config, { size: { shortest_edge: 224 }, resample: 0 }).preprocess.resample).toBe('nearest');
   });
 
   it('defaults logit scale to 100 and the OpenAI mean/std', () => {
-    const spec = parseModelSpec({ projection_dim: 8 }, { size: { shortest_edge: 16 } });
+    const spec = parseModelSpec({ projection_dim: 8, logit_scale_init_value: 2.6592 }, { size: { shortest_edge: 16 } });
     expect(spec.logitScale).toBe(100);
     expect(spec.preprocess.mean).toEqual([0.48145466, 0.4578275, 0.40821073]);
     expect(spec.preprocess.resample).toBe('cubic');

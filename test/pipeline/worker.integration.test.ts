@@ -43,7 +43,7 @@ function expectEveryInputAccounted(fixtures: FixtureImage[], results: Awaited<Re
   expect(errors).toHaveLength(summary.failed);
 
   const rowById = new Map(rows.map((r) => [r.image_id as string, r]));
-  const errorById = new Map(errors.map((e: { image_id: string }) => [e.image_id, e]));
+  const errorById = new Map(errors.map((e: { image_id: string; error_code: string }) => [e.image_id, e]));
   for (const f of fixtures) {
     const id = `img-${f.name}`;
     if (f.expect.ok) {

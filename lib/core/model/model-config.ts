@@ -10,6 +10,12 @@ import { SystemErrorCode, VistaError } from '../errors';
 import type { PreprocessSpec } from '../types';
 import { MODEL_FILES } from './model-files';
 
+/**
+ * exp(logit_scale) of trained OpenAI CLIP models (the learned temperature hits its clamp at 100).
+ * Split ONNX exports drop that scalar, and config.json's `logit_scale_init_value` is only its value
+ * *before* training (ln(1/0.07) → 14.3), so it must not be used: a model trained with another scale
+ * says so in `config.json` under `vista.logit_scale`.
+ */
 const DEFAULT_LOGIT_SCALE = 100;
 const DEFAULT_CONTEXT_LENGTH = 77;
 const OPENAI_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -20,7 +26,7 @@ const RESAMPLE: Record<number, PreprocessSpec['resample']> = { 0: 'nearest', 1: 
 
 const configSchema = z.object({
   projection_dim: z.number().int().positive(),
-  logit_scale_init_value: z.number().optional(),
+  vista: z.object({ logit_scale: z.number().positive().optional() }).passthrough().optional(),
   text_config: z.object({ max_position_embeddings: z.number().int().positive().optional() }).nullish(),
   vision_config: z.object({ image_size: z.number().int().positive().optional() }).nullish(),
 });
@@ -69,10 +75,9 @@ export function parseModelSpec(config: unknown, preprocessor: unknown, where = '
   if (imageSize !== undefined && imageSize !== cropSize) {
     throw new VistaError(SystemErrorCode.MODEL_INVALID, `${where}: crop size ${cropSize} does not match vision image_size ${imageSize}`);
   }
-  const logitInit = c.data.logit_scale_init_value;
   return {
     embedDim: c.data.projection_dim,
-    logitScale: logitInit === undefined ? DEFAULT_LOGIT_SCALE : Math.exp(logitInit),
+    logitScale: c.data.vista?.logit_scale ?? DEFAULT_LOGIT_SCALE,
     contextLength: c.data.text_config?.max_position_embeddings ?? DEFAULT_CONTEXT_LENGTH,
     preprocess: { resizeShortestEdge, cropSize, mean: p.data.image_mean, std: p.data.image_std, resample },
   };
