@@ -37,4 +37,7 @@ export function restrictVipsLoaders(): void {
  */
 export function setVipsThreads(threads: number): void {
   sharp.concurrency(threads);
+  // Every image is decoded once: libvips' operation cache would only hold memory and take a
+  // global lock on every operation, which shows when dozens of decodes run at once.
+  sharp.cache(false);
 }
