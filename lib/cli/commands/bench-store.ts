@@ -1,0 +1,51 @@
+import * as path from 'node:path';
+import { STORE_BENCH_DEFAULTS, runStoreBench } from '../../../bench/store';
+import { type CliCommand, intOpt, stringOpt } from '../command';
+
+export const command: CliCommand = {
+  name: 'bench store',
+  summary: 'Benchmark LanceDB loading (idempotent), index build, search latency and recall@10; prints JSON',
+  usage: [
+    'vista bench store [--rows N] [--dim D] [--queries Q] [--concurrency C] [--dir DIR]',
+    '',
+    `  --rows N          vectors loaded and indexed (default ${STORE_BENCH_DEFAULTS.rows})`,
+    `  --dim D           embedding width (default ${STORE_BENCH_DEFAULTS.dim})`,
+    `  --shard-rows N    rows per synthetic shard (default ${STORE_BENCH_DEFAULTS.shardRows}, capped at rows/2)`,
+    `  --clusters N      clusters of the synthetic embedding space (default ${STORE_BENCH_DEFAULTS.clusters})`,
+    `  --queries Q       held-out query vectors for latency and recall (default ${STORE_BENCH_DEFAULTS.queries})`,
+    `  --f32-queries Q   of those, also checked against float32 brute force (default ${STORE_BENCH_DEFAULTS.float32Queries})`,
+    `  --concurrency C   shards loaded at once (default ${STORE_BENCH_DEFAULTS.concurrency})`,
+    '  --dir DIR         work folder, wiped first (default .vista/bench/store)',
+    '',
+    'Progress goes to stderr, the JSON result to stdout. The 1M default takes several minutes and ~4 GB of disk.',
+  ].join('\n'),
+  options: {
+    rows: { type: 'string' },
+    dim: { type: 'string' },
+    'shard-rows': { type: 'string' },
+    clusters: { type: 'string' },
+    queries: { type: 'string' },
+    'f32-queries': { type: 'string' },
+    concurrency: { type: 'string' },
+    dir: { type: 'string' },
+  },
+  async run(values) {
+    const rows = intOpt(values, 'rows', STORE_BENCH_DEFAULTS.rows)!;
+    const queries = intOpt(values, 'queries', STORE_BENCH_DEFAULTS.queries)!;
+    if (rows < 2 || queries < 1) throw new Error('--rows must be ≥ 2 and --queries ≥ 1');
+    const result = await runStoreBench({
+      ...STORE_BENCH_DEFAULTS,
+      rows,
+      dim: intOpt(values, 'dim', STORE_BENCH_DEFAULTS.dim)!,
+      shardRows: Math.min(intOpt(values, 'shard-rows', STORE_BENCH_DEFAULTS.shardRows)!, Math.ceil(rows / 2)),
+      clusters: intOpt(values, 'clusters', STORE_BENCH_DEFAULTS.clusters)!,
+      queries,
+      float32Queries: Math.min(queries, intOpt(values, 'f32-queries', STORE_BENCH_DEFAULTS.float32Queries)!),
+      concurrency: intOpt(values, 'concurrency', STORE_BENCH_DEFAULTS.concurrency)!,
+      workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/store')),
+      log: (m) => process.stderr.write(`[bench store] ${m}\n`),
+    });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  },
+};

@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { SystemErrorCode, VistaError } from '../../core/errors';
+import { DEFAULT_MODEL_DIR } from '../../core/pipeline/worker-config';
+import { type VistaStore, openStore } from '../../core/store/connect';
+import { type SearchOptions, type SearchResponse, searchByText, searchLiked, similarTo } from '../../core/store/search';
+import type { SearchResult } from '../../core/store/vectors';
+import type { ClipModel } from '../../core/types';
+import { type CliCommand, type CliValues, intOpt, stringOpt, stringsOpt } from '../command';
+
+const options = {
+  db: { type: 'string' },
+  similar: { type: 'string' },
+  text: { type: 'string' },
+  liked: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  'by-hotel': { type: 'boolean' },
+  'per-hotel': { type: 'string' },
+  k: { type: 'string' },
+  model: { type: 'string' },
+  nprobes: { type: 'string' },
+  refine: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const USAGE = [
+  'vista search --db DIR|s3://… (--similar IMAGE_ID | --text "…" | --liked ID,ID,…) [options]',
+  '',
+  '  --db URI          LanceDB database (local folder or s3://bucket/prefix)',
+  '  --similar ID      images that look like this one (never itself)',
+  '  --text "…"        images matching a description (needs the model\'s text tower)',
+  '  --liked ID,ID     more like what a user liked: the normalized mean of their embeddings',
+  '  --tag T           keep only images with this tag; repeat: every tag must be present',
+  '  --by-hotel        rank hotels by their best image (--per-hotel N images each, default 3)',
+  '  --k N             results, or hotels with --by-hotel (default 10)',
+  `  --model DIR       CLIP model for --text (default ${path.relative(process.cwd(), DEFAULT_MODEL_DIR) || DEFAULT_MODEL_DIR})`,
+  '  --nprobes N       IVF partitions probed; --refine N re-ranks k×N candidates exactly',
+  '  --json            JSON instead of a table',
+  '',
+  'Examples:',
+  '  vista search --db .vista/db --similar hotel-42-img-7 --k 5',
+  '  vista search --db .vista/db --text "rooftop pool at night" --tag pool --by-hotel',
+].join('\n');
+
+export const command: CliCommand = {
+  name: 'search',
+  summary: 'Search the image store: similar images, text, or what a user liked; tags and per-hotel grouping',
+  usage: USAGE,
+  options,
+  async run(values) {
+    const db = stringOpt(values, 'db');
+    const modes = (['similar', 'text', 'liked'] as const).filter((m) => stringOpt(values, m) !== undefined);
+    if (!db || modes.length !== 1) {
+      console.error(`vista search: give --db and exactly one of --similar, --text, --liked\n\n${USAGE}`);
+      return 2;
+    }
+    const searchOptions: SearchOptions = {
+      k: intOpt(values, 'k', 10),
+      tags: stringsOpt(values, 'tag'),
+      byHotel: values['by-hotel'] === true,
+      perHotel: intOpt(values, 'per-hotel', 3),
+      nprobes: intOpt(values, 'nprobes'),
+      refineFactor: intOpt(values, 'refine'),
+    };
+    const store = await openStore(db);
+    try {
+      const response = await runSearch(store, modes[0], values, searchOptions);
+      console.log(values.json === true ? JSON.stringify(response, null, 2) : formatResponse(response));
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+async function runSearch(
+  store: VistaStore,
+  mode: 'similar' | 'text' | 'liked',
+  values: CliValues,
+  options: SearchOptions,
+): Promise<SearchResponse> {
+  switch (mode) {
+    case 'similar':
+      return similarTo(store, stringOpt(values, 'similar')!, options);
+    case 'liked':
+      return searchLiked(store, stringOpt(values, 'liked')!.split(',').map((s) => s.trim()).filter(Boolean), options);
+    case 'text': {
+      const model = await loadTextModel(stringOpt(values, 'model'));
+      try {
+        return await searchByText(store, model, stringOpt(values, 'text')!, options);
+      } finally {
+        await model.close();
+      }
+    }
+  }
+}
+
+/** The model folder for --text: the one given, else the default if it exists, else a clear error. */
+export function textModelLocation(given: string | undefined, defaultDir = DEFAULT_MODEL_DIR): string {
+  if (given) return given;
+  if (existsSync(defaultDir)) return defaultDir;
+  throw new VistaError(
+    SystemErrorCode.MODEL_NOT_FOUND,
+    `--text needs a CLIP model and none was given; the default ${defaultDir} does not exist. ` +
+      'Pass --model DIR, or generate the tiny test model: npx vista model generate --size tiny --out .vista/models/tiny',
+  );
+}
+
+async function loadTextModel(given: string | undefined): Promise<ClipModel> {
+  const location = textModelLocation(given);
+  // Loaded lazily: onnxruntime is only needed for text search.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadClipModel } = require('../../core/model') as typeof import('../../core/model');
+  return loadClipModel(location, { logger: () => undefined });
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text.padEnd(width) : `${text.slice(0, width - 1)}…`;
+}
+
+function formatRows(results: SearchResult[], indent = ''): string[] {
+  return results.map(
+    (r, i) =>
+      `${indent}${String(i + 1).padStart(3)}  ${r.score.toFixed(4)}  ${truncate(r.imageId, 28)}  ${truncate(r.hotelId ?? '-', 14)}  ${truncate(r.tags.join(', '), 36)}  ${r.seoFilename}`,
+  );
+}
+
+export function formatResponse(response: SearchResponse): string {
+  const header = `  #  score   ${'image_id'.padEnd(28)}  ${'hotel_id'.padEnd(14)}  ${'tags'.padEnd(36)}  seo_filename`;
+  if (response.results.length === 0) return 'no results';
+  if (!response.hotels) return [header, ...formatRows(response.results)].join('\n');
+  const lines: string[] = [];
+  response.hotels.forEach((hotel, i) => {
+    lines.push(`${i + 1}. hotel ${hotel.hotelId}  best score ${hotel.score.toFixed(4)}`);
+    lines.push(...formatRows(hotel.images, '   '));
+  });
+  return [header, ...lines].join('\n');
+}

@@ -1,0 +1,167 @@
+/**
+ * Loads one complete shard of worker output into LanceDB, idempotently and safely next to other
+ * loaders (docs/store.md has the argument):
+ *   1 ledger `started` row with this attempt's load_id (ordered after every attempt it can see)
+ *   2 bulk appends of the shard's rows, tagged (shard_id, load_id), a few big commits
+ *   3 ledger `loaded` row → the commit point
+ *   4 prune: delete the shard's rows of earlier attempts (or all of ours if a later one won)
+ * Appends never conflict with each other, a crash anywhere leaves rows that the next attempt's
+ * prune removes, and a shard loaded twice at once converges to the higher load_id.
+ * No mergeInsert: concurrent merge-inserts of new keys can insert duplicates (lance#4585).
+ */
+import type * as lancedb from '@lancedb/lancedb';
+import type { RecordBatch } from 'apache-arrow';
+import { SystemErrorCode, VistaError } from '../errors';
+import { type VistaStore, TableName, openStore } from './connect';
+import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
+import { type LedgerFacts, beginAttempt, readShardHistory, recordLoaded } from './ledger';
+import { type CompleteShard, readCompleteShard, readFailures, readPart } from './shard-results';
+import { type EmbeddingPrecision, StoreColumn, ensureTable, imageErrorsSchema, imagesSchema, ledgerSchema, sqlString, storedEmbeddingDim } from './tables';
+
+export interface LoadProgress {
+  shardId: string;
+  partsRead: number;
+  partsTotal: number;
+  rowsAppended: number;
+  rowsTotal: number;
+}
+
+/** Fault injection for tests: a hook that throws simulates a crash at that point. */
+export interface LoadHooks {
+  /** After every row and failure is appended, before the ledger records the load. */
+  afterAppend?: () => Promise<void> | void;
+  /** After the ledger records the load, before other attempts' rows are pruned. */
+  afterRecord?: () => Promise<void> | void;
+}
+
+export interface LoadShardOptions {
+  dbUri: string;
+  /** The shard's result folder (local or s3://) holding part-*.arrow, errors.jsonl, summary.json. */
+  shardResultsUri: string;
+  shardId: string;
+  onProgress?: (progress: LoadProgress) => void;
+  /** Load even if the ledger says this exact output is already loaded. */
+  force?: boolean;
+  /** Rows per append commit: bounds memory (≈ 2.3 kB per 512-d row). @default 50_000 */
+  appendBatchRows?: number;
+  /** Used only when this load creates the images table. @default 'float16' */
+  embeddingPrecision?: EmbeddingPrecision;
+  hooks?: LoadHooks;
+}
+
+export interface LoadShardResult {
+  shardId: string;
+  /** Rows the shard has in the store after this call (also when skipped). */
+  loadedRows: number;
+  failedRows: number;
+  /** The ledger already had this exact shard output loaded: nothing was appended. */
+  skipped: boolean;
+  partsRead: number;
+  /** The load attempt that owns the shard's rows. */
+  loadId: string;
+}
+
+export async function loadShardResults(options: LoadShardOptions): Promise<LoadShardResult> {
+  const shard = await readCompleteShard(options.shardResultsUri);
+  // Every read must see other loaders' commits: the ledger decides who owns which rows.
+  const store = await openStore(options.dbUri, { readConsistencySeconds: 0 });
+  try {
+    return await loadWithStore(store, shard, options);
+  } finally {
+    store.close();
+  }
+}
+
+async function loadWithStore(store: VistaStore, shard: CompleteShard, options: LoadShardOptions): Promise<LoadShardResult> {
+  const { shardId } = options;
+  const facts: LedgerFacts = { shard_id: shardId, fingerprint: shard.fingerprint, shard_uri: shard.uri };
+  const ledger = await ensureTable(store, TableName.loadLedger, ledgerSchema());
+  const images = await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
+  const errors = await ensureTable(store, TableName.imageErrors, imageErrorsSchema());
+  const storedDim = await storedEmbeddingDim(images);
+  if (storedDim !== shard.summary.embedding_dim) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `shard ${shardId} has ${shard.summary.embedding_dim}-d embeddings, the store holds ${storedDim}-d`);
+  }
+
+  const before = await readShardHistory(ledger, shardId);
+  const won = before.winner;
+  // Attempts after the winner never finished (crashed, or still running): their rows may be there.
+  const unsettled = won ? before.started.filter((id) => id > won.load_id) : before.started;
+  if (!options.force && won?.fingerprint === shard.fingerprint && unsettled.length === 0) {
+    // Already loaded. A retry of a load that crashed before its prune finishes that prune.
+    if (before.started.some((id) => id < won.load_id)) await prune(store, images, errors, shardId, won.load_id, 'older');
+    return { shardId, loadedRows: won.rows, failedRows: won.failed, skipped: true, partsRead: won.parts, loadId: won.load_id };
+  }
+
+  const loadId = await beginAttempt(store, ledger, facts, before);
+  const counts = await appendShard(store, images, errors, shard, loadId, options);
+  await options.hooks?.afterAppend?.();
+  await recordLoaded(store, ledger, facts, loadId, counts);
+  await options.hooks?.afterRecord?.();
+
+  const after = await readShardHistory(ledger, shardId);
+  const winner = after.winner!;
+  if (winner.load_id > loadId) {
+    // A later attempt finished first: our rows are the stale copy.
+    await prune(store, images, errors, shardId, loadId, 'exactly');
+  } else if (after.started.some((id) => id < loadId)) {
+    await prune(store, images, errors, shardId, loadId, 'older');
+  }
+  return { shardId, loadedRows: winner.rows, failedRows: winner.failed, skipped: false, partsRead: counts.parts, loadId: winner.load_id };
+}
+
+async function appendShard(
+  store: VistaStore,
+  images: lancedb.Table,
+  errors: lancedb.Table,
+  shard: CompleteShard,
+  loadId: string,
+  options: LoadShardOptions,
+): Promise<{ rows: number; failed: number; parts: number }> {
+  const { shardId } = options;
+  const limit = options.appendBatchRows ?? 50_000;
+  const partsTotal = shard.summary.parts.length;
+  const rowsTotal = shard.summary.parts.reduce((n, p) => n + p.rows, 0);
+  let pending: RecordBatch[] = [];
+  let pendingRows = 0;
+  let rowsAppended = 0;
+  let partsRead = 0;
+  const flush = async () => {
+    if (pendingRows === 0) return;
+    const table = tableOf(pending);
+    await store.commit(TableName.images, `append ${shardId}`, () => images.add(table));
+    rowsAppended += pendingRows;
+    pending = [];
+    pendingRows = 0;
+    options.onProgress?.({ shardId, partsRead, partsTotal, rowsAppended, rowsTotal });
+  };
+  for (const part of shard.summary.parts) {
+    const table = await readPart(shard, part);
+    partsRead++;
+    pending.push(...partToImageBatches(table, shardId, loadId));
+    pendingRows += table.numRows;
+    if (pendingRows >= limit) await flush();
+  }
+  await flush();
+
+  const failures = await readFailures(shard);
+  for (let i = 0; i < failures.length; i += limit) {
+    const chunk = failuresTable(failures.slice(i, i + limit), shardId, loadId);
+    await store.commit(TableName.imageErrors, `append failures ${shardId}`, () => errors.add(chunk));
+  }
+  return { rows: rowsAppended, failed: failures.length, parts: partsRead };
+}
+
+/** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */
+async function prune(
+  store: VistaStore,
+  images: lancedb.Table,
+  errors: lancedb.Table,
+  shardId: string,
+  loadId: string,
+  which: 'older' | 'exactly',
+): Promise<void> {
+  const predicate = `${StoreColumn.shardId} = ${sqlString(shardId)} AND ${StoreColumn.loadId} ${which === 'older' ? '<' : '='} ${sqlString(loadId)}`;
+  await store.commit(TableName.images, `prune ${shardId} in images`, () => images.delete(predicate));
+  await store.commit(TableName.imageErrors, `prune ${shardId} in image_errors`, () => errors.delete(predicate));
+}

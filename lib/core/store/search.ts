@@ -1,0 +1,147 @@
+/**
+ * Searching the images table: similar images, text → images (through the model's text tower), and
+ * "more like what this user liked". Cosine distance throughout; tag filters require every tag.
+ * Functions take an open store so that a long-lived API process reuses table handles and caches.
+ */
+import type * as lancedb from '@lancedb/lancedb';
+import type { Table as ArrowTable, Vector } from 'apache-arrow';
+import { SystemErrorCode, VistaError } from '../errors';
+import { ResultColumn as C } from '../pipeline/schema';
+import type { ClipModel } from '../types';
+import { TableName, type VistaStore } from './connect';
+import { sqlString } from './tables';
+import { type HotelGroup, type SearchResult, embeddingFromArrow, groupByHotel, userVector } from './vectors';
+
+export { groupByHotel, userVector, type HotelGroup, type SearchResult } from './vectors';
+
+export interface SearchOptions {
+  /** Results (or hotels, with byHotel). @default 10 */
+  k?: number;
+  /** Every one of these tags must be on a result. */
+  tags?: string[];
+  excludeIds?: string[];
+  /** Rank hotels by their best image instead of images. */
+  byHotel?: boolean;
+  /** Images kept per hotel with byHotel. @default 3 */
+  perHotel?: number;
+  /** IVF partitions probed (ignored without a vector index). @default DEFAULT_NPROBES */
+  nprobes?: number;
+  /** Re-rank k × this candidates on full vectors (ignored without a vector index). @default DEFAULT_REFINE_FACTOR */
+  refineFactor?: number;
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  /** Only with byHotel. */
+  hotels?: HotelGroup[];
+}
+
+/** Chosen with `vista bench store` (recall@10 ≥ 0.95 at 1M rows, see docs/benchmarks.md). */
+export const DEFAULT_NPROBES = 20;
+export const DEFAULT_REFINE_FACTOR = 5;
+const MAX_CANDIDATES = 1000;
+
+const RESULT_COLUMNS = [C.imageId, C.hotelId, C.seoFilename, C.tags, C.sourceUri, '_distance'];
+
+async function imagesTable(store: VistaStore): Promise<lancedb.Table> {
+  const table = await store.table(TableName.images);
+  if (!table) throw new VistaError(SystemErrorCode.STORE_FAILED, `no ${TableName.images} table under ${store.uri}`);
+  return table;
+}
+
+/** SQL that keeps rows carrying every tag (answered by the LABEL_LIST index on tags). */
+export function allTagsFilter(tags: string[]): string | undefined {
+  const unique = [...new Set(tags)];
+  if (unique.length === 0) return undefined;
+  return `array_has_all(${C.tags}, [${unique.map(sqlString).join(', ')}])`;
+}
+
+export async function searchByVector(store: VistaStore, vector: Float32Array, options: SearchOptions = {}): Promise<SearchResponse> {
+  const k = options.k ?? 10;
+  const perHotel = options.perHotel ?? 3;
+  const exclude = new Set(options.excludeIds ?? []);
+  // Excluded ids are dropped here rather than in SQL: a NOT IN over millions of rows costs more
+  // than a few extra candidates.
+  const wanted = options.byHotel ? k * perHotel * 4 : k;
+  const limit = Math.min(MAX_CANDIDATES, wanted + exclude.size);
+  let query = (await imagesTable(store))
+    .vectorSearch(vector)
+    .column(C.embedding)
+    .distanceType('cosine')
+    .nprobes(options.nprobes ?? DEFAULT_NPROBES)
+    .refineFactor(options.refineFactor ?? DEFAULT_REFINE_FACTOR)
+    .select(RESULT_COLUMNS)
+    .limit(limit);
+  const filters = [allTagsFilter(options.tags ?? []), options.byHotel ? `${C.hotelId} IS NOT NULL` : undefined].filter(Boolean) as string[];
+  if (filters.length) query = query.where(filters.join(' AND '));
+  const found = toResults(await query.toArrow()).filter((r) => !exclude.has(r.imageId));
+  if (!options.byHotel) return { results: found.slice(0, k) };
+  const hotels = groupByHotel(found, perHotel).slice(0, k);
+  return { results: hotels.flatMap((h) => h.images), hotels };
+}
+
+function toResults(table: ArrowTable): SearchResult[] {
+  const col = (name: string) => table.getChild(name)!;
+  const [ids, hotels, names, tags, uris, distances] = [C.imageId, C.hotelId, C.seoFilename, C.tags, C.sourceUri, '_distance'].map(col);
+  const out: SearchResult[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    out.push({
+      imageId: ids.get(i) as string,
+      hotelId: (hotels.get(i) as string | null) ?? null,
+      seoFilename: names.get(i) as string,
+      tags: [...((tags.get(i) as Vector | null) ?? [])] as string[],
+      score: 1 - Number(distances.get(i)),
+      sourceUri: uris.get(i) as string,
+    });
+  }
+  return out;
+}
+
+/** Stored embeddings of these images, by id; unknown ids are simply absent. */
+export async function fetchEmbeddings(store: VistaStore, imageIds: string[]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  if (imageIds.length === 0) return out;
+  const table = await (await imagesTable(store))
+    .query()
+    .where(`${C.imageId} IN (${[...new Set(imageIds)].map(sqlString).join(', ')})`)
+    .select([C.imageId, C.embedding])
+    .toArrow();
+  const ids = table.getChild(C.imageId)!;
+  const embeddings = table.getChild(C.embedding)!;
+  for (let i = 0; i < table.numRows; i++) {
+    const id = ids.get(i) as string;
+    if (!out.has(id)) out.set(id, embeddingFromArrow(embeddings.get(i) as Vector));
+  }
+  return out;
+}
+
+function unknownImages(ids: string[]): VistaError {
+  return new VistaError(SystemErrorCode.REQUEST_INVALID, `no such image: ${ids.join(', ')}`, { details: { imageIds: ids } });
+}
+
+/** Images that look like this one (never itself). */
+export async function similarTo(store: VistaStore, imageId: string, options: SearchOptions = {}): Promise<SearchResponse> {
+  const embedding = (await fetchEmbeddings(store, [imageId])).get(imageId);
+  if (!embedding) throw unknownImages([imageId]);
+  return searchByVector(store, embedding, { ...options, excludeIds: [imageId, ...(options.excludeIds ?? [])] });
+}
+
+/** The normalized mean of the liked images' embeddings; ids not in the store are ignored. */
+export async function likedVector(store: VistaStore, imageIds: string[]): Promise<Float32Array> {
+  const found = await fetchEmbeddings(store, imageIds);
+  if (found.size === 0) throw unknownImages(imageIds);
+  return userVector([...found.values()]);
+}
+
+/** More like what the user liked, never the liked images themselves. */
+export async function searchLiked(store: VistaStore, likedIds: string[], options: SearchOptions = {}): Promise<SearchResponse> {
+  const vector = await likedVector(store, likedIds);
+  return searchByVector(store, vector, { ...options, excludeIds: [...likedIds, ...(options.excludeIds ?? [])] });
+}
+
+/** Text → images through the model's text tower (same embedding space as the images). */
+export async function searchByText(store: VistaStore, model: ClipModel, text: string, options: SearchOptions = {}): Promise<SearchResponse> {
+  if (text.trim() === '') throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'empty search text');
+  const [vector] = await model.embedTexts([text]);
+  return searchByVector(store, vector, options);
+}

@@ -1,0 +1,83 @@
+/**
+ * Reads one shard's worker output (layout: lib/core/pipeline/shard-output.ts) for loading: only a
+ * complete shard (summary.json present) is read, parts one at a time so memory stays bounded.
+ */
+import { createHash } from 'node:crypto';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import { SystemErrorCode, VistaError } from '../errors';
+import { exists, joinUri, readBytes, readText } from '../io/location';
+import { ResultColumn } from '../pipeline/schema';
+import { ERRORS_FILE, SUMMARY_FILE, type FailureRecord, type ShardSummary } from '../pipeline/shard-output';
+
+/** The worker has not finished this shard: loading it now would load part of it. Retry later. */
+export class ShardIncompleteError extends VistaError {
+  constructor(shardResultsUri: string) {
+    super(SystemErrorCode.OUTPUT_INVALID, `shard incomplete: no ${SUMMARY_FILE} under ${shardResultsUri}`, {
+      details: { reason: 'SHARD_INCOMPLETE', shardResultsUri },
+    });
+    this.name = 'ShardIncompleteError';
+  }
+}
+
+export interface CompleteShard {
+  uri: string;
+  summary: ShardSummary;
+  /** SHA-256 of summary.json: identifies this output of the worker (a re-run writes another). */
+  fingerprint: string;
+}
+
+export async function readCompleteShard(shardResultsUri: string): Promise<CompleteShard> {
+  const summaryUri = joinUri(shardResultsUri, SUMMARY_FILE);
+  if (!(await exists(summaryUri))) throw new ShardIncompleteError(shardResultsUri);
+  const bytes = await readBytes(summaryUri);
+  let summary: ShardSummary;
+  try {
+    summary = JSON.parse(bytes.toString('utf8')) as ShardSummary;
+  } catch (err) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${summaryUri} is not JSON`, { cause: err });
+  }
+  if (!Array.isArray(summary.parts) || !Number.isInteger(summary.embedding_dim)) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${summaryUri} lacks parts or embedding_dim`);
+  }
+  return { uri: shardResultsUri, summary, fingerprint: createHash('sha256').update(bytes).digest('hex') };
+}
+
+const REQUIRED = Object.values(ResultColumn);
+
+/** One part file as an Arrow table, checked against the summary's row count and embedding width. */
+export async function readPart(shard: CompleteShard, part: { name: string; rows: number }): Promise<Table> {
+  const uri = joinUri(shard.uri, part.name);
+  let table: Table;
+  try {
+    table = tableFromIPC(await readBytes(uri));
+  } catch (err) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `cannot read ${uri}: ${(err as Error).message}`, { cause: err });
+  }
+  const names = new Set(table.schema.fields.map((f) => f.name));
+  const missing = REQUIRED.filter((c) => !names.has(c));
+  if (missing.length) throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} lacks columns ${missing.join(', ')}`);
+  const dim = (table.schema.fields.find((f) => f.name === ResultColumn.embedding)!.type as { listSize?: number }).listSize;
+  if (dim !== shard.summary.embedding_dim) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri}: embedding width ${dim}, summary says ${shard.summary.embedding_dim}`);
+  }
+  if (table.numRows !== part.rows) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri}: ${table.numRows} rows, summary says ${part.rows}`);
+  }
+  return table;
+}
+
+export async function readFailures(shard: CompleteShard): Promise<FailureRecord[]> {
+  const uri = joinUri(shard.uri, ERRORS_FILE);
+  if (!(await exists(uri))) {
+    if (shard.summary.failed > 0) throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} missing but ${shard.summary.failed} images failed`);
+    return [];
+  }
+  const lines = (await readText(uri)).split('\n').filter((l) => l.trim() !== '');
+  return lines.map((line, i) => {
+    try {
+      return JSON.parse(line) as FailureRecord;
+    } catch (err) {
+      throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} line ${i + 1} is not JSON`, { cause: err });
+    }
+  });
+}

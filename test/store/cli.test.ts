@@ -1,0 +1,91 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { command as benchStore } from '../../lib/cli/commands/bench-store';
+import { command as search, textModelLocation } from '../../lib/cli/commands/search';
+import { loadShardResults } from '../../lib/core/store/loader';
+import { TINY_MODEL_DIR } from '../support/models';
+import { writeSyntheticShardResults, type SyntheticShard } from '../support/results';
+
+let root: string;
+let db: string;
+let shard: SyntheticShard;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-store-cli-'));
+  db = path.join(root, 'db');
+  shard = await writeSyntheticShardResults(path.join(root, 'shard-00001'), { shardId: 'shard-00001', count: 120, dim: 32, seed: 5 });
+  await loadShardResults({ dbUri: db, shardResultsUri: shard.dir, shardId: shard.shardId });
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+async function captured(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { code: await run(), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+test('vista search --similar --json prints the neighbours, never the image itself', async () => {
+  const target = shard.rows[3];
+  const { code, out } = await captured(() => search.run({ db, similar: target.imageId, k: '4', json: true }, []));
+  expect(code).toBe(0);
+  const parsed = JSON.parse(out) as { results: { imageId: string; score: number }[] };
+  expect(parsed.results).toHaveLength(4);
+  expect(parsed.results.map((r) => r.imageId)).not.toContain(target.imageId);
+});
+
+test('vista search prints a readable table, grouped by hotel on request', async () => {
+  const liked = `${shard.rows[1].imageId},${shard.rows[2].imageId}`;
+  const table = await captured(() => search.run({ db, liked, k: '3' }, []));
+  expect(table.code).toBe(0);
+  expect(table.out.split('\n')[0]).toMatch(/score\s+image_id\s+hotel_id\s+tags\s+seo_filename/);
+  expect(table.out.split('\n')).toHaveLength(4);
+  const grouped = await captured(() => search.run({ db, similar: shard.rows[9].imageId, k: '2', 'by-hotel': true }, []));
+  expect(grouped.out).toMatch(/^1\. hotel \S+ {2}best score/m);
+  expect(grouped.out).toMatch(/^2\. hotel /m);
+});
+
+test('vista search needs --db and exactly one query mode', async () => {
+  expect((await captured(() => search.run({ db, similar: 'a', text: 'b' }, []))).code).toBe(2);
+  expect((await captured(() => search.run({ similar: 'a' }, []))).code).toBe(2);
+});
+
+test('vista search --text embeds the query with the model\'s text tower', async () => {
+  const { code, out } = await captured(() => search.run({ db, text: 'a rooftop pool', model: TINY_MODEL_DIR, k: '3', tag: [shard.rows[0].tags[0]], json: true }, []));
+  expect(code).toBe(0);
+  const { results } = JSON.parse(out) as { results: { tags: string[] }[] };
+  expect(results).toHaveLength(3);
+  expect(results.every((r) => r.tags.includes(shard.rows[0].tags[0]))).toBe(true);
+});
+
+test('text search without a model explains how to get one', () => {
+  expect(textModelLocation('/some/model')).toBe('/some/model');
+  expect(() => textModelLocation(undefined, path.join(root, 'no-model'))).toThrow(/vista model generate --size tiny --out \.vista\/models\/tiny/);
+});
+
+test('vista bench store runs end to end at a small size and reports every measure', async () => {
+  const { code, out } = await captured(() =>
+    benchStore.run({ rows: '3000', dim: '64', queries: '12', 'f32-queries': '5', clusters: '20', dir: path.join(root, 'bench') }, []),
+  );
+  expect(code).toBe(0);
+  const result = JSON.parse(out);
+  expect(result.load).toMatchObject({ rows: 3000, rows_after_reloads: 3000, exactly_once: true, reload_all: { skipped: 2, of: 2 } });
+  expect(result.load.rows_per_second).toBeGreaterThan(0);
+  expect(result.index.vector).toMatchObject({ type: 'IVF_RQ' });
+  expect(result.search).toMatchObject({ queries: 12, k: 10 });
+  for (const key of ['p50_ms', 'p99_ms', 'recall_at_k_vs_flat']) expect(typeof result.search[key]).toBe('number');
+  expect(result.search.recall_vs_float32_brute_force.queries).toBe(5);
+  expect(result.search.sweep.length).toBeGreaterThan(0);
+  expect(Object.keys(result.targets)).toEqual(['load_rows_per_second', 'recall_at_10', 'p50_ms']);
+});
