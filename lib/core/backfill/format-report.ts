@@ -19,7 +19,7 @@ export function formatRunReport(report: RunReport, reportUri: string): string {
   const codes = Object.entries(t.failedByCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');
   lines.push(`  images     ${t.input} processed: ${t.succeeded} enriched, ${t.failed} failed${codes ? ` (${codes})` : ''}`);
   if (t.notProcessed > 0) lines.push(`             ${t.notProcessed} not processed (their shards failed)`);
-  lines.push(`  loaded     ${t.loadedRows} rows into LanceDB${t.loadFailedRows ? `, ${t.loadFailedRows} rows refused` : ''}`);
+  lines.push(`  loaded     ${t.loadedRows} images into LanceDB${t.failureRowsLoaded ? ` (+ ${t.failureRowsLoaded} failure records)` : ''}`);
   if (report.embed.imagesPerSecond !== undefined) {
     lines.push(`  speed      ${report.embed.imagesPerSecond} images/s over ${report.embed.wallSeconds?.toFixed(1)} s of workers`);
   }
@@ -48,7 +48,12 @@ function pad(n: number): string {
   return String(n).padStart(6);
 }
 
+/** The store's index report in one line (rows, and what happened to each index); anything else as short JSON. */
 function summarize(value: unknown): string {
+  const report = value as { rows?: number; indexes?: { table: string; column: string; type: string; action: string }[] };
+  if (typeof report?.rows === 'number' && Array.isArray(report.indexes)) {
+    return `${report.rows} rows; ${report.indexes.map((i) => `${i.table}.${i.column} ${i.type} ${i.action}`).join(', ')}`;
+  }
   const text = JSON.stringify(value) ?? '';
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

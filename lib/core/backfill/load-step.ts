@@ -67,12 +67,12 @@ export async function readLoadOutcome(workUri: string, runId: string, shardIndex
   return (await exists(uri)) ? readJson<LoadOutcome>(uri) : undefined;
 }
 
-/** A Lambda error's Cause is JSON ({errorMessage, errorType, …}); keep the message. */
+/** A Lambda error's Cause is JSON ({errorMessage, errorType, …}), a Batch one a job description: keep the message. */
 export function describeCause(cause: string | null | undefined): string {
   if (!cause) return '';
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string; errorType?: string; StatusReason?: string };
-    if (parsed.errorMessage) return parsed.errorType ? `${parsed.errorType}: ${parsed.errorMessage}` : parsed.errorMessage;
+    const parsed = JSON.parse(cause) as { errorMessage?: string; StatusReason?: string };
+    if (parsed.errorMessage) return parsed.errorMessage;
     if (parsed.StatusReason) return parsed.StatusReason;
   } catch {
     // not JSON: already a message

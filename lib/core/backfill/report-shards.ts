@@ -21,7 +21,7 @@ export interface ShardReport {
   failed: number;
   failedByCode: Record<string, number>;
   loadedRows: number;
-  loadFailedRows: number;
+  failureRowsLoaded: number;
   embedSeconds?: number;
   imagesPerSecond?: number;
   loadSeconds?: number;
@@ -64,7 +64,7 @@ export async function collectShardReports(input: ShardReportInput): Promise<Shar
       failed: summary?.failed ?? 0,
       failedByCode: summary?.failed_by_code ?? {},
       loadedRows: load?.loadedRows ?? 0,
-      loadFailedRows: load?.failedRows ?? 0,
+      failureRowsLoaded: load?.failedRows ?? 0,
       ...(summary ? embedTimings(summary) : {}),
       ...(load?.status === 'loaded' ? { loadSeconds: load.durationMs / 1000 } : {}),
     };

@@ -19,7 +19,7 @@ export interface RunTotals {
   failed: number;
   failedByCode: Record<string, number>;
   loadedRows: number;
-  loadFailedRows: number;
+  failureRowsLoaded: number;
   /** Entries of shards that failed: not enriched by this run. */
   notProcessed: number;
 }
@@ -117,14 +117,14 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
 }
 
 function sumShards(shards: ShardReport[]): RunTotals {
-  const totals: RunTotals = { entries: 0, input: 0, succeeded: 0, failed: 0, failedByCode: {}, loadedRows: 0, loadFailedRows: 0, notProcessed: 0 };
+  const totals: RunTotals = { entries: 0, input: 0, succeeded: 0, failed: 0, failedByCode: {}, loadedRows: 0, failureRowsLoaded: 0, notProcessed: 0 };
   for (const s of shards) {
     totals.entries += s.entries;
     totals.input += s.input;
     totals.succeeded += s.succeeded;
     totals.failed += s.failed;
     totals.loadedRows += s.loadedRows;
-    totals.loadFailedRows += s.loadFailedRows;
+    totals.failureRowsLoaded += s.failureRowsLoaded;
     if (s.status === 'embed-failed') totals.notProcessed += s.entries;
     for (const [code, count] of Object.entries(s.failedByCode)) totals.failedByCode[code] = (totals.failedByCode[code] ?? 0) + count;
   }

@@ -3,27 +3,19 @@
  * Steps receive it as a parameter (tests pass fakes); `defaultStore()` binds the real one,
  * loaded lazily so that the shard and report steps never pay for LanceDB.
  */
-export interface LoadShardRequest {
-  dbUri: string;
-  shardResultsUri: string;
-  shardId: string;
-}
+import type { LoadShardOptions, LoadShardResult } from '../store/loader';
 
-export interface LoadShardResult {
-  shardId: string;
-  loadedRows: number;
-  failedRows: number;
-  skipped: boolean;
-  partsRead: number;
-}
+export type LoadShardRequest = Pick<LoadShardOptions, 'dbUri' | 'shardResultsUri' | 'shardId'>;
 
 export interface BackfillStore {
-  loadShardResults(request: LoadShardRequest): Promise<LoadShardResult>;
+  loadShardResults(request: LoadShardRequest): Promise<Pick<LoadShardResult, 'shardId' | 'loadedRows' | 'failedRows' | 'skipped' | 'partsRead'>>;
   buildIndexes(request: { dbUri: string }): Promise<unknown>;
 }
 
 export function defaultStore(): BackfillStore {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const store = require('../store') as BackfillStore;
-  return { loadShardResults: (r) => store.loadShardResults(r), buildIndexes: (r) => store.buildIndexes(r) };
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { loadShardResults } = require('../store/loader') as typeof import('../store/loader');
+  const { buildIndexes } = require('../store/indexer') as typeof import('../store/indexer');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return { loadShardResults: (r) => loadShardResults(r), buildIndexes: (r) => buildIndexes(r) };
 }
