@@ -20,3 +20,11 @@ export type WorkerMetric = (typeof WorkerMetric)[keyof typeof WorkerMetric];
 
 /** Dimension of `ImagesFailed` naming the per-image error code (an `ImageErrorCode`). */
 export const ERROR_CODE_DIMENSION = 'ErrorCode';
+
+/**
+ * AWS Batch publishes no per-job metrics: the stack turns Batch's "Job State Change" events into
+ * this count (a metric filter on their log group), one series per `Status` (RUNNABLE, RUNNING,
+ * SUCCEEDED, FAILED, …). It counts transitions, not jobs currently in a state.
+ */
+export const BATCH_JOB_STATE_METRIC = 'BatchJobStateChanges';
+export const BATCH_JOB_STATUS_DIMENSION = 'Status';

@@ -1,0 +1,91 @@
+/**
+ * The backfill's four Lambdas (handlers in lambdas/), each bound to exactly the prefixes its step
+ * touches. Run files live under `work/runs/<runId>/` (lib/core/backfill/layout.ts):
+ *
+ *   shard   reads manifests/… ; writes (and clears stale) runs/*\/shards/…
+ *   load    reads runs/*\/results/… ; writes runs/*\/loads/… ; reads/writes the LanceDB store
+ *   index   reads/writes the LanceDB store
+ *   report  reads runs/*\/{shards,results,loads}/… ; writes runs/*\/report.json
+ *
+ * None of them can read or write the source images.
+ */
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { InfraConfig } from '../config';
+import { LanceDbLayer } from '../lancedb-layer';
+import { allowWildcards } from '../nag';
+import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
+import { VistaFunction } from '../vista-function';
+
+export type FunctionsConfig = Pick<InfraConfig, 'shardSize' | 'modelPath' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'logRetentionDays'>;
+
+export interface BackfillFunctionsProps {
+  readonly config: FunctionsConfig;
+  readonly storage: VistaStorage;
+}
+
+export class BackfillFunctions extends Construct {
+  readonly shard: VistaFunction;
+  readonly load: VistaFunction;
+  readonly index: VistaFunction;
+  readonly report: VistaFunction;
+  readonly lanceDb: LanceDbLayer;
+
+  constructor(scope: Construct, id: string, props: BackfillFunctionsProps) {
+    super(scope, id);
+    const { config, storage } = props;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const runs = `${STORAGE_LAYOUT.work}/runs/*`;
+    this.lanceDb = new LanceDbLayer(this, 'LanceDb');
+
+    this.shard = new VistaFunction(this, 'Shard', {
+      entry: 'lambdas/shard.ts',
+      description: 'Vista backfill: shards the manifest into the shard files of the run',
+      logRetention,
+      memorySize: 1769, // one full vCPU: gunzip + JSON parsing of a manifest of millions of lines
+    })
+      .bindWorkBucket(
+        storage,
+        { read: [`${STORAGE_LAYOUT.manifests}/*`, `${runs}/shards/*`], write: [`${runs}/shards/*`], delete: [`${runs}/shards/*`] },
+        'The shard step reads a manifest and (re)writes the shard files of its run',
+      )
+      .bindBackfillDefaults({ shardSize: config.shardSize, modelUri: storage.modelUri(config.modelPath) });
+
+    this.load = new VistaFunction(this, 'Load', {
+      entry: 'lambdas/load.ts',
+      description: 'Vista backfill: loads the results of one shard into LanceDB',
+      logRetention,
+      memorySize: config.loadMemoryMiB,
+      lanceDb: this.lanceDb,
+    })
+      .bindWorkBucket(storage, { read: [`${runs}/results/*`], write: [`${runs}/loads/*`] }, 'The load step reads the results of a shard and records its load outcome')
+      .bindVectorStore(storage);
+
+    this.index = new VistaFunction(this, 'Index', {
+      entry: 'lambdas/index-table.ts',
+      description: 'Vista backfill: builds the LanceDB indexes',
+      logRetention,
+      memorySize: config.indexMemoryMiB,
+      lanceDb: this.lanceDb,
+    }).bindVectorStore(storage);
+
+    this.report = new VistaFunction(this, 'Report', {
+      entry: 'lambdas/report.ts',
+      description: 'Vista backfill: writes the run report',
+      logRetention,
+    }).bindWorkBucket(
+      storage,
+      { read: [`${runs}/shards/*`, `${runs}/results/*`, `${runs}/loads/*`], write: [`${runs}/report.json`] },
+      'The report step reads the summary and load outcome of every shard and writes report.json',
+    );
+    // BackfillWorkflow grants it batch:ListJobs to name the failed children of the array job.
+    allowWildcards(this.report.role!, [
+      { match: { finding: /^Resource::\*$/ }, reason: 'batch:ListJobs (and X-Ray tracing) have no resource-level permissions.' },
+    ]);
+  }
+
+  /** By display name, for the dashboard. */
+  get all(): Record<string, VistaFunction> {
+    return { shard: this.shard, load: this.load, index: this.index, report: this.report };
+  }
+}

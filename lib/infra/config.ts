@@ -1,0 +1,167 @@
+/**
+ * Every deploy-time setting of the Vista stacks, in one zod schema. Values come from CDK context:
+ * `cdk.json` "context" holds the defaults a team shares, `-c vista:<field>=<value>` overrides one
+ * for a single command. Keys are flat (`vista:maxVcpus`) because `-c` can only set top-level keys;
+ * lists are JSON arrays in cdk.json or comma-separated on the command line.
+ */
+import type { Construct } from 'constructs';
+import { z } from 'zod';
+
+export const CONTEXT_PREFIX = 'vista:';
+
+const fromText = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const int = (fallback: number, min: number, max: number) =>
+  z.preprocess(fromText, z.coerce.number().int().min(min).max(max).default(fallback));
+const bool = (fallback: boolean) =>
+  z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : fromText(v)), z.boolean().default(fallback));
+const list = (fallback: string[]) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(z.string().min(1)).default(fallback),
+  );
+const optionalText = () => z.preprocess(fromText, z.string().min(1).optional());
+
+/** The values CloudWatch Logs accepts as a retention (days). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export const infraConfigSchema = z
+  .object({
+    /** CloudFormation stack name. @default "VistaBackfill" */
+    stackName: z.preprocess(fromText, z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,100}$/).default('VistaBackfill')),
+    /** Account to pin the stack to. @default - environment-agnostic (resolved at deploy time) */
+    account: optionalText(),
+    /** Region to pin the stack to. @default - environment-agnostic */
+    region: optionalText(),
+    /**
+     * Availability zones of the VPC. More zones mean more Spot capacity pools; naming them needs
+     * `region`. No lookups are ever made (synth works without credentials).
+     * @default [] - the first two zones of the deploy region (`Fn::GetAZs`)
+     */
+    availabilityZones: list([]),
+
+    /** How workers reach AWS APIs: VPC endpoints only (no internet at all) or one NAT gateway. @default "endpoints" */
+    egress: z.preprocess(fromText, z.enum(['endpoints', 'nat']).default('endpoints')),
+    /** VPC address range. @default "10.40.0.0/16" */
+    vpcCidr: z.preprocess(fromText, z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/).default('10.40.0.0/16')),
+    /** VPC flow logs (rejected and accepted traffic) into the logs bucket. @default true */
+    flowLogs: bool(true),
+
+    /**
+     * GPU instance types (or whole families, e.g. "g5") of both compute environments. Single-GPU
+     * sizes: one job (one GPU) per instance, so a reclaimed Spot instance loses one shard.
+     * @default g5.xlarge, g5.2xlarge, g6.xlarge, g6.2xlarge, g4dn.xlarge, g4dn.2xlarge
+     */
+    instanceTypes: list(['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge', 'g4dn.xlarge', 'g4dn.2xlarge']),
+    /** ECS-optimized GPU AMI family. @default "ECS_AL2023_NVIDIA" */
+    gpuAmi: z.preprocess(fromText, z.enum(['ECS_AL2023_NVIDIA', 'ECS_AL2_NVIDIA']).default('ECS_AL2023_NVIDIA')),
+    /** Run a Spot compute environment first in the queue. @default true */
+    spot: bool(true),
+    /** Highest Spot price accepted, in percent of the On-Demand price. @default 100 */
+    spotBidPercentage: int(100, 1, 100),
+    /** Add an On-Demand compute environment after the Spot one in the queue order. @default true */
+    onDemandFallback: bool(true),
+    /** vCPU ceiling of the Spot (or, without Spot, the only) compute environment. @default 256 */
+    maxVcpus: int(256, 1, 100_000),
+    /** vCPU ceiling of the On-Demand fallback environment. @default 64 */
+    onDemandMaxVcpus: int(64, 1, 100_000),
+    /** Root EBS volume of GPU instances (the container image alone is several GiB). @default 100 */
+    rootVolumeGiB: int(100, 30, 16_384),
+
+    /** vCPUs per worker job (decoding runs on the CPU: fewer starves the GPU). @default 4 */
+    jobVcpus: int(4, 1, 192),
+    /** Memory per worker job, MiB; must fit what ECS leaves on the smallest instance type. @default 14336 */
+    jobMemoryMiB: int(14_336, 1_024, 1_000_000),
+    /** Minutes one attempt of one shard may run before Batch stops it. @default 180 */
+    jobTimeoutMinutes: int(180, 1, 14 * 24 * 60),
+    /** Attempts per shard (Spot reclaims, host failures, worker crashes; see the job definition). @default 5 */
+    jobAttempts: int(5, 1, 10),
+    /** Images per model call in the worker. @default 64 */
+    batchSize: int(64, 1, 4_096),
+
+    /** Manifest entries per shard when the execution input has no shardSize. @default 10000 */
+    shardSize: int(10_000, 1, 10_000_000),
+    /** Shards loaded into LanceDB at once (each load is one LanceDB commit). @default 8 */
+    loadConcurrency: int(8, 1, 1_000),
+    /** Memory of the load function, MiB. @default 3008 */
+    loadMemoryMiB: int(3_008, 128, 10_240),
+    /** Memory of the index function, MiB. @default 10240 */
+    indexMemoryMiB: int(10_240, 128, 10_240),
+    /** Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. @default "models/clip-vit-b-32" */
+    modelPath: z.preprocess(fromText, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).default('models/clip-vit-b-32')),
+
+    /**
+     * Existing bucket holding the source images: imported (never modified, read-only grants)
+     * instead of creating one.
+     * @default - a new, retained source bucket
+     */
+    sourceBucketName: optionalText(),
+    /** KMS key ARN of an imported source bucket encrypted with SSE-KMS (workers get kms:Decrypt). @default - none */
+    sourceKmsKeyArn: optionalText(),
+    /** Key prefix the workers may read in the source bucket ("" = the whole bucket). @default "" */
+    sourcePrefix: z.preprocess((v) => (v === undefined ? '' : v), z.string().regex(/^([A-Za-z0-9!_.*'()/-]+\/)?$/)),
+    /** Encryption at rest of the buckets Vista creates (the access-log bucket is always S3-managed). @default "S3_MANAGED" */
+    encryption: z.preprocess(fromText, z.enum(['S3_MANAGED', 'KMS']).default('S3_MANAGED')),
+    /** Days before a run's files (shards, results, load outcomes, report) expire; 0 keeps them. @default 30 */
+    intermediateRetentionDays: int(30, 0, 3_650),
+    /** Days noncurrent object versions are kept in versioned buckets. @default 30 */
+    noncurrentVersionRetentionDays: int(30, 1, 3_650),
+    /** Days S3 server access logs and flow logs are kept. @default 365 */
+    accessLogRetentionDays: int(365, 1, 3_650),
+    /** Retention of the CloudWatch log groups. @default 90 */
+    logRetentionDays: z.preprocess(
+      fromText,
+      z.coerce
+        .number()
+        .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), { message: `one of ${LOG_RETENTION_DAYS.join(', ')}` })
+        .default(90),
+    ),
+
+    /** Alarm when more than this percentage of processed images fail (5-minute windows). @default 5 */
+    alarmFailureRatePercent: int(5, 1, 100),
+    /** Alarm when this many Batch jobs (shard attempts) fail within 15 minutes. @default 20 */
+    alarmFailedJobs: int(20, 1, 100_000),
+    /** Alarm when a backfill Lambda errors this many times within 15 minutes. @default 5 */
+    alarmLambdaErrors: int(5, 1, 100_000),
+    /** Create an SNS topic that every alarm notifies. @default false */
+    alarmTopic: bool(false),
+    /** Email subscribed to the alarm topic (implies alarmTopic). @default - none */
+    alarmEmail: z.preprocess(fromText, z.email().optional()),
+  })
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (c.instanceTypes.length === 0) issue('instanceTypes', 'at least one instance type');
+    if (c.jobVcpus > c.maxVcpus) issue('maxVcpus', `must be ≥ jobVcpus (${c.jobVcpus})`);
+    if (c.onDemandFallback && c.jobVcpus > c.onDemandMaxVcpus) issue('onDemandMaxVcpus', `must be ≥ jobVcpus (${c.jobVcpus})`);
+    if (!c.spot && !c.onDemandFallback) issue('spot', 'spot and onDemandFallback cannot both be off');
+    if (c.availabilityZones.length > 0 && !c.region) issue('availabilityZones', 'naming zones needs region');
+    if (c.sourceKmsKeyArn && !c.sourceBucketName) issue('sourceKmsKeyArn', 'only for an imported source bucket (sourceBucketName)');
+  });
+
+export type InfraConfig = z.infer<typeof infraConfigSchema>;
+export type InfraConfigInput = Partial<Record<keyof InfraConfig, unknown>>;
+
+export class InfraConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid Vista deploy configuration (CDK context ${CONTEXT_PREFIX}*):\n  ${issues.join('\n  ')}`);
+    this.name = 'InfraConfigError';
+  }
+}
+
+export function parseInfraConfig(input: InfraConfigInput): InfraConfig {
+  const parsed = infraConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InfraConfigError(parsed.error.issues.map((i) => `${CONTEXT_PREFIX}${i.path.join('.')}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** Reads every `vista:<field>` context value of the app (cdk.json, then `-c` overrides). */
+export function readInfraConfig(scope: Construct): InfraConfig {
+  const fields = Object.keys(infraConfigSchema.shape) as (keyof InfraConfig)[];
+  const input: InfraConfigInput = {};
+  for (const field of fields) {
+    const value: unknown = scope.node.tryGetContext(`${CONTEXT_PREFIX}${field}`);
+    if (value !== undefined) input[field] = value;
+  }
+  return parseInfraConfig(input);
+}

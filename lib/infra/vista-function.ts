@@ -1,0 +1,113 @@
+/**
+ * The base of every Vista Lambda: a handler from lambdas/ bundled by esbuild on this machine
+ * (never in Docker), Node 22 on x86_64 (LanceDB's linux-x64-gnu binary is the one that loads on
+ * Lambda), X-Ray tracing, its own log group with a retention, and a role that starts with only
+ * the right to write that log group. Everything else comes from `bind…()` helpers, each of which
+ * sets the environment the handler reads AND grants exactly the access that goes with it.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { BACKFILL_ENV } from '../core/backfill/config';
+import { LANCEDB_EXTERNAL_MODULES, type LanceDbLayer } from './lancedb-layer';
+import { allowWildcards, suppress } from './nag';
+import { REPO_ROOT } from './paths';
+import { grantObjects, type ObjectAccess } from './s3-access';
+import { STORAGE_LAYOUT, type VistaStorage } from './storage';
+
+/** Deployed defaults the bind helpers set (an execution's input takes precedence). */
+export const FUNCTION_ENV = {
+  workUri: 'VISTA_WORK_URI',
+  dbUri: 'VISTA_DB_URI',
+} as const;
+
+export interface VistaFunctionProps {
+  /** Handler module relative to the repository root, exporting `handler` (e.g. `lambdas/load.ts`). */
+  readonly entry: string;
+  readonly description: string;
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** @default Duration.minutes(15) */
+  readonly timeout?: Duration;
+  readonly logRetention: logs.RetentionDays;
+  readonly environment?: Record<string, string>;
+  /** Load @lancedb/lancedb and apache-arrow from this layer instead of bundling them. */
+  readonly lanceDb?: LanceDbLayer;
+}
+
+export class VistaFunction extends NodejsFunction {
+  private readonly lanceDb?: LanceDbLayer;
+
+  constructor(scope: Construct, id: string, props: VistaFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    // Not AWSLambdaBasicExecutionRole: that managed policy may write every log group of the account.
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Vista ${id} function: ${props.description}`,
+    });
+    logGroup.grantWrite(role);
+
+    super(scope, id, {
+      entry: path.join(REPO_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.minutes(15),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      layers: props.lanceDb ? [props.lanceDb.layer] : [],
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.CJS,
+        target: 'node22',
+        sourceMap: true,
+        sourcesContent: false,
+        logLevel: LogLevel.WARNING,
+        // The AWS SDK is bundled (the versions the tests ran with), LanceDB comes from the layer.
+        externalModules: props.lanceDb ? LANCEDB_EXTERNAL_MODULES : [],
+      },
+    });
+    this.lanceDb = props.lanceDb;
+
+    allowWildcards(role, [
+      { match: { finding: /^Resource::\*$/ }, reason: 'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions (active tracing).' },
+    ]);
+    suppress(this, 'AwsSolutions-L1', 'Pinned to Node.js 22, the runtime the handlers and the LanceDB native module are built and tested for.');
+  }
+
+  /** Work-bucket prefixes of this step; sets VISTA_WORK_URI. `why` explains the grant to reviewers. */
+  bindWorkBucket(storage: VistaStorage, access: ObjectAccess, why: string): this {
+    this.addEnvironment(FUNCTION_ENV.workUri, storage.workUri);
+    grantObjects(this, storage.workBucket, access, { why });
+    return this;
+  }
+
+  /** Read/write on the LanceDB database prefix; sets VISTA_DB_URI. Needs the LanceDB layer. */
+  bindVectorStore(storage: VistaStorage): this {
+    if (!this.lanceDb) throw new Error(`${this.node.path}: bindVectorStore() needs the LanceDB layer (props.lanceDb)`);
+    const db = `${STORAGE_LAYOUT.db}/*`;
+    this.addEnvironment(FUNCTION_ENV.dbUri, storage.dbUri);
+    grantObjects(this, storage.vectorBucket, { read: [db], write: [db], delete: [db] }, {
+      why: 'LanceDB reads its tables, commits new versions (conditional PUT), and compacts/cleans up old files',
+    });
+    return this;
+  }
+
+  /** Defaults of the shard and report steps (lib/core/backfill/config.ts). */
+  bindBackfillDefaults(defaults: { shardSize?: number; modelUri?: string; reportConcurrency?: number }): this {
+    if (defaults.shardSize !== undefined) this.addEnvironment(BACKFILL_ENV.defaultShardSize, String(defaults.shardSize));
+    if (defaults.modelUri !== undefined) this.addEnvironment(BACKFILL_ENV.defaultModelUri, defaults.modelUri);
+    if (defaults.reportConcurrency !== undefined) this.addEnvironment(BACKFILL_ENV.reportConcurrency, String(defaults.reportConcurrency));
+    return this;
+  }
+}

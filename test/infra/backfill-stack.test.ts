@@ -1,0 +1,263 @@
+/**
+ * The backfill stack with the default configuration (cdk.json): GPU compute, the worker's job
+ * definition, bucket security, the network, the state machine's shape, the LanceDB layer.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { BackfillState } from '../../lib/core/backfill/state-names';
+import { LANCEDB_BINARY, LAYER_NODE_MODULES } from '../../lib/infra/lancedb-layer';
+import { describeFindings, flat, stagedAssetDir, synthBackfill, type Synthesized } from './support/synth';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthBackfill();
+});
+afterAll(() => synth?.cleanup());
+
+const resourcesOf = (type: string): Json => synth.template.findResources(type);
+const only = (type: string): Json => {
+  const all = Object.values(resourcesOf(type));
+  expect(all).toHaveLength(1);
+  return all[0];
+};
+
+describe('GPU compute', () => {
+  const environments = () => Object.entries(resourcesOf('AWS::Batch::ComputeEnvironment'));
+
+  it('runs GPU instance types on the ECS NVIDIA AMI, Spot with SPOT_PRICE_CAPACITY_OPTIMIZED, plus On-Demand', () => {
+    const byType: Record<string, Json> = Object.fromEntries(environments().map(([, ce]) => [ce.Properties.ComputeResources.Type, ce.Properties.ComputeResources]));
+    expect(Object.keys(byType).sort()).toEqual(['EC2', 'SPOT']);
+    for (const resources of Object.values(byType)) {
+      expect(resources.InstanceTypes).toEqual(['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge', 'g4dn.xlarge', 'g4dn.2xlarge']);
+      expect(resources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
+      expect(resources.MinvCpus).toBe(0);
+    }
+    expect(byType.SPOT.AllocationStrategy).toBe('SPOT_PRICE_CAPACITY_OPTIMIZED');
+    expect(byType.SPOT.MaxvCpus).toBe(256);
+    expect(byType.EC2.MaxvCpus).toBe(64);
+  });
+
+  it('queues Spot first and falls back to On-Demand', () => {
+    const queue = only('AWS::Batch::JobQueue');
+    const order = (queue.Properties.ComputeEnvironmentOrder as Json[]).sort((a, b) => a.Order - b.Order);
+    const typeOf = (ref: Json) => resourcesOf('AWS::Batch::ComputeEnvironment')[ref['Fn::GetAtt'][0]].Properties.ComputeResources.Type;
+    expect(order.map((o) => typeOf(o.ComputeEnvironment))).toEqual(['SPOT', 'EC2']);
+  });
+
+  it('launches GPU instances with IMDSv2 and an encrypted gp3 root volume', () => {
+    const data = only('AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData;
+    expect(data.MetadataOptions.HttpTokens).toBe('required');
+    expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 100 });
+  });
+});
+
+describe('worker job definition', () => {
+  const job = () => only('AWS::Batch::JobDefinition').Properties;
+
+  it('asks for one GPU, the configured vCPUs and memory, and a timeout', () => {
+    expect(job().ContainerProperties.ResourceRequirements).toEqual(
+      expect.arrayContaining([
+        { Type: 'GPU', Value: '1' },
+        { Type: 'VCPU', Value: '4' },
+        { Type: 'MEMORY', Value: '14336' },
+      ]),
+    );
+    expect(job().Timeout).toEqual({ AttemptDurationSeconds: 180 * 60 });
+  });
+
+  it('retries Spot reclaims, host and container-start failures and crashes, and exits on anything else', () => {
+    const strategy = job().RetryStrategy;
+    expect(strategy.Attempts).toBe(5);
+    expect(strategy.EvaluateOnExit).toEqual([
+      { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+      { Action: 'RETRY', OnReason: 'CannotPullContainerError*' },
+      { Action: 'RETRY', OnReason: 'CannotStartContainerError*' },
+      { Action: 'RETRY', OnExitCode: '1' },
+      { Action: 'EXIT', OnReason: '*' },
+    ]);
+  });
+
+  it('runs the worker image built from batch-worker/Dockerfile with CUDA and the default model', () => {
+    const env = Object.fromEntries((job().ContainerProperties.Environment as Json[]).map((e) => [e.Name, flat(e.Value)]));
+    expect(env.VISTA_PROVIDER).toBe('cuda');
+    expect(env.VISTA_BATCH_SIZE).toBe('64');
+    expect(env.VISTA_MODEL_URI).toMatch(/^s3:\/\/<StorageArtifacts[A-Z0-9]+>\/models\/clip-vit-b-32\/$/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(synth.outdir, `${synth.stack.stackName}.assets.json`), 'utf8'));
+    const images = Object.values(manifest.dockerImages) as Json[];
+    expect(images).toHaveLength(1);
+    expect(images[0].source).toMatchObject({ dockerFile: 'batch-worker/Dockerfile', platform: 'linux/amd64' });
+    // The allow-listed build context: the Dockerfile, package files and the worker code only.
+    const context = path.join(synth.outdir, images[0].source.directory);
+    expect(fs.existsSync(path.join(context, 'batch-worker', 'Dockerfile'))).toBe(true);
+    expect(fs.existsSync(path.join(context, 'lib', 'core', 'pipeline', 'worker.ts'))).toBe(true);
+    for (const absent of ['node_modules', '.vista', 'test', path.join('lib', 'infra')]) expect(fs.existsSync(path.join(context, absent))).toBe(false);
+  });
+});
+
+describe('storage', () => {
+  const buckets = () => Object.entries(resourcesOf('AWS::S3::Bucket'));
+  const named = (prefix: string) => buckets().find(([id]) => id.startsWith(`Storage${prefix}`))!;
+
+  it('creates source, work, vector-store, artifacts and logs buckets', () => {
+    expect(buckets().map(([id]) => id.replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(
+      ['StorageArtifacts', 'StorageLogs', 'StorageSource', 'StorageVectorStore', 'StorageWork'].sort(),
+    );
+  });
+
+  it('encrypts, blocks public access, and logs every bucket to the logs bucket', () => {
+    const logsId = named('Logs')[0];
+    for (const [id, bucket] of buckets()) {
+      expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      if (id !== logsId) expect(bucket.Properties.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logsId });
+    }
+  });
+
+  it('denies plain-HTTP access in every bucket policy', () => {
+    const policies = Object.values(resourcesOf('AWS::S3::BucketPolicy'));
+    expect(policies).toHaveLength(5);
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      );
+    }
+  });
+
+  it('retains the source images and the vector store, versioned', () => {
+    for (const name of ['Source', 'VectorStore']) {
+      const [, bucket] = named(name);
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(bucket.UpdateReplacePolicy).toBe('Retain');
+      expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    }
+  });
+
+  it('expires run files and incomplete multipart uploads', () => {
+    const rules = named('Work')[1].Properties.LifecycleConfiguration.Rules as Json[];
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Prefix: 'work/runs/', ExpirationInDays: 30, Status: 'Enabled' }),
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+      ]),
+    );
+  });
+});
+
+describe('network', () => {
+  it('has an S3 gateway endpoint and no NAT gateway', () => {
+    synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith(['.s3'])] }),
+    });
+    synth.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    synth.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+  });
+
+  it('has the interface endpoints an ECS GPU instance needs, reachable from the workers only', () => {
+    const interfaces = Object.values(resourcesOf('AWS::EC2::VPCEndpoint')).filter((e) => e.Properties.VpcEndpointType === 'Interface');
+    const services = interfaces.map((e) => flat(e.Properties.ServiceName).replace(/^com\.amazonaws\.<AWS::Region>\./, ''));
+    expect(services.sort()).toEqual(['ecr.api', 'ecr.dkr', 'ecs', 'ecs-agent', 'ecs-telemetry', 'logs', 'sts']);
+    synth.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkWorkers'), 'GroupId'] }),
+    });
+  });
+});
+
+describe('state machine', () => {
+  const definition = (): Json => {
+    const machine = only('AWS::StepFunctions::StateMachine');
+    return JSON.parse(flat(machine.Properties.DefinitionString));
+  };
+
+  it('chains shard → Batch array job (.sync) → distributed load map → index → report', () => {
+    const { StartAt, States } = definition();
+    expect(StartAt).toBe(BackfillState.shard);
+    expect(States[BackfillState.shard].Next).toBe(BackfillState.embed);
+    expect(States[BackfillState.embed].Resource).toMatch(/:states:::batch:submitJob\.sync$/);
+    expect(States[BackfillState.embed].Next).toBe(BackfillState.load);
+    expect(States[BackfillState.load].Type).toBe('Map');
+    expect(States[BackfillState.load].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
+    expect(States[BackfillState.load].MaxConcurrency).toBe(8);
+    expect(States[BackfillState.load].Next).toBe(BackfillState.index);
+    expect(States[BackfillState.index].Next).toBe(BackfillState.report);
+  });
+
+  it('leaves retries to the job definition (no SubmitJob-level retry strategy)', () => {
+    expect(definition().States[BackfillState.embed].Parameters.RetryStrategy).toBeUndefined();
+  });
+
+  it('logs everything to CloudWatch Logs and traces with X-Ray', () => {
+    const props = only('AWS::StepFunctions::StateMachine').Properties;
+    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+  });
+});
+
+describe('functions', () => {
+  it('run Node 22 on x86_64 with active tracing and their own log group', () => {
+    const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(4);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['x86_64'], TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  it('ships LanceDB in a layer holding the linux-x64 native module, loadable without the repository', () => {
+    const layer = only('AWS::Lambda::LayerVersion');
+    const dir = stagedAssetDir(synth.outdir, synth.stack.stackName, layer.Properties.Content.S3Key);
+    expect(fs.statSync(path.join(dir, LAYER_NODE_MODULES, LANCEDB_BINARY)).size).toBeGreaterThan(10_000_000);
+    // As on Lambda: modules resolve from /opt/nodejs/node_modules only.
+    const out = execFileSync(
+      process.execPath,
+      ['-e', "const l = require('@lancedb/lancedb'); require('apache-arrow'); process.stdout.write(typeof l.connect)"],
+      { cwd: os.tmpdir(), env: { PATH: process.env.PATH, NODE_PATH: path.join(dir, LAYER_NODE_MODULES) }, encoding: 'utf8' },
+    );
+    expect(out).toBe('function');
+  });
+
+  it('gives the layer to the LanceDB functions only, which do not bundle it', () => {
+    const functions = resourcesOf('AWS::Lambda::Function');
+    const withLayer = Object.keys(functions).filter((id) => functions[id].Properties.Layers);
+    expect(withLayer.map((id) => id.replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(['FunctionsIndex', 'FunctionsLoad']);
+    for (const id of withLayer) {
+      const bundle = fs.readFileSync(path.join(stagedAssetDir(synth.outdir, synth.stack.stackName, functions[id].Properties.Code.S3Key), 'index.js'), 'utf8');
+      expect(bundle).toMatch(/require\("@lancedb\/lancedb"\)/);
+      expect(bundle).not.toMatch(/lancedb\.linux-x64-gnu\.node/);
+    }
+  });
+});
+
+describe('observability', () => {
+  it('has a dashboard, alarms, and Batch job states from EventBridge as a metric', () => {
+    synth.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    expect(Object.keys(resourcesOf('AWS::CloudWatch::Alarm')).map((id) => id.replace(/^Observability|[A-F0-9]{8}$/g, '')).sort()).toEqual(
+      ['ExecutionsFailed', 'FailedBatchJobs', 'ImageFailureRate', 'LambdaErrors'],
+    );
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.batch'], 'detail-type': ['Batch Job State Change'] }),
+    });
+    synth.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'Vista', Dimensions: [{ Key: 'Status', Value: '$.detail.status' }] })],
+    });
+  });
+});
+
+it('has no unacknowledged cdk-nag AwsSolutions finding (errors or warnings)', () => {
+  expect(describeFindings(synth.nag)).toEqual([]);
+});
