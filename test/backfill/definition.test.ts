@@ -1,50 +1,27 @@
-import { App, CfnParameter, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import {
-  definitionFromTemplate,
-  synthesizeLocalDefinition,
-  taskStates,
-  withoutResourceArns,
-  type AslDefinition,
-  type CfnTemplate,
-} from '../../lib/core/backfill/definition';
+import { synthesizeLocalDefinition, definitionFromTemplate, taskStates, withoutResourceArns, type AslDefinition, type CfnTemplate } from '../../lib/core/backfill/definition';
 import { BackfillState } from '../../lib/core/backfill/state-names';
-import { BackfillWorkflow } from '../../lib/infra/backfill/workflow';
-
-/**
- * A stack shaped like production: real Lambda functions and Batch ARNs that are deploy-time
- * tokens. (Replace with the infra stack's own construct tree once it composes BackfillWorkflow.)
- */
-function productionLikeTemplate(loadConcurrency?: number): CfnTemplate {
-  const app = new App();
-  const stack = new Stack(app, 'VistaBackfillProd');
-  const fn = (id: string) =>
-    new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
-  new BackfillWorkflow(stack, 'Backfill', {
-    shardFunction: fn('Shard'),
-    loadFunction: fn('Load'),
-    indexFunction: fn('Index'),
-    reportFunction: fn('Report'),
-    jobQueueArn: new CfnParameter(stack, 'JobQueueArn').valueAsString,
-    jobDefinitionArn: new CfnParameter(stack, 'JobDefinitionArn').valueAsString,
-    ...(loadConcurrency ? { loadConcurrency } : {}),
-  });
-  return Template.fromStack(stack).toJSON() as CfnTemplate;
-}
+import { synthBackfill } from '../infra/support/synth';
 
 describe('the backfill definition', () => {
   let local: AslDefinition;
+  let production: AslDefinition;
   beforeAll(() => {
-    local = synthesizeLocalDefinition();
+    // The production stack, synthesized as `cdk synth` does (Lambdas bundled, cdk.json context).
+    const synthesized = synthBackfill({}, { cfnValidation: false });
+    try {
+      production = definitionFromTemplate(synthesized.template.toJSON() as CfnTemplate, synthesized.stack.getLogicalId(synthesized.stack.workflow.stateMachine.node.defaultChild as never));
+    } finally {
+      synthesized.cleanup();
+    }
+    local = synthesizeLocalDefinition({ loadConcurrency: production.States[BackfillState.load].MaxConcurrency as number });
   });
 
   it('that the local runner executes equals the production stack’s, except for resource ARNs', () => {
-    const production = definitionFromTemplate(productionLikeTemplate());
     expect(withoutResourceArns(local)).toEqual(withoutResourceArns(production));
-    // …and the comparison is not vacuous: ARNs really differ, and other changes are seen.
+    // …and the comparison is not vacuous: ARNs really differ, and any other change is seen.
     expect(JSON.stringify(local)).not.toEqual(JSON.stringify(production));
-    expect(withoutResourceArns(definitionFromTemplate(productionLikeTemplate(3)))).not.toEqual(withoutResourceArns(local));
+    const other = synthesizeLocalDefinition({ loadConcurrency: (local.States[BackfillState.load].MaxConcurrency as number) + 1 });
+    expect(withoutResourceArns(other)).not.toEqual(withoutResourceArns(production));
   });
 
   it('submits one Batch array job and waits for it (submitJob.sync), sized and configured by the shard step', () => {
@@ -58,9 +35,10 @@ describe('the backfill definition', () => {
     expect(embed.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.embedError', Next: BackfillState.load }]);
   });
 
-  it('loads shards with bounded concurrency and ends in a Fail state whose cause comes from the report', () => {
+  it('loads shards in a distributed map and ends in a Fail state whose cause comes from the report', () => {
     const load = local.States[BackfillState.load];
-    expect(load).toMatchObject({ Type: 'Map', ItemsPath: '$.shardIndexes', MaxConcurrency: 8, ResultPath: null });
+    expect(load).toMatchObject({ Type: 'Map', ItemsPath: '$.shardIndexes', ResultPath: null, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });
+    expect(synthesizeLocalDefinition().States[BackfillState.load].MaxConcurrency).toBe(8);
     expect(local.States[BackfillState.failed]).toEqual({ Type: 'Fail', Error: 'Vista.BackfillIncomplete', CausePath: '$.cause' });
     const lambdaTasks = taskStates(local).filter(([, s]) => s.Resource === 'arn:aws:states:::lambda:invoke');
     expect(lambdaTasks.map(([name]) => name).sort()).toEqual(

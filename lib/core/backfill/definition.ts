@@ -17,17 +17,24 @@ export const LOCAL_JOB_QUEUE_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUN
 export const LOCAL_JOB_DEFINITION_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/vista-local-worker:1`;
 export const localFunctionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vista-local-${name}`;
 
-let cached: string | undefined;
-
-/** The definition the local runner executes (a fresh copy each call). */
-export function synthesizeLocalDefinition(): AslDefinition {
-  cached ??= JSON.stringify(synthesize());
-  // A JSON round trip, not structuredClone: under jest's VM realms, structuredClone's objects
-  // have another realm's Object.prototype and the interpreter takes them for non-plain objects.
-  return JSON.parse(cached) as AslDefinition;
+/** Deployment tuning the local definition can mirror (the rest of the props are resource ARNs). */
+export interface LocalDefinitionOptions {
+  loadConcurrency?: number;
+  jobAttempts?: number;
 }
 
-function synthesize(): AslDefinition {
+const cache = new Map<string, string>();
+
+/** The definition the local runner executes (a fresh copy each call). */
+export function synthesizeLocalDefinition(options: LocalDefinitionOptions = {}): AslDefinition {
+  const key = JSON.stringify(options);
+  if (!cache.has(key)) cache.set(key, JSON.stringify(synthesize(options)));
+  // A JSON round trip, not structuredClone: under jest's VM realms, structuredClone's objects
+  // have another realm's Object.prototype and the interpreter takes them for non-plain objects.
+  return JSON.parse(cache.get(key)!) as AslDefinition;
+}
+
+function synthesize(options: LocalDefinitionOptions): AslDefinition {
   // Loaded here, not at the top: the construct pulls in all of aws-cdk-lib's Step Functions.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { BackfillWorkflow } = require('../../infra/backfill/workflow') as typeof import('../../infra/backfill/workflow');
@@ -41,6 +48,7 @@ function synthesize(): AslDefinition {
     reportFunction: fn('report'),
     jobQueueArn: LOCAL_JOB_QUEUE_ARN,
     jobDefinitionArn: LOCAL_JOB_DEFINITION_ARN,
+    ...options,
   });
   const template = app.synth().getStackArtifact(stack.artifactId).template as CfnTemplate;
   return definitionFromTemplate(template);
