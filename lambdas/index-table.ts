@@ -1,16 +1,16 @@
 /**
- * Lambda: builds the LanceDB indexes once every shard is loaded. A table whose index build needs
- * more than Lambda's 15 minutes belongs in a Batch job instead (see docs/backfill.md).
+ * Lambda: builds the LanceDB indexes once every shard is loaded, or hands a table too big for
+ * Lambda's 15 minutes to the Batch index job (lib/core/backfill/index-step).
  */
 import { indexEventSchema, parseEvent } from '../lib/core/backfill/events';
+import { indexStep, type IndexStepResult } from '../lib/core/backfill/index-step';
 import { defaultStore, type BackfillStore } from '../lib/core/backfill/store-port';
 
-export function makeIndexHandler(getStore: () => BackfillStore): (event: unknown) => Promise<unknown> {
+export function makeIndexHandler(getStore: () => BackfillStore): (event: unknown) => Promise<IndexStepResult> {
   let store: BackfillStore | undefined;
   return async (event) => {
     store ??= getStore();
-    const { dbUri } = parseEvent(indexEventSchema, event, 'index');
-    return store.buildIndexes({ dbUri });
+    return indexStep(parseEvent(indexEventSchema, event, 'index'), store);
   };
 }
 

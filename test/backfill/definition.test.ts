@@ -35,6 +35,19 @@ describe('the backfill definition', () => {
     expect(embed.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.embedError', Next: BackfillState.load }]);
   });
 
+  it('routes tables too big for the index Lambda to a Batch index job when configured', () => {
+    const withJob = synthesizeLocalDefinition({ indexJobMinRows: 1_000_000 });
+    expect((withJob.States[BackfillState.index].Parameters as { Payload: unknown }).Payload).toEqual({ 'dbUri.$': '$.dbUri', batchFromRows: 1_000_000 });
+    expect(withJob.States[BackfillState.index].Next).toBe(BackfillState.indexHandedOff);
+    expect(withJob.States[BackfillState.indexHandedOff]).toMatchObject({ Default: BackfillState.report, Choices: [{ Next: BackfillState.indexOnBatch }] });
+    expect(withJob.States[BackfillState.indexOnBatch]).toMatchObject({
+      Resource: 'arn:aws:states:::batch:submitJob.sync',
+      Parameters: { ContainerOverrides: { Command: ['node', 'bin/vista.js', 'backfill', 'index', '--from-env'] } },
+      Next: BackfillState.report,
+    });
+    expect(local.States[BackfillState.index].Next).toBe(BackfillState.report);
+  });
+
   it('loads shards in a distributed map and ends in a Fail state whose cause comes from the report', () => {
     const load = local.States[BackfillState.load];
     expect(load).toMatchObject({ Type: 'Map', ItemsPath: '$.shardIndexes', ResultPath: null, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });

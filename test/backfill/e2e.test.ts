@@ -81,7 +81,7 @@ describe('backfill end to end with the real worker', () => {
     expect(await imageRows(path.join(dir, 'db'))).toEqual({ rows: IMAGES, distinctIds: IMAGES });
   });
 
-  it('runs with the manifest and work files on S3', async () => {
+  it('runs with the manifest and work files on S3, indexes built by the Batch index job', async () => {
     const s3 = await startS3();
     try {
       const bucket = await s3.bucket('vista-e2e');
@@ -90,12 +90,21 @@ describe('backfill end to end with the real worker', () => {
       // delimiter that s3rver answers with nothing). Until then the database stays in a folder.
       const dbUri = path.join(dir, 's3-e2e-db');
       const result = await runLocalBackfill(
-        options({ runId: 's3-e2e', manifestUri: `${bucket}/manifests/catalog.jsonl`, workUri: `${bucket}/work`, dbUri }),
+        options({
+          runId: 's3-e2e',
+          manifestUri: `${bucket}/manifests/catalog.jsonl`,
+          workUri: `${bucket}/work`,
+          dbUri,
+          // Any table is "too big for Lambda" here: the indexes are built by the (local) Batch index job.
+          definition: { indexJobMinRows: 1 },
+        }),
       );
 
       expect([result.status, result.cause]).toEqual(['SUCCEEDED', undefined]);
       expect(result.reportUri).toBe(`${bucket}/work/runs/s3-e2e/report.json`);
-      expectCompleteRun(await readJson<RunReport>(result.reportUri));
+      const report = await readJson<RunReport>(result.reportUri);
+      expectCompleteRun(report);
+      expect(report.index).toMatchObject({ handedOff: true, rows: IMAGES, batchJob: { status: 'SUCCEEDED' } });
       expect(await imageRows(dbUri)).toEqual({ rows: IMAGES, distinctIds: IMAGES });
     } finally {
       await s3.stop();

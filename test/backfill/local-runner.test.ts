@@ -56,7 +56,7 @@ describe('local backfill state machine', () => {
       ['shard-00001', 'complete', 10],
       ['shard-00002', 'complete', 5],
     ]);
-    expect(report.index).toEqual({ indexes: ['embedding'] });
+    expect(report.index).toEqual({ handedOff: false, rows: 0, report: { rows: 0, indexes: [{ table: 'images', column: 'embedding', type: 'IVF', action: 'created' }] } });
   });
 
   it('still loads the shards that completed when a worker fails, then fails the execution naming the failed shard', async () => {
@@ -89,6 +89,15 @@ describe('local backfill state machine', () => {
     const result = await runLocalBackfill(options({ store: makeFakeStore({ failIndex: true }) }));
     expect(result.status).toBe('FAILED');
     expect(result.cause).toMatch(/index build failed: Error: .*simulated index failure/);
+  });
+
+  it('hands a big table to the Batch index job, whose failure is reported', async () => {
+    // The job runs the real `vista backfill index --from-env`: with nothing loaded it has no table to index.
+    const result = await runLocalBackfill(options({ store: makeFakeStore({ rows: 25 }), definition: { indexJobMinRows: 10 } }));
+    expect(result.status).toBe('FAILED');
+    expect(result.cause).toMatch(/index build failed: States.TaskFailed: Essential container in task exited: .*no images table/);
+    const report = await readJson<RunReport>(result.reportUri);
+    expect(report.index).toMatchObject({ handedOff: true, rows: 25 });
   });
 
   it('fails at the shard step with a clear error when the manifest is missing', async () => {

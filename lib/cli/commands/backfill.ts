@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { formatRunReport } from '../../core/backfill/format-report';
 import { runLocalBackfill, newRunId, type LocalBackfillResult } from '../../core/backfill/local-runner';
 import { watchRunProgress } from '../../core/backfill/progress-watch';
+import { INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import type { RunReport } from '../../core/backfill/report';
 import { readJson, exists } from '../../core/io/location';
 import { isS3Uri } from '../../core/io/s3';
@@ -20,6 +21,7 @@ const options = {
   'run-id': { type: 'string' },
   attempts: { type: 'string' },
   json: { type: 'boolean' },
+  'from-env': { type: 'boolean' },
 } as const;
 
 export const command: CliCommand = {
@@ -40,9 +42,13 @@ export const command: CliCommand = {
     '',
     'Runs the same Step Functions definition as AWS (aws-local-stepfunctions), with the Lambda steps',
     'in-process and the Batch array job as local `vista worker --from-env` processes.',
+    '',
+    'vista backfill index --db DIR|s3://…   (or --from-env: VISTA_DB_URI; the Batch index job)',
+    '  builds the LanceDB indexes and prints the index report as JSON',
   ].join('\n'),
   options,
-  async run(values) {
+  async run(values, positionals) {
+    if (positionals[0] === 'index') return buildIndexesCommand(values['from-env'] === true ? process.env[INDEX_JOB_DB_ENV] : stringOpt(values, 'db'));
     const manifest = stringOpt(values, 'manifest');
     const work = stringOpt(values, 'work');
     const db = stringOpt(values, 'db');
@@ -110,6 +116,17 @@ export async function printReport(result: LocalBackfillResult): Promise<void> {
     console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri));
   }
   if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${result.cause}`);
+}
+
+/** The Batch index job: a table whose index build would outlast a Lambda. */
+async function buildIndexesCommand(dbUri: string | undefined): Promise<number> {
+  if (!dbUri) throw Object.assign(new Error(`backfill index needs --db, or --from-env with ${INDEX_JOB_DB_ENV}`), { code: 'ERR_PARSE_ARGS_USAGE' });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildIndexes } = require('../../core/store/indexer') as typeof import('../../core/store/indexer');
+  const logger = makeLogger();
+  const report = await buildIndexes({ dbUri, log: (message) => logger.info(message) });
+  console.log(JSON.stringify(report));
+  return 0;
 }
 
 function quiet(logger: Logger): Logger {

@@ -21,6 +21,8 @@ export const localFunctionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION
 export interface LocalDefinitionOptions {
   loadConcurrency?: number;
   jobAttempts?: number;
+  /** Include the Batch index job for tables of this many rows or more. */
+  indexJobMinRows?: number;
 }
 
 const cache = new Map<string, string>();
@@ -48,7 +50,11 @@ function synthesize(options: LocalDefinitionOptions): AslDefinition {
     reportFunction: fn('report'),
     jobQueueArn: LOCAL_JOB_QUEUE_ARN,
     jobDefinitionArn: LOCAL_JOB_DEFINITION_ARN,
-    ...options,
+    loadConcurrency: options.loadConcurrency,
+    jobAttempts: options.jobAttempts,
+    ...(options.indexJobMinRows !== undefined
+      ? { indexJob: { jobQueueArn: LOCAL_JOB_QUEUE_ARN, jobDefinitionArn: LOCAL_JOB_DEFINITION_ARN, minRows: options.indexJobMinRows } }
+      : {}),
   });
   const template = app.synth().getStackArtifact(stack.artifactId).template as CfnTemplate;
   return definitionFromTemplate(template);

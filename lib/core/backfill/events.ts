@@ -65,7 +65,11 @@ export const loadEventSchema = z.object({
 });
 export type LoadEvent = z.infer<typeof loadEventSchema>;
 
-export const indexEventSchema = z.object({ dbUri: z.string().min(1) });
+export const indexEventSchema = z.object({
+  dbUri: z.string().min(1),
+  /** From this many rows on, leave the build to the Batch index job (absent: always build here). */
+  batchFromRows: z.number().int().min(0).optional(),
+});
 export type IndexEvent = z.infer<typeof indexEventSchema>;
 
 export const reportEventSchema = z.object({
@@ -74,7 +78,8 @@ export const reportEventSchema = z.object({
     embedError: stateErrorSchema.optional(),
     /** The load Map itself failed (not one shard: those are recorded per shard). */
     loadError: stateErrorSchema.optional(),
-    index: z.object({ report: z.unknown() }).optional(),
+    index: z.object({ result: z.unknown() }).optional(),
+    indexJob: z.object({ jobId: z.string().optional(), status: z.string().optional() }).optional(),
     indexError: stateErrorSchema.optional(),
   }),
   startedAt: z.string().optional(),

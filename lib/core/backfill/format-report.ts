@@ -48,9 +48,11 @@ function pad(n: number): string {
   return String(n).padStart(6);
 }
 
-/** The store's index report in one line (rows, and what happened to each index); anything else as short JSON. */
+/** The index step's result in one line: the store's report (rows, what happened to each index), or the Batch job that built them. */
 function summarize(value: unknown): string {
-  const report = value as { rows?: number; indexes?: { table: string; column: string; type: string; action: string }[] };
+  const step = value as { handedOff?: boolean; rows?: number; report?: unknown; reason?: string; batchJob?: { jobId?: string; status?: string } };
+  if (step?.handedOff) return `${step.reason ?? `${step.rows} rows`} (job ${step.batchJob?.jobId ?? '?'}: ${step.batchJob?.status ?? 'not run'})`;
+  const report = (step?.report ?? value) as { rows?: number; indexes?: { table: string; column: string; type: string; action: string }[] };
   if (typeof report?.rows === 'number' && Array.isArray(report.indexes)) {
     return `${report.rows} rows; ${report.indexes.map((i) => `${i.table}.${i.column} ${i.type} ${i.action}`).join(', ')}`;
   }

@@ -1,7 +1,8 @@
 /**
- * AWS Batch on one machine, for the local runner: the state machine's `batch:submitJob.sync`
- * task becomes N worker processes (`vista worker --from-env`) pulling array indexes from a
- * queue, each with the container overrides and AWS_BATCH_JOB_ARRAY_INDEX set as Batch would.
+ * AWS Batch on one machine, for the local runner: a `batch:submitJob.sync` task becomes local
+ * processes, an array job N worker processes (`vista worker --from-env`, the container's
+ * command, or the overridden one) pulling array indexes from a queue, each with the container
+ * overrides and AWS_BATCH_JOB_ARRAY_INDEX set as Batch would.
  * The result has the shape of Batch's DescribeJobs, and a failed array fails the task with
  * `States.TaskFailed` and that description as its cause, as Step Functions reports it, so the
  * definition's Catch and the report handle both the same way.
@@ -18,8 +19,10 @@ const submitJobSchema = z.object({
   JobName: z.string(),
   JobQueue: z.string(),
   JobDefinition: z.string(),
-  ArrayProperties: z.object({ Size: z.number().int().min(2).max(10_000) }),
-  ContainerOverrides: z.object({ Environment: z.array(z.object({ Name: z.string(), Value: z.string() })).optional() }).optional(),
+  ArrayProperties: z.object({ Size: z.number().int().min(2).max(10_000) }).optional(),
+  ContainerOverrides: z
+    .object({ Command: z.array(z.string()).min(1).optional(), Environment: z.array(z.object({ Name: z.string(), Value: z.string() })).optional() })
+    .optional(),
   RetryStrategy: z.object({ Attempts: z.number().int().min(1).max(10) }).optional(),
 });
 
@@ -35,11 +38,11 @@ export interface LocalBatchOptions {
   logDir: string;
   /** Attempts per child when the submitted job does not set RetryStrategy. @default 1 */
   attempts?: number;
-  /** What a child runs. @default node bin/vista.js worker --from-env */
+  /** What a child runs when the job does not override the command. @default node bin/vista.js worker --from-env */
   commandFor?: (index: number) => ChildCommand;
   /** Base environment of the children. @default process.env */
   env?: NodeJS.ProcessEnv;
-  onChild?: (event: { index: number; attempt: number; status: 'started' | 'succeeded' | 'failed'; exitCode?: number }) => void;
+  onChild?: (event: { job: string; index: number; attempt: number; status: 'started' | 'succeeded' | 'failed'; exitCode?: number }) => void;
 }
 
 export interface LocalBatch {
@@ -51,7 +54,8 @@ export interface LocalBatch {
   stop(): void;
 }
 
-const VISTA_BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'vista.js');
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const VISTA_BIN = path.join(REPO_ROOT, 'bin', 'vista.js');
 
 export const defaultWorkerCommand = (): ChildCommand => ({ command: process.execPath, args: [VISTA_BIN, 'worker', '--from-env'] });
 
@@ -61,13 +65,14 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
   const failuresByJob = new Map<string, FailedChild[]>();
   let stopped = false;
 
-  const runChild = async (env: NodeJS.ProcessEnv, index: number, attempt: number, logFile: string): Promise<number> => {
-    const { command, args } = commandFor(index);
+  /** The container's working directory is the repository root, so its relative paths work here too. */
+  const runChild = async (job: string, run: ChildCommand, env: NodeJS.ProcessEnv, index: number, attempt: number, logFile: string): Promise<number> => {
+    const { command, args } = run;
     await fs.mkdir(path.dirname(logFile), { recursive: true });
     const log = createWriteStream(logFile, { flags: attempt === 1 ? 'w' : 'a' });
     await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
-    options.onChild?.({ index, attempt, status: 'started' });
-    const child = spawn(command, args, { env, stdio: ['ignore', log, log] });
+    options.onChild?.({ job, index, attempt, status: 'started' });
+    const child = spawn(command, args, { env, cwd: REPO_ROOT, stdio: ['ignore', log, log] });
     running.add(child);
     const exitCode = await new Promise<number>((resolve) => {
       child.once('error', (err) => {
@@ -85,9 +90,12 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
     async submitJobSync(parameters) {
       const job = submitJobSchema.parse(parameters);
       const jobId = randomUUID();
-      const size = job.ArrayProperties.Size;
+      const size = job.ArrayProperties?.Size ?? 1;
       const attempts = job.RetryStrategy?.Attempts ?? options.attempts ?? 1;
       const overrides = Object.fromEntries((job.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
+      const override = job.ContainerOverrides?.Command;
+      const commandOf = (index: number): ChildCommand =>
+        override ? { command: override[0] === 'node' ? process.execPath : override[0], args: override.slice(1) } : commandFor(index);
       const createdAt = Date.now();
       const failed: FailedChild[] = [];
 
@@ -95,18 +103,19 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
         Array.from({ length: size }, (_, i) => i),
         Math.max(1, Math.min(options.workers, size)),
         async (index) => {
-          const logFile = path.join(options.logDir, `child-${String(index).padStart(5, '0')}.log`);
+          const logName = job.ArrayProperties ? `child-${String(index).padStart(5, '0')}` : job.JobName;
+          const logFile = path.join(options.logDir, `${logName}.log`);
           let exitCode = 0;
           for (let attempt = 1; attempt <= attempts && !stopped; attempt++) {
             const env = {
               ...(options.env ?? process.env),
               ...overrides,
-              AWS_BATCH_JOB_ID: `${jobId}:${index}`,
-              AWS_BATCH_JOB_ARRAY_INDEX: String(index),
+              AWS_BATCH_JOB_ID: job.ArrayProperties ? `${jobId}:${index}` : jobId,
+              ...(job.ArrayProperties ? { AWS_BATCH_JOB_ARRAY_INDEX: String(index) } : {}),
               AWS_BATCH_JOB_ATTEMPT: String(attempt),
             };
-            exitCode = await runChild(env, index, attempt, logFile);
-            options.onChild?.({ index, attempt, status: exitCode === 0 ? 'succeeded' : 'failed', exitCode });
+            exitCode = await runChild(job.JobName, commandOf(index), env, index, attempt, logFile);
+            options.onChild?.({ job: job.JobName, index, attempt, status: exitCode === 0 ? 'succeeded' : 'failed', exitCode });
             if (exitCode === 0) return;
           }
           failed.push({ index, exitCode, reason: stopped ? 'stopped' : await lastLogLines(logFile), logs: logFile });
@@ -121,8 +130,8 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
         JobQueue: job.JobQueue,
         JobDefinition: job.JobDefinition,
         Status: failed.length === 0 ? 'SUCCEEDED' : 'FAILED',
-        ...(failed.length > 0 ? { StatusReason: 'Array Child Job failed' } : {}),
-        ArrayProperties: { Size: size, StatusSummary: { SUCCEEDED: size - failed.length, FAILED: failed.length } },
+        ...(failed.length > 0 ? { StatusReason: job.ArrayProperties ? 'Array Child Job failed' : `Essential container in task exited: ${failed[0].reason}` } : {}),
+        ...(job.ArrayProperties ? { ArrayProperties: { Size: size, StatusSummary: { SUCCEEDED: size - failed.length, FAILED: failed.length } } } : {}),
         CreatedAt: createdAt,
         StartedAt: createdAt,
         StoppedAt: Date.now(),

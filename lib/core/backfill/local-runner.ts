@@ -15,7 +15,7 @@ import { makeIndexHandler } from '../../../lambdas/index-table';
 import { makeLoadHandler } from '../../../lambdas/load';
 import { makeReportHandler } from '../../../lambdas/report';
 import { makeShardHandler } from '../../../lambdas/shard';
-import { synthesizeLocalDefinition, taskStates, type AslDefinition } from './definition';
+import { synthesizeLocalDefinition, taskStates, type AslDefinition, type LocalDefinitionOptions } from './definition';
 import type { ExecutionInput } from './events';
 import { assertRunId, runLayout } from './layout';
 import { makeLocalBatch, type ChildCommand, type LocalBatch } from './local-batch';
@@ -43,6 +43,8 @@ export interface LocalBackfillOptions {
   workerCommandFor?: (index: number) => ChildCommand;
   /** Replaces the wait of every Retry (ms); tests use 0. @default as defined */
   retryDelayMs?: number;
+  /** Deployment options of the executed definition (e.g. the Batch index job). */
+  definition?: LocalDefinitionOptions;
 }
 
 export interface LocalBackfillResult {
@@ -63,7 +65,9 @@ export function newRunId(now = new Date()): string {
 
 export async function runLocalBackfill(options: LocalBackfillOptions): Promise<LocalBackfillResult> {
   installPromiseWithResolvers();
-  const { StateMachine } = await import('aws-local-stepfunctions');
+  // require, not import(): under tsx a dynamic import() takes the ESM resolver, which does not find .ts files.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
   const logger = options.logger ?? silentLogger;
   const runId = assertRunId(options.runId ?? newRunId());
   const workUri = absolute(options.workUri);
@@ -75,9 +79,10 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     attempts: options.attempts,
     logDir: isS3Uri(workUri) ? path.join(os.tmpdir(), 'vista-backfill-logs', runId) : path.join(layout.runUri, 'logs'),
     commandFor: options.workerCommandFor,
-    onChild: (e) => logger.info(`worker ${e.status}`, { shard: e.index, attempt: e.attempt, ...(e.exitCode ? { exit_code: e.exitCode } : {}) }),
+    onChild: (e) =>
+      logger.log(e.status === 'failed' ? 'warn' : 'info', `batch ${e.job}[${e.index}] ${e.status}`, { attempt: e.attempt, ...(e.exitCode ? { exit_code: e.exitCode } : {}) }),
   });
-  const definition = localize(synthesizeLocalDefinition());
+  const definition = localize(synthesizeLocalDefinition(options.definition));
   let store = options.store;
   const getStore = () => (store ??= defaultStore());
   const handlers = bindTasks(definition, batch, getStore, logger);
@@ -133,6 +138,7 @@ function bindTasks(definition: AslDefinition, batch: LocalBatch, getStore: () =>
     [S.loadShard]: load,
     [S.recordLoadFailure]: load,
     [S.index]: lambdaInvoke(makeIndexHandler(getStore)),
+    [S.indexOnBatch]: (parameters) => batch.submitJobSync(parameters),
     [S.report]: lambdaInvoke(makeReportHandler({ listFailedChildren: (id) => batch.listFailedChildren(id) })),
   };
   const unbound = taskStates(definition).filter(([name]) => !bindings[name]);
@@ -175,7 +181,8 @@ function localize(definition: AslDefinition): AslDefinition {
 
 async function defaultModel(logger: Logger): Promise<string> {
   // Generated here once, not by each worker process at the same time.
-  const { ensureDefaultModel } = await import('../pipeline/worker');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureDefaultModel } = require('../pipeline/worker') as typeof import('../pipeline/worker');
   return ensureDefaultModel(logger);
 }
 

@@ -93,7 +93,7 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
     ...(manifest ? { manifest } : {}),
     embed: { jobId, status: run.embed?.status ?? (run.embedError ? 'FAILED' : undefined), error: embedError, failedChildren, ...embedThroughput(shards, totals) },
     ...(loadError ? { loadError } : {}),
-    ...(run.index ? { index: run.index.report } : {}),
+    ...(run.index ? { index: { ...(run.index.result as object), ...(run.indexJob ? { batchJob: run.indexJob } : {}) } } : {}),
     ...(indexError ? { indexError } : {}),
     totals,
     shardCounts: { total: shards.length, complete: shards.length - failedShards.length, failed: failedShards.length },

@@ -9,6 +9,8 @@ export const BackfillState = {
   loadShard: 'LoadShard',
   recordLoadFailure: 'RecordLoadFailure',
   index: 'Index',
+  indexHandedOff: 'IndexHandedOff',
+  indexOnBatch: 'IndexOnBatch',
   report: 'Report',
   checkReport: 'AllShardsSucceeded',
   succeeded: 'BackfillSucceeded',
@@ -17,6 +19,10 @@ export const BackfillState = {
 
 /** The Fail state's error name, for alarms and callers. */
 export const BACKFILL_FAILED_ERROR = 'Vista.BackfillIncomplete';
+
+/** The Batch index job's container command (the worker image) and where it finds the database. */
+export const INDEX_JOB_COMMAND = ['node', 'bin/vista.js', 'backfill', 'index', '--from-env'];
+export const INDEX_JOB_DB_ENV = 'VISTA_DB_URI';
 
 /** Task states that are Lambda invocations, and the handler module each runs. */
 export const LAMBDA_TASKS = {

@@ -13,7 +13,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BACKFILL_FAILED_ERROR, BackfillState } from '../../core/backfill/state-names';
+import { BACKFILL_FAILED_ERROR, BackfillState, INDEX_JOB_COMMAND, INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import { BATCH_ENV } from '../../core/pipeline/batch-job';
 
 export interface BackfillWorkflowProps {
@@ -40,6 +40,14 @@ export interface BackfillWorkflowProps {
    * @default - the job definition's
    */
   readonly jobAttempts?: number;
+  /**
+   * Build the indexes in an AWS Batch job instead of the index Lambda once the images table has
+   * `minRows` rows or more: an IVF build over tens of millions of vectors outlasts Lambda's 15
+   * minutes. The job runs `vista backfill index --from-env` (VISTA_DB_URI) in the job definition's
+   * image, which must be allowed to read and write the LanceDB prefix.
+   * @default - always the index Lambda
+   */
+  readonly indexJob?: BackfillIndexJob;
   /** @default - no execution logging */
   readonly logs?: sfn.LogOptions;
   /** @default false */
@@ -49,6 +57,13 @@ export interface BackfillWorkflowProps {
    * @default Duration.days(7)
    */
   readonly timeout?: Duration;
+}
+
+export interface BackfillIndexJob {
+  readonly jobQueueArn: string;
+  readonly jobDefinitionArn: string;
+  /** Tables with at least this many rows are indexed by the job. */
+  readonly minRows: number;
 }
 
 /** Lambda's own transient failures; the optimized integration names them Lambda.<Exception>. */
@@ -99,8 +114,11 @@ export class BackfillWorkflow extends Construct {
     embed.addCatch(load, { errors: [sfn.Errors.ALL], resultPath: '$.embedError' });
 
     const index = this.invoke(S.index, props.indexFunction, {
-      payload: sfn.TaskInput.fromObject({ dbUri: sfn.JsonPath.stringAt('$.dbUri') }),
-      resultSelector: { report: sfn.JsonPath.objectAt('$.Payload') },
+      payload: sfn.TaskInput.fromObject({
+        dbUri: sfn.JsonPath.stringAt('$.dbUri'),
+        ...(props.indexJob ? { batchFromRows: props.indexJob.minRows } : {}),
+      }),
+      resultSelector: { result: sfn.JsonPath.objectAt('$.Payload') },
       resultPath: '$.index',
     });
 
@@ -111,12 +129,15 @@ export class BackfillWorkflow extends Construct {
     });
     load.addCatch(index, { errors: [sfn.Errors.ALL], resultPath: '$.loadError' });
     index.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
+    const afterIndex = props.indexJob ? this.indexOnBatch(props.indexJob, report) : report;
 
     const verdict = new sfn.Choice(this, S.checkReport)
       .when(sfn.Condition.booleanEquals('$.ok', true), new sfn.Succeed(this, S.succeeded))
       .otherwise(new sfn.Fail(this, S.failed, { error: BACKFILL_FAILED_ERROR, causePath: '$.cause' }));
 
-    const definition = shard.next(embed).next(load).next(index).next(report).next(verdict);
+    index.next(afterIndex);
+    report.next(verdict);
+    const definition = shard.next(embed).next(load).next(index);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -125,6 +146,25 @@ export class BackfillWorkflow extends Construct {
       tracingEnabled: props.tracingEnabled ?? false,
       comment: 'Vista backfill: shard a manifest, enrich shards on AWS Batch, load them into LanceDB, index, report',
     });
+  }
+
+  /** The index Lambda hands big tables over (`handedOff`); then a Batch job builds their indexes. */
+  private indexOnBatch(job: BackfillIndexJob, report: sfn.IChainable): sfn.Choice {
+    const S = BackfillState;
+    const onBatch = new tasks.BatchSubmitJob(this, S.indexOnBatch, {
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      jobName: sfn.JsonPath.format('vista-index-{}', sfn.JsonPath.stringAt('$.runId')),
+      jobQueueArn: job.jobQueueArn,
+      jobDefinitionArn: job.jobDefinitionArn,
+      containerOverrides: { command: INDEX_JOB_COMMAND, environment: { [INDEX_JOB_DB_ENV]: sfn.JsonPath.stringAt('$.dbUri') } },
+      resultSelector: { jobId: sfn.JsonPath.stringAt('$.JobId'), status: sfn.JsonPath.stringAt('$.Status') },
+      resultPath: '$.indexJob',
+    });
+    onBatch.addRetry({ errors: BATCH_TRANSIENT_ERRORS, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    onBatch.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
+    return new sfn.Choice(this, S.indexHandedOff)
+      .when(sfn.Condition.booleanEquals('$.index.result.handedOff', true), onBatch.next(report))
+      .otherwise(report);
   }
 
   /**

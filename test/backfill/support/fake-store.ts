@@ -7,7 +7,7 @@ export interface FakeStore extends BackfillStore {
   indexBuilds: number;
 }
 
-export function makeFakeStore(options: { failShards?: string[]; failIndex?: boolean } = {}): FakeStore {
+export function makeFakeStore(options: { failShards?: string[]; failIndex?: boolean; rows?: number } = {}): FakeStore {
   const store: FakeStore = {
     loads: [],
     indexBuilds: 0,
@@ -17,10 +17,13 @@ export function makeFakeStore(options: { failShards?: string[]; failIndex?: bool
       const summary = await readJson<{ succeeded: number }>(`${request.shardResultsUri}/summary.json`);
       return { shardId: request.shardId, loadedRows: summary.succeeded, failedRows: 0, skipped: false, partsRead: 1 };
     },
+    async countImageRows() {
+      return options.rows ?? 0;
+    },
     async buildIndexes() {
       store.indexBuilds++;
       if (options.failIndex) throw new Error('simulated index failure');
-      return { indexes: ['embedding'] };
+      return { rows: options.rows ?? 0, indexes: [{ table: 'images', column: 'embedding', type: 'IVF', action: 'created' }] };
     },
   };
   return store;
