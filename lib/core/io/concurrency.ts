@@ -2,33 +2,46 @@
  * Bounded concurrency without dependencies (p-limit 7 is ESM-only and this project is CommonJS).
  */
 
+/**
+ * A counting semaphore. Unlike a limiter, `acquire` lets the *producer* wait, which is how the
+ * worker's reading loop stays bounded whatever the shard size.
+ */
+export class Semaphore {
+  private available: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(permits: number) {
+    if (!Number.isInteger(permits) || permits < 1) throw new RangeError(`permits must be a positive integer, got ${permits}`);
+    this.available = permits;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.available > 0) {
+      this.available--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.available++;
+  }
+}
+
 /** Returns a function that runs at most `limit` of the tasks given to it at a time, in call order. */
 export function makeLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
-  let active = 0;
-  const waiting: Array<() => void> = [];
-
-  const release = (): void => {
-    active--;
-    const next = waiting.shift();
-    if (next) next();
+  const slots = new Semaphore(limit);
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    await slots.acquire();
+    try {
+      return await task();
+    } finally {
+      slots.release();
+    }
   };
-
-  return <T>(task: () => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const start = (): void => {
-        active++;
-        let running: Promise<T>;
-        try {
-          running = task();
-        } catch (err) {
-          running = Promise.reject(err);
-        }
-        running.then(resolve, reject).finally(release);
-      };
-      if (active < limit) start();
-      else waiting.push(start);
-    });
 }
 
 /**

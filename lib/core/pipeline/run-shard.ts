@@ -6,13 +6,13 @@
  * failure record; parts already finished by an earlier run are skipped.
  */
 import { ImageErrorCode, toVistaError } from '../errors';
+import { Semaphore } from '../io/concurrency';
 import type { DecodedImage, ShardEntry } from '../types';
 import { makeBatcher } from './batcher';
 import type { DecodedEntry, Enricher } from './enricher';
 import { PartTracker } from './part-tracker';
 import { isInvalidEntry, readShard } from './shard-reader';
 import type { PartMarker, ShardOutput, ShardSummary } from './shard-output';
-import { Semaphore } from './semaphore';
 
 export interface ImageFetcher {
   fetch(uri: string): Promise<Buffer>;
