@@ -47,11 +47,13 @@ export const infraConfigSchema = z
     flowLogs: bool(true),
 
     /**
-     * GPU instance types (or whole families, e.g. "g5") of both compute environments. Single-GPU
-     * sizes: one job (one GPU) per instance, so a reclaimed Spot instance loses one shard.
-     * @default g5.xlarge, g5.2xlarge, g6.xlarge, g6.2xlarge, g4dn.xlarge, g4dn.2xlarge
+     * GPU instance types (or whole families, e.g. "g5") of both compute environments. A job takes
+     * one GPU, so each single-GPU instance runs one job: its vCPUs should match jobVcpus (the
+     * xlarge sizes have 4), or the extra ones are paid for and idle. Several families mean more
+     * Spot capacity pools.
+     * @default g5.xlarge, g6.xlarge, g4dn.xlarge
      */
-    instanceTypes: list(['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge', 'g4dn.xlarge', 'g4dn.2xlarge']),
+    instanceTypes: list(['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']),
     /** ECS-optimized GPU AMI family. @default "ECS_AL2023_NVIDIA" */
     gpuAmi: z.preprocess(fromText, z.enum(['ECS_AL2023_NVIDIA', 'ECS_AL2_NVIDIA']).default('ECS_AL2023_NVIDIA')),
     /** Run a Spot compute environment first in the queue. @default true */
@@ -82,12 +84,24 @@ export const infraConfigSchema = z
     shardSize: int(10_000, 1, 10_000_000),
     /** Shards loaded into LanceDB at once (each load is one LanceDB commit). @default 8 */
     loadConcurrency: int(8, 1, 1_000),
+    /**
+     * Memory of the shard function, MiB. Duplicate detection keeps ~60 bytes per distinct URI:
+     * 4 GiB holds a manifest of ~20M images with room to spare (lib/core/backfill/shard-manifest.ts).
+     * @default 4096
+     */
+    shardMemoryMiB: int(4_096, 128, 10_240),
     /** Memory of the load function, MiB. @default 3008 */
     loadMemoryMiB: int(3_008, 128, 10_240),
     /** Memory of the index function, MiB. @default 10240 */
     indexMemoryMiB: int(10_240, 128, 10_240),
     /** Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. @default "models/clip-vit-b-32" */
     modelPath: z.preprocess(fromText, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).default('models/clip-vit-b-32')),
+
+    /**
+     * Taxonomy file inside the artifacts bucket (lib/core/tags/taxonomy-schema.ts).
+     * @default - the hotel taxonomy bundled with the worker
+     */
+    taxonomyPath: z.preprocess(fromText, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).optional()),
 
     /**
      * Existing bucket holding the source images: imported (never modified, read-only grants)

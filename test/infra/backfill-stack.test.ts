@@ -33,7 +33,7 @@ describe('GPU compute', () => {
     const byType: Record<string, Json> = Object.fromEntries(environments().map(([, ce]) => [ce.Properties.ComputeResources.Type, ce.Properties.ComputeResources]));
     expect(Object.keys(byType).sort()).toEqual(['EC2', 'SPOT']);
     for (const resources of Object.values(byType)) {
-      expect(resources.InstanceTypes).toEqual(['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge', 'g4dn.xlarge', 'g4dn.2xlarge']);
+      expect(resources.InstanceTypes).toEqual(['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']);
       expect(resources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
       expect(resources.MinvCpus).toBe(0);
     }

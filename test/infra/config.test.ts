@@ -13,7 +13,7 @@ describe('parseInfraConfig', () => {
     expect(config).toMatchObject({
       stackName: 'VistaBackfill',
       egress: 'endpoints',
-      instanceTypes: ['g5.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6.2xlarge', 'g4dn.xlarge', 'g4dn.2xlarge'],
+      instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge'],
       spot: true,
       onDemandFallback: true,
       maxVcpus: 256,

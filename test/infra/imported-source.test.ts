@@ -24,6 +24,7 @@ beforeAll(() => {
       alarmEmail: 'ops@example.com',
       loadConcurrency: '4',
       spot: 'false',
+      taxonomyPath: 'taxonomies/hotel-v2.json',
     },
     { cfnValidation: false },
   );
@@ -82,6 +83,12 @@ it('notifies an encrypted SNS topic with the email subscribed from every alarm',
   expect(resources('AWS::SNS::Topic')[topicId].Properties.KmsMasterKeyId).toBeDefined();
   synth.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
   for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm'))) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+});
+
+it('points the workers at the configured taxonomy in the artifacts bucket', () => {
+  const job = Object.values(resources('AWS::Batch::JobDefinition'))[0];
+  const env = Object.fromEntries((job.Properties.ContainerProperties.Environment as Json[]).map((e) => [e.Name, flat(e.Value)]));
+  expect(env.VISTA_TAXONOMY_URI).toMatch(/^s3:\/\/<StorageArtifacts[A-Z0-9]+>\/taxonomies\/hotel-v2\.json$/);
 });
 
 it('passes the load concurrency to the distributed map', () => {

@@ -75,6 +75,7 @@ export class BackfillStack extends Stack {
     output('ArtifactsBucket', this.storage.artifactsBucket.bucketName, 'Models, taxonomies, label banks');
     output('SourceBucket', this.storage.sourceBucket.bucketName, 'Source images (read-only to Vista)');
     output('JobQueue', this.compute.jobQueue.jobQueueName, 'AWS Batch queue of the GPU workers');
+    output('WorkerJobRoleArn', this.compute.jobRole.roleArn, 'Role of the worker containers (for a cross-account source bucket policy)');
     output('WorkerLogGroup', this.compute.logGroup.logGroupName, 'Worker container logs (and EMF metrics)');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
   }

@@ -39,6 +39,7 @@ export type ComputeConfig = Pick<
   | 'jobAttempts'
   | 'batchSize'
   | 'modelPath'
+  | 'taxonomyPath'
   | 'sourcePrefix'
   | 'logRetentionDays'
 >;
@@ -153,6 +154,7 @@ export class BackfillCompute extends Construct {
         [BATCH_ENV.batchSize]: String(config.batchSize),
         [BATCH_ENV.modelUri]: storage.modelUri(config.modelPath),
         [BATCH_ENV.artifactsUri]: storage.artifactsUri,
+        ...(config.taxonomyPath ? { [BATCH_ENV.taxonomyUri]: `${storage.artifactsUri}/${config.taxonomyPath}` } : {}),
         // sharp's decoding and fs reads share libuv's pool: one thread per vCPU plus headroom.
         UV_THREADPOOL_SIZE: String(config.jobVcpus + 2),
       },

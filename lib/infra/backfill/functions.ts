@@ -17,7 +17,10 @@ import { allowWildcards } from '../nag';
 import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
 import { VistaFunction } from '../vista-function';
 
-export type FunctionsConfig = Pick<InfraConfig, 'shardSize' | 'modelPath' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'logRetentionDays'>;
+export type FunctionsConfig = Pick<
+  InfraConfig,
+  'shardSize' | 'modelPath' | 'shardMemoryMiB' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'logRetentionDays'
+>;
 
 export interface BackfillFunctionsProps {
   readonly config: FunctionsConfig;
@@ -42,7 +45,7 @@ export class BackfillFunctions extends Construct {
       entry: 'lambdas/shard.ts',
       description: 'Vista backfill: shards the manifest into the shard files of the run',
       logRetention,
-      memorySize: 1769, // one full vCPU: gunzip + JSON parsing of a manifest of millions of lines
+      memorySize: config.shardMemoryMiB,
     })
       .bindWorkBucket(
         storage,
