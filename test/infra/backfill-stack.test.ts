@@ -49,9 +49,9 @@ describe('GPU compute', () => {
     expect(order.map((o) => typeOf(o.ComputeEnvironment))).toEqual(['SPOT', 'EC2']);
   });
 
-  it('launches GPU instances with IMDSv2 and an encrypted gp3 root volume', () => {
+  it('launches GPU instances with IMDSv2 out of the containers\' reach and an encrypted gp3 root volume', () => {
     const data = only('AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData;
-    expect(data.MetadataOptions.HttpTokens).toBe('required');
+    expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
     expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 100 });
   });
 });

@@ -87,6 +87,9 @@ export class BackfillCompute extends Construct {
 
     const launchTemplate = new ec2.LaunchTemplate(this, 'GpuInstances', {
       requireImdsv2: true,
+      // One hop: the ECS agent (host network) reaches the instance metadata service, bridge-mode
+      // job containers cannot, so a worker only ever holds its job role, never the instance role.
+      httpPutResponseHopLimit: 1,
       blockDevices: [
         {
           // The CUDA image alone is several GiB; the AMI's default root volume is tight for it.
