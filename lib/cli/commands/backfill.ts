@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatRunReport } from '../../core/backfill/format-report';
+import { describeCause } from '../../core/backfill/events';
 import { runLocalBackfill, newRunId, type LocalBackfillResult } from '../../core/backfill/local-runner';
 import { watchRunProgress } from '../../core/backfill/progress-watch';
 import { INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
@@ -112,10 +113,11 @@ export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<Lo
 }
 
 export async function printReport(result: LocalBackfillResult): Promise<void> {
-  if (await exists(result.reportUri)) {
+  // Only this execution's report: a failure before the report step leaves an older one in place.
+  if (result.report && (await exists(result.reportUri))) {
     console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri));
   }
-  if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${result.cause}`);
+  if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${describeCause(result.cause)}`);
 }
 
 /** The Batch index job: a table whose index build would outlast a Lambda. */

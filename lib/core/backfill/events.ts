@@ -95,3 +95,16 @@ export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, what: string
   }
   return parsed.data;
 }
+
+/** A Lambda error's Cause is JSON ({errorMessage, errorType, …}), a Batch one a job description: keep the message. */
+export function describeCause(cause: string | null | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string; StatusReason?: string };
+    if (parsed.errorMessage) return parsed.errorMessage;
+    if (parsed.StatusReason) return parsed.StatusReason;
+  } catch {
+    // not JSON: already a message
+  }
+  return cause.length > 1000 ? `${cause.slice(0, 1000)}…` : cause;
+}

@@ -5,7 +5,7 @@
  * the report reads it: the Map itself returns nothing (10,000 results would not fit a state).
  */
 import { exists, readJson, writeJsonAtomic } from '../io/location';
-import type { LoadEvent } from './events';
+import { describeCause, type LoadEvent } from './events';
 import { runLayout, shardId } from './layout';
 import type { BackfillStore } from './store-port';
 
@@ -65,17 +65,4 @@ export async function loadShard(event: LoadEvent, store: BackfillStore): Promise
 export async function readLoadOutcome(workUri: string, runId: string, shardIndex: number): Promise<LoadOutcome | undefined> {
   const uri = runLayout(workUri, runId).loadOutcomeUri(shardIndex);
   return (await exists(uri)) ? readJson<LoadOutcome>(uri) : undefined;
-}
-
-/** A Lambda error's Cause is JSON ({errorMessage, errorType, …}), a Batch one a job description: keep the message. */
-export function describeCause(cause: string | null | undefined): string {
-  if (!cause) return '';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string; StatusReason?: string };
-    if (parsed.errorMessage) return parsed.errorMessage;
-    if (parsed.StatusReason) return parsed.StatusReason;
-  } catch {
-    // not JSON: already a message
-  }
-  return cause.length > 1000 ? `${cause.slice(0, 1000)}…` : cause;
 }

@@ -6,9 +6,8 @@
  */
 import { exists, readJson, writeJsonAtomic } from '../io/location';
 import type { FailedChild, ListFailedChildren } from './batch-children';
-import type { ReportEvent } from './events';
+import { describeCause, type ReportEvent } from './events';
 import { runLayout } from './layout';
-import { describeCause } from './load-step';
 import { collectShardReports, type ShardReport } from './report-shards';
 import type { ShardManifestResult } from './shard-manifest';
 
