@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { isVistaError } from '../core/errors';
+import { EXIT_PERMANENT, EXIT_RETRYABLE, exitCodeFor } from '../core/exit-codes';
 import type { CliCommand } from './command';
 
 const COMMANDS: Record<string, () => CliCommand> = {
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
   const resolved = resolveCommand(argv);
   if (!resolved) {
     printHelp();
-    process.exitCode = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help' ? 0 : 2;
+    process.exitCode = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help' ? 0 : EXIT_PERMANENT;
     return;
   }
   const command = COMMANDS[resolved.name]();
@@ -57,11 +58,13 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (isVistaError(err)) {
       console.error(`vista ${command.name}: ${err.code}: ${err.message}`);
+      process.exitCode = exitCodeFor(err.code);
     } else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`vista ${command.name}: ${(err as Error).message}\n\n${command.usage}`);
+      process.exitCode = EXIT_PERMANENT;
     } else {
       console.error(`vista ${command.name} failed:`, err);
+      process.exitCode = EXIT_RETRYABLE;
     }
-    process.exitCode = 1;
   }
 }

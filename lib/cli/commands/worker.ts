@@ -144,6 +144,7 @@ function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     taxonomy: env[BATCH_ENV.taxonomyUri] || undefined,
     artifacts: env[BATCH_ENV.artifactsUri] || undefined,
     batchSize: int(env[BATCH_ENV.batchSize]),
+    intraOpThreads: int(env[BATCH_ENV.threads]),
   });
 }
 

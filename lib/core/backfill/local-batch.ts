@@ -10,9 +10,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { mapWithConcurrency } from '../io/concurrency';
+import { EXIT_PERMANENT } from '../exit-codes';
 import type { FailedChild } from './batch-children';
 
 const submitJobSchema = z.object({
@@ -98,16 +100,20 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
         override ? { command: override[0] === 'node' ? process.execPath : override[0], args: override.slice(1) } : commandFor(index);
       const createdAt = Date.now();
       const failed: FailedChild[] = [];
+      const parallel = Math.max(1, Math.min(options.workers, size));
+      // N workers on one machine share its cores, as N containers would share an instance.
+      const threads = String(Math.max(1, Math.floor(os.availableParallelism() / parallel)));
 
       await mapWithConcurrency(
         Array.from({ length: size }, (_, i) => i),
-        Math.max(1, Math.min(options.workers, size)),
+        parallel,
         async (index) => {
           const logName = job.ArrayProperties ? `child-${String(index).padStart(5, '0')}` : job.JobName;
           const logFile = path.join(options.logDir, `${logName}.log`);
           let exitCode = 0;
           for (let attempt = 1; attempt <= attempts && !stopped; attempt++) {
             const env = {
+              VISTA_THREADS: threads,
               ...(options.env ?? process.env),
               ...overrides,
               AWS_BATCH_JOB_ID: job.ArrayProperties ? `${jobId}:${index}` : jobId,
@@ -117,6 +123,7 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
             exitCode = await runChild(job.JobName, commandOf(index), env, index, attempt, logFile);
             options.onChild?.({ job: job.JobName, index, attempt, status: exitCode === 0 ? 'succeeded' : 'failed', exitCode });
             if (exitCode === 0) return;
+            if (exitCode === EXIT_PERMANENT) break; // as the job definition's retry strategy: bad config is not retried
           }
           failed.push({ index, exitCode, reason: stopped ? 'stopped' : await lastLogLines(logFile), logs: logFile });
         },

@@ -18,6 +18,8 @@ export const BATCH_ENV = {
   provider: 'VISTA_PROVIDER',
   taxonomyUri: 'VISTA_TAXONOMY_URI',
   artifactsUri: 'VISTA_ARTIFACTS_URI',
+  /** onnxruntime threads; the local runner sets it so that N workers share the cores. */
+  threads: 'VISTA_THREADS',
 } as const;
 
 const envSchema = z.object({

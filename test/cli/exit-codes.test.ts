@@ -1,0 +1,35 @@
+/** Exit codes are part of the Batch contract: 1 is retried, 2 is not, 0 means the shard is done. */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const VISTA = path.resolve(__dirname, '..', '..', 'bin', 'vista.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [VISTA, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+describe('vista exit codes', () => {
+  it('exits 2 (not retried) for a missing model, with the code in the message', () => {
+    const r = run(['worker', '--shard', '/nowhere.jsonl', '--out', '/tmp/nowhere', '--model', '/no/such/model']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('MODEL_NOT_FOUND');
+  });
+
+  it('exits 2 for an unknown flag and prints the usage', () => {
+    const r = run(['worker', '--no-such-flag']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('vista worker --shard');
+  });
+
+  it('exits 0 for an array child past the shard count (Batch arrays have at least 2 children)', () => {
+    const r = run(['worker', '--from-env'], {
+      AWS_BATCH_JOB_ARRAY_INDEX: '1', VISTA_SHARD_COUNT: '1', VISTA_SHARDS_URI: '/tmp/shards', VISTA_RESULTS_URI: '/tmp/results',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('nothing to do');
+  });
+
+  it('exits 2 when the container environment is incomplete', () => {
+    const r = run(['worker', '--from-env'], { AWS_BATCH_JOB_ARRAY_INDEX: '0', VISTA_SHARDS_URI: '', VISTA_RESULTS_URI: '' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('CONFIG_INVALID');
+  });
+});
