@@ -144,6 +144,15 @@ test('a first load that crashes before its ledger entry leaves nothing behind af
   expect(errorIds).toHaveLength(1);
 });
 
+test('a shard whose every image failed loads its failures and no rows', async () => {
+  const db = path.join(root, 'db-all-failed');
+  const s = await shard('shard-60000', 0, 11, 4);
+  expect(await loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId })).toMatchObject({ loadedRows: 0, failedRows: 4, partsRead: 0 });
+  const { ids, errorIds } = await contents(db);
+  expect(ids).toEqual([]);
+  expect(errorIds.sort()).toEqual([...s.failedIds].sort());
+});
+
 test('a shard without summary.json is refused as incomplete', async () => {
   const s = await shard('shard-40000', 10, 9);
   await fs.rm(path.join(s.dir, 'summary.json'));
