@@ -151,6 +151,12 @@ export async function runWorkerBench(o: WorkerBenchOptions) {
   o.log('4/5 end to end, tiny model');
   const e2eTiny = await endToEnd(shard, path.join(o.workDir, 'out-tiny'), o.tinyModelDir, 64, o.provider);
 
+  o.log('memory: end to end, tiny model, on a shard 8× longer');
+  const longShard = path.join(o.workDir, 'bench-shard-x8.jsonl');
+  const longLines = Array.from({ length: uris.length * 8 }, (_, i) => JSON.stringify({ uri: uris[i % uris.length], image_id: `x8-${i}` }));
+  await fs.writeFile(longShard, longLines.join('\n') + '\n');
+  const e2eTinyLong = await endToEnd(longShard, path.join(o.workDir, 'out-tiny-x8'), o.tinyModelDir, 64, o.provider);
+
   const ratio = (a: Measured, b: Measured) => round(a.images_per_second / b.images_per_second, 3);
   return {
     machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, provider: vit.provider, node: process.version },
@@ -160,6 +166,12 @@ export async function runWorkerBench(o: WorkerBenchOptions) {
     end_to_end_vit_b_32: e2eVit,
     end_to_end_tiny: e2eTiny,
     naive_one_at_a_time_vit_b_32: naive,
+    /** Peak RSS must not grow with the shard: same pipeline, 8× the entries. */
+    memory_bound: {
+      entries: [o.images, o.images * 8],
+      peak_rss_mib: [e2eTiny.peak_rss_mib, e2eTinyLong.peak_rss_mib],
+      images_per_second: [e2eTiny.images_per_second, e2eTinyLong.images_per_second],
+    },
     ratios: {
       e2e_vit_over_model: ratio(e2eVit, model.best),
       e2e_tiny_over_decode: ratio(e2eTiny, decode),

@@ -34,6 +34,9 @@ function sessionOptions(provider: ExecutionProviderName, threads: number): ort.I
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // onnxruntime's threads spin-wait between operators by default. In the worker they share the
+    // cores with sharp's decoders, and spinning would burn the CPU time the decoders need.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
 
