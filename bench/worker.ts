@@ -29,6 +29,8 @@ export interface WorkerBenchOptions {
   tinyModelDir: string;
   batchSizes: number[];
   provider: 'auto' | 'cuda' | 'webgpu' | 'cpu';
+  /** Also run 3 with the model on the main thread, to measure what the model thread buys. */
+  compareModelThread?: boolean;
   log: (message: string) => void;
 }
 
@@ -93,9 +95,9 @@ async function modelOnly(model: ClipModel, batchSizes: number[], minImages: numb
   return { by_batch_size: results, best_batch_size: Number(best[0]), best: best[1] };
 }
 
-async function endToEnd(shard: string, outDir: string, modelDir: string, batchSize: number, provider: WorkerBenchOptions['provider']) {
+async function endToEnd(shard: string, outDir: string, modelDir: string, batchSize: number, provider: WorkerBenchOptions['provider'], modelThread = true) {
   await fs.rm(outDir, { recursive: true, force: true });
-  const worker = await createWorker(parseWorkerConfig({ model: modelDir, batchSize, provider }), silentLogger);
+  const worker = await createWorker(parseWorkerConfig({ model: modelDir, batchSize, provider, modelThread }), silentLogger);
   const rss = new PeakRss();
   const t0 = performance.now();
   const { summary } = await worker.processShard(shard, outDir);
@@ -148,6 +150,9 @@ export async function runWorkerBench(o: WorkerBenchOptions) {
   await vit.close();
   o.log('3/5 end to end, ViT-B/32-sized model');
   const e2eVit = await endToEnd(shard, path.join(o.workDir, 'out-vit'), o.vitModelDir, model.best_batch_size, o.provider);
+  const e2eVitMainThread = o.compareModelThread
+    ? await endToEnd(shard, path.join(o.workDir, 'out-vit-main'), o.vitModelDir, model.best_batch_size, o.provider, false)
+    : undefined;
   o.log('4/5 end to end, tiny model');
   const e2eTiny = await endToEnd(shard, path.join(o.workDir, 'out-tiny'), o.tinyModelDir, 64, o.provider);
 
@@ -159,11 +164,12 @@ export async function runWorkerBench(o: WorkerBenchOptions) {
 
   const ratio = (a: Measured, b: Measured) => round(a.images_per_second / b.images_per_second, 3);
   return {
-    machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, provider: vit.provider, node: process.version },
+    machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, provider: vit.provider, node: process.version, uv_threadpool_size: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
     images: o.images,
     decode_preprocess: decode,
     model_vit_b_32: model,
     end_to_end_vit_b_32: e2eVit,
+    ...(e2eVitMainThread ? { end_to_end_vit_b_32_model_on_main_thread: e2eVitMainThread } : {}),
     end_to_end_tiny: e2eTiny,
     naive_one_at_a_time_vit_b_32: naive,
     /** Peak RSS must not grow with the shard: same pipeline, 8× the entries. */

@@ -81,7 +81,11 @@ export interface ClipModel {
   readonly logitScale: number;
   /** The provider actually running the vision tower. */
   readonly provider: ExecutionProviderName;
-  /** `count` images packed CHW one after the other in `pixels` → `count` L2-normalized embeddings. */
+  /**
+   * `count` images packed CHW one after the other in `pixels` → `count` L2-normalized embeddings.
+   * The model may take ownership of `pixels`' buffer (a model in a worker thread transfers it
+   * instead of copying): don't reuse it after the call.
+   */
   embedImages(pixels: Float32Array, count: number): Promise<Float32Array[]>;
   /** Texts → L2-normalized embeddings (tokenized with the model's tokenizer.json). */
   embedTexts(texts: string[]): Promise<Float32Array[]>;

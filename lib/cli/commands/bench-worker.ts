@@ -6,11 +6,11 @@ export const command: CliCommand = {
   name: 'bench worker',
   summary: 'Benchmark decode, model, end-to-end and naive throughput; prints JSON',
   usage: [
-    'vista bench worker [--images N] [--batch-sizes 1,8,16,32,64] [--provider auto|cpu|webgpu|cuda] [--dir DIR]',
+    'vista bench worker [--images N] [--batch-sizes 1,8,16,32,64] [--provider auto|cpu|webgpu|cuda] [--dir DIR] [--compare-model-thread]',
     '',
     'Generates photo-like 1–2 MP JPEGs and a ViT-B/32-sized random model on first use (under --dir and .vista/models).',
   ].join('\n'),
-  options: { images: { type: 'string' }, 'batch-sizes': { type: 'string' }, provider: { type: 'string' }, dir: { type: 'string' } },
+  options: { 'compare-model-thread': { type: 'boolean' }, images: { type: 'string' }, 'batch-sizes': { type: 'string' }, provider: { type: 'string' }, dir: { type: 'string' } },
   async run(values) {
     const provider = stringOpt(values, 'provider', 'auto') as 'auto' | 'cuda' | 'webgpu' | 'cpu';
     const result = await runWorkerBench({
@@ -18,6 +18,7 @@ export const command: CliCommand = {
       workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/worker')),
       batchSizes: stringOpt(values, 'batch-sizes', '1,8,16,32,64').split(',').map(Number),
       provider,
+      compareModelThread: values['compare-model-thread'] === true,
       log: (m) => process.stderr.write(`${m}\n`),
       ...BENCH_DEFAULTS,
     });

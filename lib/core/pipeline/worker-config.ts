@@ -15,6 +15,11 @@ export const workerConfigSchema = z.object({
   /** Model folder (local or s3://) in the Hugging Face ONNX CLIP layout. Absent: the tiny random model. */
   model: z.string().min(1).optional(),
   provider: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
+  /**
+   * Run the model in a worker thread (default). onnxruntime-node infers synchronously on the calling
+   * thread, so in the main thread each model call would stall fetching and decoding.
+   */
+  modelThread: z.boolean().default(true),
   /** Threads onnxruntime may use; default all cores. */
   intraOpThreads: z.number().int().positive().optional(),
   /** Taxonomy file (local or s3://). Absent: the bundled hotel taxonomy. */

@@ -8,6 +8,7 @@ import { makeDecoder } from '../decode';
 import type { Logger } from '../log';
 import { generateClipModel } from '../model/generate';
 import { loadClipModel } from '../model';
+import { loadClipModelInThread } from '../model/model-thread';
 import { makeImageSource } from '../io/source';
 import { getLabelBank, loadTaxonomy, makeTagger, taxonomyId } from '../tags';
 import type { ClipModel } from '../types';
@@ -43,7 +44,8 @@ export async function ensureDefaultModel(logger: Logger): Promise<string> {
 
 export async function createWorker(config: WorkerConfig, logger: Logger): Promise<Worker> {
   const modelUri = config.model ?? (await ensureDefaultModel(logger));
-  const model = await loadClipModel(modelUri, {
+  const load = config.modelThread ? loadClipModelInThread : loadClipModel;
+  const model = await load(modelUri, {
     provider: config.provider,
     intraOpThreads: config.intraOpThreads,
     logger: (line: object) => logger.info('model', line as Record<string, unknown>),

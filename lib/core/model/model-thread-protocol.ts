@@ -1,0 +1,28 @@
+/** Messages between the main thread and the thread that owns the onnxruntime sessions. */
+import type { ModelRuntimeOptions } from './load-clip-model';
+import type { ExecutionProviderName, PreprocessSpec } from '../types';
+
+export interface ThreadInit {
+  location: string;
+  options: Omit<ModelRuntimeOptions, 'logger'>;
+}
+
+export type ThreadRequest =
+  | { id: number; op: 'embedImages'; pixels: Float32Array; count: number }
+  | { id: number; op: 'embedTexts'; texts: string[] }
+  | { id: number; op: 'close' };
+
+export interface ModelDescription {
+  id: string;
+  embedDim: number;
+  preprocess: PreprocessSpec;
+  logitScale: number;
+  provider: ExecutionProviderName;
+}
+
+export type ThreadMessage =
+  | { kind: 'log'; line: object }
+  | { kind: 'ready'; model: ModelDescription }
+  | { kind: 'failed'; error: { code?: string; message: string } }
+  /** `embeddings` is `count × embedDim` values, one transferable buffer. */
+  | { kind: 'result'; id: number; embeddings?: Float32Array; error?: { code?: string; message: string } };

@@ -1,0 +1,56 @@
+/**
+ * Runs inside a worker thread: loads the CLIP model and answers embedding requests. onnxruntime-node
+ * runs a session synchronously on the calling thread, so keeping sessions here is what keeps the
+ * main event loop free to start decodes and fetches while the model works.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ClipModel } from '../types';
+import { loadClipModel } from './load-clip-model';
+import type { ThreadInit, ThreadMessage, ThreadRequest } from './model-thread-protocol';
+
+const port = parentPort!;
+const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+const errorOf = (err: unknown) => ({ code: (err as { code?: string }).code, message: err instanceof Error ? err.message : String(err) });
+
+function pack(embeddings: Float32Array[], dim: number): Float32Array {
+  const out = new Float32Array(embeddings.length * dim);
+  embeddings.forEach((e, i) => out.set(e, i * dim));
+  return out;
+}
+
+async function serve(model: ClipModel, request: ThreadRequest): Promise<void> {
+  try {
+    if (request.op === 'close') {
+      await model.close();
+      post({ kind: 'result', id: request.id });
+      port.close();
+      return;
+    }
+    const embeddings =
+      request.op === 'embedImages' ? await model.embedImages(request.pixels, request.count) : await model.embedTexts(request.texts);
+    const packed = pack(embeddings, model.embedDim);
+    post({ kind: 'result', id: request.id, embeddings: packed }, [packed.buffer as ArrayBuffer]);
+  } catch (err) {
+    post({ kind: 'result', id: request.id, error: errorOf(err) });
+  }
+}
+
+async function start(): Promise<void> {
+  const init = workerData as ThreadInit;
+  let model: ClipModel;
+  try {
+    model = await loadClipModel(init.location, { ...init.options, logger: (line) => post({ kind: 'log', line }) });
+  } catch (err) {
+    post({ kind: 'failed', error: errorOf(err) });
+    return;
+  }
+  // One request at a time, in order: the sessions are not meant to be run concurrently.
+  let queue = Promise.resolve();
+  port.on('message', (request: ThreadRequest) => {
+    queue = queue.then(() => serve(model, request));
+  });
+  const { id, embedDim, preprocess, logitScale, provider } = model;
+  post({ kind: 'ready', model: { id, embedDim, preprocess, logitScale, provider } });
+}
+
+void start();

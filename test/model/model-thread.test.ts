@@ -1,0 +1,46 @@
+import { loadClipModel } from '../../lib/core/model';
+import { loadClipModelInThread } from '../../lib/core/model/model-thread';
+import type { ClipModel } from '../../lib/core/types';
+import { TINY_MODEL_DIR } from '../support/models';
+
+const quiet = { logger: () => {} };
+
+describe('loadClipModelInThread', () => {
+  let threaded: ClipModel;
+  let local: ClipModel;
+  beforeAll(async () => {
+    threaded = await loadClipModelInThread(TINY_MODEL_DIR, quiet);
+    local = await loadClipModel(TINY_MODEL_DIR, quiet);
+  });
+  afterAll(async () => {
+    await threaded?.close();
+    await local?.close();
+  });
+
+  it('describes the same model and gives the same embeddings as the model in this thread', async () => {
+    expect({ id: threaded.id, dim: threaded.embedDim, scale: threaded.logitScale, pre: threaded.preprocess }).toEqual({
+      id: local.id, dim: local.embedDim, scale: local.logitScale, pre: local.preprocess,
+    });
+    const n = 3 * threaded.preprocess.cropSize ** 2;
+    const pixels = Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i / 7));
+    const [a, b] = [await threaded.embedImages(pixels.slice(), 3), await local.embedImages(pixels.slice(), 3)];
+    expect(a).toHaveLength(3);
+    a.forEach((e, i) => e.forEach((v, j) => expect(v).toBeCloseTo(b[i][j], 6)));
+    const texts = ['an ocean view', 'a rooftop pool'];
+    const [ta, tb] = [await threaded.embedTexts(texts), await local.embedTexts(texts)];
+    ta.forEach((e, i) => e.forEach((v, j) => expect(v).toBeCloseTo(tb[i][j], 6)));
+  });
+
+  it('serves concurrent requests in order without mixing results', async () => {
+    const n = 3 * threaded.preprocess.cropSize ** 2;
+    const inputs = [1, 2, 3, 4].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * k)));
+    const expected = await Promise.all(inputs.map((p) => local.embedImages(p.slice(), 1)));
+    const got = await Promise.all(inputs.map((p) => threaded.embedImages(p.slice(), 1)));
+    got.forEach((g, k) => g[0].forEach((v, j) => expect(v).toBeCloseTo(expected[k][0][j], 6)));
+  });
+
+  it('reports a typed error for a bad request and for a missing model', async () => {
+    await expect(threaded.embedImages(new Float32Array(5), 1)).rejects.toMatchObject({ code: 'MODEL_FAILED' });
+    await expect(loadClipModelInThread('/no/such/model', quiet)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+  });
+});
