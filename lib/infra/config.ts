@@ -80,8 +80,13 @@ export const infraConfigSchema = z
     /** Images per model call in the worker. @default 64 */
     batchSize: int(64, 1, 4_096),
 
-    /** Manifest entries per shard when the execution input has no shardSize. @default 10000 */
-    shardSize: int(10_000, 1, 10_000_000),
+    /**
+     * Manifest entries per shard (= per Batch array child) when the execution input has no
+     * shardSize. 1M images is ~1 h of one GPU worker and resumes part by part after a Spot reclaim;
+     * 500M images make 500 shards, so at most 500 GPUs work at once: lower it for more parallelism.
+     * @default 1000000
+     */
+    shardSize: int(1_000_000, 1, 10_000_000),
     /** Shards loaded into LanceDB at once (each load is one LanceDB commit). @default 8 */
     loadConcurrency: int(8, 1, 1_000),
     /**

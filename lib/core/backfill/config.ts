@@ -18,7 +18,7 @@ const int = (min: number, max: number, fallback: number) =>
 
 const envSchema = z.object({
   /** Entries per shard when the execution input does not say. */
-  [BACKFILL_ENV.defaultShardSize]: int(1, 10_000_000, 10_000),
+  [BACKFILL_ENV.defaultShardSize]: int(1, 10_000_000, 1_000_000),
   /** Above this many shards the shard step grows the shard size (Batch allows 10,000 children). */
   [BACKFILL_ENV.maxShards]: int(1, MAX_BATCH_ARRAY_SIZE, MAX_BATCH_ARRAY_SIZE),
   /** Model folder passed to the workers when the execution input has none ("" = worker default). */
