@@ -12,18 +12,10 @@ import { FixedSizeList, Float32, RecordBatch, Schema, Struct, Table, makeData, t
 import { ImageErrorCode } from '../lib/core/errors';
 import { joinUri, writeAtomic, writeJsonAtomic } from '../lib/core/io/location';
 import { ResultColumn as C, resultSchema } from '../lib/core/pipeline/schema';
+import { seededRandom } from '../lib/core/random';
 
 /** mulberry32: tiny, fast, deterministic. */
-export function makeRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const makeRandom = seededRandom;
 
 export function makeGaussian(random: () => number): () => number {
   let spare: number | undefined;

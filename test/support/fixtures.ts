@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { ImageErrorCode } from '../../lib/core/errors';
+import { seededRandom } from '../../lib/core/random';
 import type { ImageFormat } from '../../lib/core/types';
 
 export type FixtureExpectation =
@@ -33,17 +34,7 @@ export const ORIENTED_QUADRANTS = {
 /** A valid PNG header declaring 30000×30000 (900 MP), with real 1-bit image data: ~110 KB on disk. */
 export const BOMB_SIZE = 30_000;
 
-/** Small deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** RGB raw pixels: soft gradients, a few blurry blobs and fine noise, like a photo to a JPEG encoder. */
 function photoPixels(width: number, height: number, random: () => number): Buffer {

@@ -1,3 +1,5 @@
+import { seededRandom } from '../../random';
+
 /** A tiny RGB raster for drawing the demo's synthetic pictures (no dependency, deterministic). */
 export type Rgb = readonly [number, number, number];
 
@@ -73,16 +75,7 @@ export class Canvas {
 }
 
 /** Deterministic PRNG (mulberry32): the same seed always draws the same catalog. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededRandom;
 
 /** A colour moved by up to ±spread per channel. */
 export function jitter(c: Rgb, random: () => number, spread = 20): Rgb {
