@@ -14,6 +14,7 @@ const PERMANENT: ReadonlySet<VistaErrorCode> = new Set([
   SystemErrorCode.MODEL_NOT_FOUND,
   SystemErrorCode.TAXONOMY_INVALID,
   SystemErrorCode.REQUEST_INVALID,
+  SystemErrorCode.OUTPUT_INVALID,
 ]);
 
 export function exitCodeFor(code: VistaErrorCode): number {

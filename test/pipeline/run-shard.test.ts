@@ -113,4 +113,39 @@ describe('runShard', () => {
     expect(ids.length).toBe(summary.succeeded);
     expect(summary.succeeded).toBe(80);
   });
+
+  it('keeps the part size of the interrupted run, so a changed --part-size neither skips nor redoes entries', async () => {
+    const shard = await writeShard(dir, 100);
+    const out = path.join(dir, 'out');
+    const real = makeShardOutput(out, DIM);
+    let writes = 0;
+    const crashing: ShardOutput = { ...real, async writePart(...args) {
+      if (++writes === 4) throw new Error('killed');
+      return real.writePart(...args);
+    } };
+    await expect(runShard(fakeDeps(crashing), { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 4 })).rejects.toThrow('killed');
+    const summary = await runShard(fakeDeps(real), { shardUri: shard, partSize: 25, batchSize: 4, concurrency: 4 });
+    expect(summary.input).toBe(101);
+    const ids = await readAllRows(out);
+    expect(ids).toHaveLength(80);
+    expect(new Set(ids).size).toBe(80);
+    expect([...(await real.completedParts()).values()].every((m) => m.part_size === 10)).toBe(true);
+  });
+
+  it('refuses to finish a shard started with another model (it would mix two embedding spaces)', async () => {
+    const shard = await writeShard(dir, 30);
+    const out = path.join(dir, 'out');
+    const real = makeShardOutput(out, DIM);
+    const crashing: ShardOutput = { ...real, async writePart(...args) {
+      if (args[0] === 2) throw new Error('killed');
+      return real.writePart(...args);
+    } };
+    await expect(runShard(fakeDeps(crashing), { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 1 })).rejects.toThrow('killed');
+    const other = fakeDeps(real);
+    const otherModel = { ...other, enricher: { ...other.enricher, modelId: 'another@2' } };
+    await expect(runShard(otherModel, { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 1 })).rejects.toMatchObject({
+      code: 'OUTPUT_INVALID',
+      message: expect.stringContaining('fake@1'),
+    });
+  });
 });

@@ -4,7 +4,7 @@
  * only unfinished parts stay in memory.
  */
 import type { EnrichedImage, ImageFailure } from '../types';
-import type { PartMarker, ShardOutput } from './shard-output';
+import type { PartMarker, PartStamp, ShardOutput } from './shard-output';
 
 interface OpenPart {
   firstIndex: number;
@@ -22,6 +22,7 @@ export class PartTracker {
 
   constructor(
     private readonly output: ShardOutput,
+    private readonly stamp: PartStamp,
     private readonly onPartWritten: (marker: PartMarker) => void = () => {},
   ) {}
 
@@ -66,7 +67,7 @@ export class PartTracker {
   private flushIfComplete(part: number, p: OpenPart): void {
     if (!p.sealed || p.rows.length + p.failures.length < p.inputs) return;
     this.open.delete(part);
-    const write = this.output.writePart(part, p.firstIndex, p.rows, p.failures).then(
+    const write = this.output.writePart(part, p.firstIndex, p.rows, p.failures, this.stamp).then(
       (marker) => {
         this.written.push(marker);
         this.onPartWritten(marker);

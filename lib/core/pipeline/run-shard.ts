@@ -5,14 +5,14 @@
  * the event loop) while the model works on the previous batch. Every entry ends as a row or a
  * failure record; parts already finished by an earlier run are skipped.
  */
-import { ImageErrorCode, toVistaError } from '../errors';
+import { ImageErrorCode, SystemErrorCode, VistaError, toVistaError } from '../errors';
 import { Semaphore } from '../io/concurrency';
 import type { DecodedImage, ShardEntry } from '../types';
 import { makeBatcher } from './batcher';
 import type { DecodedEntry, Enricher } from './enricher';
 import { PartTracker } from './part-tracker';
 import { isInvalidEntry, readShard } from './shard-reader';
-import type { PartMarker, ShardOutput, ShardSummary } from './shard-output';
+import type { PartMarker, PartStamp, ShardOutput, ShardSummary } from './shard-output';
 
 export interface ImageFetcher {
   fetch(uri: string): Promise<Buffer>;
@@ -61,11 +61,13 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
   const { source, decoder, enricher, output } = deps;
   const startedAt = new Date();
   const previous = await output.completedParts();
+  const stamp = resumeStamp(previous, { part_size: options.partSize, model_id: enricher.modelId, taxonomy_id: enricher.taxonomyId }, output.uri);
+  const partSize = stamp.part_size;
   const progress: ShardProgress = { processed: 0, succeeded: 0, failed: 0, resumed: 0 };
   const timings: StageTimings = { fetch: 0, decode: 0, model: 0 };
   const report = () => options.onProgress?.({ ...progress });
 
-  const tracker = new PartTracker(output, options.onPartWritten);
+  const tracker = new PartTracker(output, stamp, options.onPartWritten);
   const partOf = new Map<DecodedEntry, number>();
 
   const fail = (part: number, entry: Pick<ShardEntry, 'imageId' | 'uri'>, code: ImageErrorCode, message: string) => {
@@ -117,7 +119,7 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
   const inflight = new Set<Promise<void>>();
   let currentPart = -1;
   for await (const entry of readShard(options.shardUri)) {
-    const part = Math.floor(entry.index / options.partSize);
+    const part = Math.floor(entry.index / partSize);
     if (previous.has(part)) {
       progress.resumed++;
       continue;
@@ -162,4 +164,26 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     },
     images_per_second: wallMs > 0 ? Math.round((progress.processed / wallMs) * 1000 * 10) / 10 : 0,
   });
+}
+
+/**
+ * A resumed shard keeps the part size its earlier run used (parts are index ranges: another size
+ * would skip or redo entries), and refuses to mix parts made by another model or taxonomy.
+ */
+function resumeStamp(previous: Map<number, PartMarker>, wanted: PartStamp, outUri: string): PartStamp {
+  const first = previous.values().next().value as PartMarker | undefined;
+  if (!first) return wanted;
+  for (const m of previous.values()) {
+    if (m.part_size !== first.part_size || m.model_id !== first.model_id || m.taxonomy_id !== first.taxonomy_id) {
+      throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${outUri} holds parts made with different settings (part ${m.part}); clear it or use another --out`);
+    }
+  }
+  if (first.model_id !== wanted.model_id || first.taxonomy_id !== wanted.taxonomy_id) {
+    throw new VistaError(
+      SystemErrorCode.OUTPUT_INVALID,
+      `${outUri} was started with model ${first.model_id} and taxonomy ${first.taxonomy_id}, not ${wanted.model_id} / ${wanted.taxonomy_id}: ` +
+        'finishing it would mix embeddings of two models; clear it or use another --out',
+    );
+  }
+  return { ...wanted, part_size: first.part_size };
 }

@@ -19,7 +19,14 @@ export interface FailureRecord {
   message: string;
 }
 
-export interface PartMarker {
+/** What a part was made with: a resumed run must not mix parts made differently. */
+export interface PartStamp {
+  part_size: number;
+  model_id: string;
+  taxonomy_id: string;
+}
+
+export interface PartMarker extends PartStamp {
   part: number;
   first_index: number;
   input: number;
@@ -67,7 +74,7 @@ export interface ShardOutput {
   readSummary(): Promise<ShardSummary>;
   /** Markers of parts finished by any earlier run, keyed by part number. */
   completedParts(): Promise<Map<number, PartMarker>>;
-  writePart(part: number, firstIndex: number, rows: EnrichedImage[], failures: ImageFailure[]): Promise<PartMarker>;
+  writePart(part: number, firstIndex: number, rows: EnrichedImage[], failures: ImageFailure[], stamp: PartStamp): Promise<PartMarker>;
   /** Writes errors.jsonl from all markers, then summary.json. */
   finish(markers: PartMarker[], summary: Omit<ShardSummary, 'input' | 'succeeded' | 'failed' | 'failed_by_code' | 'parts'>): Promise<ShardSummary>;
 }
@@ -85,9 +92,10 @@ export function makeShardOutput(outUri: string, embedDim: number): ShardOutput {
       return new Map(markers.map((m) => [m.part, m]));
     },
 
-    async writePart(part, firstIndex, rows, failures) {
+    async writePart(part, firstIndex, rows, failures, stamp) {
       if (rows.length > 0) await writeAtomic(at(partArrowName(part)), Buffer.from(rowsToArrowFile(rows, embedDim)));
       const marker: PartMarker = {
+        ...stamp,
         part,
         first_index: firstIndex,
         input: rows.length + failures.length,
