@@ -4,7 +4,7 @@ import { needsProcessCommitLock, serialized } from '../../lib/core/store/commit-
 import { isCommitConflict } from '../../lib/core/store/commit-retry';
 import { nextLoadId } from '../../lib/core/store/ledger';
 import { allTagsFilter } from '../../lib/core/store/search';
-import { embeddingFromArrow, groupByHotel, normalize, userVector, type SearchResult } from '../../lib/core/store/vectors';
+import { embeddingFromArrow, groupByHotel, normalize, tagsFilterFirst, userVector, type SearchResult } from '../../lib/core/store/vectors';
 
 const result = (imageId: string, hotelId: string | null, score: number): SearchResult => ({
   imageId, hotelId, score, seoFilename: `${imageId}.jpg`, tags: [], sourceUri: `s3://b/${imageId}`,
@@ -125,5 +125,13 @@ describe('benchmark arithmetic', () => {
     top.add(Float32Array.of(0, 1, Math.SQRT1_2, Math.SQRT1_2), ['far', 'mid']);
     top.add(Float32Array.of(1, 0), ['same']);
     expect(top.ids()).toEqual([['same', 'mid']]);
+  });
+});
+
+describe('tagsFilterFirst', () => {
+  it('moves the filter tags to the front and keeps every tag once, in order', () => {
+    expect(tagsFilterFirst(['pool', 'spa', 'beach', 'gym'], ['gym', 'spa'])).toEqual(['spa', 'gym', 'pool', 'beach']);
+    expect(tagsFilterFirst(['pool', 'spa'], [])).toEqual(['pool', 'spa']);
+    expect(tagsFilterFirst(['pool'], ['absent'])).toEqual(['pool']);
   });
 });

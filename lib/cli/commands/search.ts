@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { DEFAULT_MODEL_DIR } from '../../core/pipeline/worker-config';
 import { type VistaStore, openStore } from '../../core/store/connect';
-import { type SearchOptions, type SearchResponse, searchByText, searchLiked, similarTo } from '../../core/store/search';
+import { type SearchOptions, type SearchResponse, searchByText, searchLiked, similarTo, tagsFilterFirst } from '../../core/store/search';
 import type { SearchResult } from '../../core/store/vectors';
 import type { ClipModel } from '../../core/types';
 import { type CliCommand, type CliValues, intOpt, stringOpt, stringsOpt } from '../command';
@@ -65,7 +65,7 @@ export const command: CliCommand = {
     const store = await openStore(db);
     try {
       const response = await runSearch(store, modes[0], values, searchOptions);
-      console.log(values.json === true ? JSON.stringify(response, null, 2) : formatResponse(response));
+      console.log(values.json === true ? JSON.stringify(response, null, 2) : formatResponse(response, searchOptions.tags));
       return 0;
     } finally {
       store.close();
@@ -118,21 +118,21 @@ function truncate(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, width - 1)}…`;
 }
 
-function formatRows(results: SearchResult[], indent = ''): string[] {
+function formatRows(results: SearchResult[], filterTags: readonly string[], indent = ''): string[] {
   return results.map(
     (r, i) =>
-      `${indent}${String(i + 1).padStart(3)}  ${r.score.toFixed(4)}  ${truncate(r.imageId, 28)}  ${truncate(r.hotelId ?? '-', 14)}  ${truncate(r.tags.join(', '), 36)}  ${r.seoFilename}`,
+      `${indent}${String(i + 1).padStart(3)}  ${r.score.toFixed(4)}  ${truncate(r.imageId, 28)}  ${truncate(r.hotelId ?? '-', 14)}  ${truncate(tagsFilterFirst(r.tags, filterTags).join(', '), 36)}  ${r.seoFilename}`,
   );
 }
 
-export function formatResponse(response: SearchResponse): string {
+export function formatResponse(response: SearchResponse, filterTags: readonly string[] = []): string {
   const header = `  #  score   ${'image_id'.padEnd(28)}  ${'hotel_id'.padEnd(14)}  ${'tags'.padEnd(36)}  seo_filename`;
   if (response.results.length === 0) return 'no results';
-  if (!response.hotels) return [header, ...formatRows(response.results)].join('\n');
+  if (!response.hotels) return [header, ...formatRows(response.results, filterTags)].join('\n');
   const lines: string[] = [];
   response.hotels.forEach((hotel, i) => {
     lines.push(`${i + 1}. hotel ${hotel.hotelId}  best score ${hotel.score.toFixed(4)}`);
-    lines.push(...formatRows(hotel.images, '   '));
+    lines.push(...formatRows(hotel.images, filterTags, '   '));
   });
   return [header, ...lines].join('\n');
 }

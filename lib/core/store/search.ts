@@ -12,7 +12,7 @@ import { TableName, type VistaStore } from './connect';
 import { sqlString } from './tables';
 import { type HotelGroup, type SearchResult, embeddingFromArrow, groupByHotel, userVector } from './vectors';
 
-export { groupByHotel, userVector, type HotelGroup, type SearchResult } from './vectors';
+export { groupByHotel, tagsFilterFirst, userVector, type HotelGroup, type SearchResult } from './vectors';
 
 export interface SearchOptions {
   /** Results (or hotels, with byHotel). @default 10 */

@@ -90,3 +90,8 @@ export function groupByHotel(results: SearchResult[], perHotel = 3): HotelGroup[
   }
   return [...groups.values()];
 }
+
+/** A result's tags with the ones a filter asked for first, so that a display shows why it matched. */
+export function tagsFilterFirst(tags: string[], filterTags: readonly string[] = []): string[] {
+  return [...tags.filter((t) => filterTags.includes(t)), ...tags.filter((t) => !filterTags.includes(t))];
+}

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { loadClipModel } from '../../model';
-import { openStore, searchByText, searchLiked, similarTo, type SearchResponse, type SearchResult } from '../../store';
+import { openStore, searchByText, searchLiked, similarTo, tagsFilterFirst, type SearchResponse, type SearchResult } from '../../store';
 import { DEMO_HOTELS } from './catalog';
 
 /** Catalog image ids given in the manifest (every third entry: `demo-<n>`); 0 is a Côte d'Azur picture. */
@@ -16,7 +16,8 @@ export async function runDemoSearches(options: { dbUri: string; modelUri: string
   const store = await openStore(options.dbUri);
   const model = await loadClipModel(options.modelUri, { provider: 'cpu', logger: () => undefined });
   try {
-    const show = (title: string, response: SearchResponse) => {
+    const show = (title: string, response: SearchResponse, filterTags: string[] = []) => {
+      const line = (r: SearchResult) => resultLine(r, filterTags);
       print(`\n${title}`);
       if (response.hotels) {
         for (const [i, h] of response.hotels.entries()) {
@@ -38,7 +39,7 @@ export async function runDemoSearches(options: { dbUri: string; modelUri: string
     const tag = similar.results.flatMap((r) => r.tags)[0];
     if (tag) {
       const query = 'a bright hotel room';
-      show(`Text "${query}" with tag "${tag}":  searchByText(store, model, text, { k: 5, tags: ['${tag}'] })`, await searchByText(store, model, query, { k: 5, tags: [tag] }));
+      show(`Text "${query}" with tag "${tag}":  searchByText(store, model, text, { k: 5, tags: ['${tag}'] })`, await searchByText(store, model, query, { k: 5, tags: [tag] }), [tag]);
     }
 
     show(`More like what a user liked (${LIKED.join(', ')}):  searchLiked(store, liked, { k: 5 })`, await searchLiked(store, LIKED, { k: 5 }));
@@ -56,7 +57,12 @@ function hotelName(hotelId: string | null): string {
   return hotel ? `${hotel.name}, ${hotel.city}` : (hotelId ?? 'no hotel');
 }
 
-function line(r: SearchResult): string {
+const SHOWN_TAGS = 5;
+
+/** One result; tags a filter asked for come first, so the reader can see why the row matched. */
+function resultLine(r: SearchResult, filterTags: string[]): string {
   const where = `${path.basename(path.dirname(r.sourceUri))}/${path.basename(r.sourceUri)}`;
-  return `${r.score.toFixed(3)}  ${r.seoFilename}  [${r.tags.slice(0, 5).join(', ')}]  ${where}`;
+  const ordered = tagsFilterFirst(r.tags, filterTags);
+  const more = ordered.length > SHOWN_TAGS ? ` +${ordered.length - SHOWN_TAGS}` : '';
+  return `${r.score.toFixed(3)}  ${r.seoFilename}  [${ordered.slice(0, SHOWN_TAGS).join(', ')}${more}]  ${where}`;
 }
