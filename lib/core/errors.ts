@@ -38,6 +38,10 @@ export const SystemErrorCode = {
   MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
   TAXONOMY_INVALID: 'TAXONOMY_INVALID',
   SHARD_NOT_FOUND: 'SHARD_NOT_FOUND',
+  /** The shard file cannot be read as a shard (e.g. a corrupt or truncated .gz). */
+  SHARD_INVALID: 'SHARD_INVALID',
+  /** The model stopped answering (its thread died, the GPU was lost): a retry on a fresh host may work. */
+  MODEL_UNAVAILABLE: 'MODEL_UNAVAILABLE',
   OUTPUT_INVALID: 'OUTPUT_INVALID',
   STORE_FAILED: 'STORE_FAILED',
   REQUEST_INVALID: 'REQUEST_INVALID',
@@ -64,6 +68,11 @@ export class VistaError extends Error {
 
 export function isVistaError(err: unknown): err is VistaError {
   return err instanceof VistaError;
+}
+
+/** A VistaError carrying one of Vista's codes (errors from elsewhere may have a `code` too). */
+export function isVistaErrorCode(code: unknown): code is VistaErrorCode {
+  return typeof code === 'string' && (code in ImageErrorCode || code in SystemErrorCode);
 }
 
 /** Wraps anything thrown into a VistaError, keeping codes that are already typed. */

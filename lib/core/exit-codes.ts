@@ -15,6 +15,7 @@ const PERMANENT: ReadonlySet<VistaErrorCode> = new Set([
   SystemErrorCode.TAXONOMY_INVALID,
   SystemErrorCode.REQUEST_INVALID,
   SystemErrorCode.OUTPUT_INVALID,
+  SystemErrorCode.SHARD_INVALID,
 ]);
 
 export function exitCodeFor(code: VistaErrorCode): number {

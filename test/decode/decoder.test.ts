@@ -194,6 +194,13 @@ describe('decoder limits and safety', () => {
     expect((await decodeError(makeDecoder({ maxBytes: bytes.length - 1 }, CLIP), bytes)).code).toBe(ImageErrorCode.TOO_LARGE);
   });
 
+  it('turns an impossible resize (a 1×9,000,000 strip under the pixel limit) into a typed error', async () => {
+    const strip = await sharp({ create: { width: 1, height: 9_000_000, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
+    const err = await decodeError(makeDecoder({}, CLIP), strip);
+    expect(err).toBeInstanceOf(VistaError);
+    expect(err.code).toBe(ImageErrorCode.CORRUPT_IMAGE);
+  });
+
   it('blocks the libvips loaders of refused formats process-wide, even for direct sharp calls', async () => {
     makeDecoder({}, CLIP);
     const svg = await fixture('vector.svg');

@@ -43,4 +43,10 @@ describe('loadClipModelInThread', () => {
     await expect(threaded.embedImages(new Float32Array(5), 1)).rejects.toMatchObject({ code: 'MODEL_FAILED' });
     await expect(loadClipModelInThread('/no/such/model', quiet)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
   });
+
+  it('after close, calls fail as MODEL_UNAVAILABLE (the model is gone, not the image at fault)', async () => {
+    const model = await loadClipModelInThread(TINY_MODEL_DIR, quiet);
+    await model.close();
+    await expect(model.embedImages(new Float32Array(3 * model.preprocess.cropSize ** 2), 1)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
 });

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ImageErrorCode, VistaError } from '../../lib/core/errors';
+import { gzipSync } from 'node:zlib';
+import { ImageErrorCode, SystemErrorCode, VistaError } from '../../lib/core/errors';
 import type { Enricher } from '../../lib/core/pipeline/enricher';
 import { readArrowFile } from '../../lib/core/pipeline/arrow-rows';
 import { runShard, type ShardRunDeps } from '../../lib/core/pipeline/run-shard';
@@ -147,5 +148,68 @@ describe('runShard', () => {
       code: 'OUTPUT_INVALID',
       message: expect.stringContaining('fake@1'),
     });
+  });
+
+  it('stops the shard when the model is gone (retryable), writing no part for images it could not finish; a rerun completes it', async () => {
+    const shard = await writeShard(dir, 100);
+    const out = path.join(dir, 'out');
+    const output = makeShardOutput(out, DIM);
+    const healthy = fakeDeps(output);
+    let batches = 0;
+    const dying: ShardRunDeps = {
+      ...healthy,
+      enricher: {
+        ...healthy.enricher,
+        async enrich(batch) {
+          if (++batches >= 6) throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, 'model thread stopped');
+          return healthy.enricher.enrich(batch);
+        },
+      },
+    };
+    await expect(runShard(dying, { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 4 })).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    const markers = [...(await output.completedParts()).values()];
+    // No image was written off as failed because of the model: every error is the image's own.
+    const ownFault = (e: { error_code: string; source_uri: string }) =>
+      (e.error_code === 'NOT_FOUND' && e.source_uri.includes('missing')) || (e.error_code === 'CORRUPT_IMAGE' && e.source_uri.includes('corrupt')) || e.error_code === 'INVALID_ENTRY';
+    expect(markers.flatMap((m) => m.errors).every(ownFault)).toBe(true);
+    expect(markers.reduce((n, m) => n + m.succeeded, 0)).toBeLessThan(80);
+
+    const summary = await runShard(fakeDeps(output), { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 4 });
+    expect(summary).toMatchObject({ input: 101, succeeded: 80, failed: 21 });
+    const ids = await readAllRows(out);
+    expect(new Set(ids).size).toBe(80);
+    expect(ids).toHaveLength(80);
+  });
+
+  it('a shard that breaks mid-read (truncated gzip) fails as SHARD_INVALID after settling in-flight work; the fixed shard resumes cleanly', async () => {
+    const plain = await writeShard(dir, 400);
+    const full = gzipSync(await fs.readFile(plain));
+    const gz = path.join(dir, 'shard.jsonl.gz');
+    await fs.writeFile(gz, full.subarray(0, Math.floor(full.length * 0.6)));
+    const out = path.join(dir, 'out');
+    const output = makeShardOutput(out, DIM);
+    await expect(runShard(fakeDeps(output), { shardUri: gz, partSize: 10, batchSize: 4, concurrency: 8 })).rejects.toMatchObject({ code: 'SHARD_INVALID' });
+    const written = [...(await output.completedParts()).values()];
+    expect(written.every((m) => m.input === 10)).toBe(true);
+
+    await fs.writeFile(gz, full);
+    const summary = await runShard(fakeDeps(output), { shardUri: gz, partSize: 10, batchSize: 4, concurrency: 8 });
+    expect(summary.resumed_parts).toBe(written.length);
+    expect(summary).toMatchObject({ input: 401, succeeded: 320, failed: 81 });
+    const ids = await readAllRows(out);
+    expect(new Set(ids).size).toBe(320);
+    expect(ids).toHaveLength(320);
+  });
+
+  it('removes a stale part file when the redone part has no rows', async () => {
+    const out = path.join(dir, 'out');
+    const output = makeShardOutput(out, DIM);
+    const shard = path.join(dir, 'bad.jsonl');
+    await fs.writeFile(shard, ['/img/missing-1.jpg', '/img/corrupt-2.jpg'].join('\n'));
+    await fs.mkdir(out, { recursive: true });
+    await fs.writeFile(path.join(out, 'part-00000.arrow'), 'left by a crashed run');
+    const summary = await runShard(fakeDeps(output), { shardUri: shard, partSize: 10, batchSize: 4, concurrency: 2 });
+    expect(summary).toMatchObject({ input: 2, succeeded: 0, failed: 2 });
+    expect(await fs.readdir(out)).not.toContain('part-00000.arrow');
   });
 });

@@ -98,14 +98,16 @@ export function makeDecoder(input: DecoderConfigInput, spec: PreprocessSpec): De
   async function preprocess(bytes: Buffer, size: Size): Promise<Float32Array> {
     const resized = resizedSize(size, spec.resizeShortestEdge);
     const { extract, pad } = centerCropPlan(resized, crop);
-    let pipeline = sharp(bytes, inputOptions)
-      .flatten({ background: WHITE })
-      .toColourspace('srgb')
-      .resize(resized.width, resized.height, { fit: 'fill', kernel: spec.resample });
-    if (extract.width !== resized.width || extract.height !== resized.height) pipeline = pipeline.extract(extract);
-    if (pad.left + pad.top + pad.right + pad.bottom > 0) pipeline = pipeline.extend({ ...pad, background: BLACK });
     let out: { data: Buffer; info: OutputInfo };
     try {
+      // Built inside the try: sharp validates sizes synchronously (a 1×9,000,000 strip resizes to
+      // an impossible height), and that too is this image's failure.
+      let pipeline = sharp(bytes, inputOptions)
+        .flatten({ background: WHITE })
+        .toColourspace('srgb')
+        .resize(resized.width, resized.height, { fit: 'fill', kernel: spec.resample });
+      if (extract.width !== resized.width || extract.height !== resized.height) pipeline = pipeline.extract(extract);
+      if (pad.left + pad.top + pad.right + pad.bottom > 0) pipeline = pipeline.extend({ ...pad, background: BLACK });
       out = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     } catch (err) {
       throw corrupt(err);

@@ -4,13 +4,19 @@
  * main event loop free to start decodes and fetches while the model works.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { VistaError, isVistaErrorCode } from '../errors';
 import type { ClipModel } from '../types';
 import { loadClipModel } from './load-clip-model';
 import type { ThreadInit, ThreadMessage, ThreadRequest } from './model-thread-protocol';
 
 const port = parentPort!;
 const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
-const errorOf = (err: unknown) => ({ code: (err as { code?: string }).code, message: err instanceof Error ? err.message : String(err) });
+// Only Vista's own codes cross the boundary: an S3 or Node error code (SlowDown, ENOENT) is not one,
+// and the parent must not mistake it for a permanent failure.
+const errorOf = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return { ...(err instanceof VistaError && isVistaErrorCode(code) ? { code } : {}), message: err instanceof Error ? err.message : String(err) };
+};
 
 function pack(embeddings: Float32Array[], dim: number): Float32Array {
   const out = new Float32Array(embeddings.length * dim);

@@ -38,7 +38,8 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
       else if (message.kind === 'ready') resolve(message.model);
       else if (message.kind === 'failed') {
         void worker.terminate();
-        reject(new VistaError((message.error.code as VistaErrorCode) ?? SystemErrorCode.MODEL_INVALID, message.error.message));
+        // Without a Vista code (S3 throttling, credentials…) the failure may be transient: a plain error exits 1.
+        reject(message.error.code ? new VistaError(message.error.code as VistaErrorCode, message.error.message) : new Error(message.error.message));
       } else if (message.kind === 'result') {
         const p = pending.get(message.id);
         pending.delete(message.id);
@@ -49,7 +50,7 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
     };
     worker.on('message', onMessage);
     const die = (err: Error) => {
-      dead = new VistaError(ImageErrorCode.MODEL_FAILED, `model thread stopped: ${err.message}`, { cause: err });
+      dead ??= new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `model thread stopped: ${err.message}`, { cause: err });
       for (const p of pending.values()) p.reject(dead);
       pending.clear();
       reject(dead);
@@ -80,7 +81,7 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
     async close() {
       if (dead) return;
       await call({ op: 'close' }).catch(() => undefined);
-      dead = new VistaError(ImageErrorCode.MODEL_FAILED, 'model closed');
+      dead = new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, 'model closed');
       await worker.terminate();
     },
   };

@@ -1,9 +1,11 @@
 /**
  * Model → tagger / namer for one batch of decoded images. The same enricher serves the Batch
  * worker, the real-time path and the CLI. If the model fails on a batch, each image is retried
- * alone so one poisoned image costs one error row, not a batch.
+ * alone so one poisoned image costs one error row, not a batch. A model that is gone (its thread
+ * died, the GPU was lost) is not the images' fault: that throws MODEL_UNAVAILABLE, which stops the
+ * shard with a retryable exit instead of writing every remaining image off as failed.
  */
-import { ImageErrorCode, toVistaError } from '../errors';
+import { ImageErrorCode, SystemErrorCode, VistaError, isVistaError, toVistaError } from '../errors';
 import { seoFilename } from '../naming/seo';
 import type { ClipModel, DecodedImage, EnrichedImage, ImageFailure, ShardEntry } from '../types';
 
@@ -72,6 +74,7 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
         const embeddings = await embed(batch);
         return batch.map((d, i) => ({ ok: true as const, row: toRow(d, embeddings[i], processedAt) }));
       } catch (batchErr) {
+        if (isModelGone(batchErr)) throw batchErr;
         if (batch.length === 1) {
           const d = batch[0];
           const message = toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message;
@@ -79,8 +82,17 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
         }
         const outcomes: EnrichOutcome[] = [];
         for (const d of batch) outcomes.push(...(await this.enrich([d])));
+        if (outcomes.every((o) => !o.ok)) {
+          throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `the model failed on each of ${batch.length} images alone: ${toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message}`, {
+            cause: batchErr,
+          });
+        }
         return outcomes;
       }
     },
   };
+}
+
+function isModelGone(err: unknown): boolean {
+  return isVistaError(err) && err.code === SystemErrorCode.MODEL_UNAVAILABLE;
 }

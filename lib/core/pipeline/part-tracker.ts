@@ -18,6 +18,7 @@ export class PartTracker {
   private readonly open = new Map<number, OpenPart>();
   private readonly writes: Promise<void>[] = [];
   private writeError: unknown;
+  private aborted = false;
   readonly written: PartMarker[] = [];
 
   constructor(
@@ -60,12 +61,25 @@ export class PartTracker {
     if (unfinished.length) throw new Error(`parts never completed: ${unfinished.join(', ')}`);
   }
 
+  /**
+   * The run is failing: write no further part. A part is only written when all of its entries
+   * really were processed; one whose images were lost to the failure must be redone on resume.
+   */
+  abort(): void {
+    this.aborted = true;
+  }
+
+  /** Waits for writes already started, ignoring their outcome (used on the failure path). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.writes);
+  }
+
   get hasWriteError(): boolean {
     return this.writeError !== undefined;
   }
 
   private flushIfComplete(part: number, p: OpenPart): void {
-    if (!p.sealed || p.rows.length + p.failures.length < p.inputs) return;
+    if (this.aborted || !p.sealed || p.rows.length + p.failures.length < p.inputs) return;
     this.open.delete(part);
     const write = this.output.writePart(part, p.firstIndex, p.rows, p.failures, this.stamp).then(
       (marker) => {

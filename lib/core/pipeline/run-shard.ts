@@ -95,8 +95,11 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     });
   });
 
+  // A failure of the run itself (the model is gone): stops reading, and no more parts are written.
+  let fatal: unknown;
+
   const fetchAndDecode = async (entry: ShardEntry, part: number) => {
-    let stage: 'fetch' | 'decode' = 'fetch';
+    let stage: 'fetch' | 'decode' | 'batch' = 'fetch';
     try {
       const t0 = performance.now();
       const bytes = await source.fetch(entry.uri);
@@ -107,8 +110,13 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
       timings.decode += performance.now() - t1;
       const decoded: DecodedEntry = { entry, image };
       partOf.set(decoded, part);
+      stage = 'batch';
       await batcher.push(decoded);
     } catch (err) {
+      if (stage === 'batch') {
+        fatal ??= err;
+        return;
+      }
       const fallback = stage === 'fetch' ? ImageErrorCode.FETCH_FAILED : ImageErrorCode.CORRUPT_IMAGE;
       const e = toVistaError(err, fallback);
       fail(part, entry, e.code in ImageErrorCode ? (e.code as ImageErrorCode) : fallback, e.message);
@@ -118,31 +126,48 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
   const slots = new Semaphore(options.concurrency);
   const inflight = new Set<Promise<void>>();
   let currentPart = -1;
-  for await (const entry of readShard(options.shardUri)) {
-    const part = Math.floor(entry.index / partSize);
-    if (previous.has(part)) {
-      progress.resumed++;
-      continue;
+  try {
+    let stoppedEarly = false;
+    for await (const entry of readShard(options.shardUri)) {
+      if (fatal !== undefined || tracker.hasWriteError) {
+        // The current part is missing entries: it must not be sealed and written.
+        stoppedEarly = true;
+        break;
+      }
+      const part = Math.floor(entry.index / partSize);
+      if (previous.has(part)) {
+        progress.resumed++;
+        continue;
+      }
+      if (part !== currentPart) {
+        tracker.seal(currentPart);
+        currentPart = part;
+      }
+      tracker.addInput(part, entry.index);
+      if (isInvalidEntry(entry)) {
+        fail(part, { imageId: `invalid-line-${entry.index}`, uri: entry.line }, ImageErrorCode.INVALID_ENTRY, entry.reason);
+        continue;
+      }
+      await slots.acquire();
+      const task = fetchAndDecode(entry, part).finally(() => {
+        slots.release();
+        inflight.delete(task);
+      });
+      inflight.add(task);
     }
-    if (part !== currentPart) {
-      tracker.seal(currentPart);
-      currentPart = part;
-    }
-    tracker.addInput(part, entry.index);
-    if (isInvalidEntry(entry)) {
-      fail(part, { imageId: `invalid-line-${entry.index}`, uri: entry.line }, ImageErrorCode.INVALID_ENTRY, entry.reason);
-      continue;
-    }
-    if (tracker.hasWriteError) break;
-    await slots.acquire();
-    const task = fetchAndDecode(entry, part).finally(() => {
-      slots.release();
-      inflight.delete(task);
-    });
-    inflight.add(task);
+    await Promise.all(inflight);
+    await batcher.flush();
+    if (fatal !== undefined) throw fatal;
+    if (stoppedEarly) await tracker.drain(); // throws the write error
+  } catch (err) {
+    // Settle everything in flight before the caller closes the model, and write no part whose
+    // images were cut short: a resumed run redoes them.
+    tracker.abort();
+    await Promise.allSettled(inflight);
+    await batcher.flush().catch(() => undefined);
+    await tracker.settle();
+    throw err;
   }
-  await Promise.all(inflight);
-  await batcher.flush();
   tracker.seal(currentPart);
   await tracker.drain();
 

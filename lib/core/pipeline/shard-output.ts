@@ -7,8 +7,8 @@
  * Every file is written atomically, so a crash leaves whole parts or no part; a rerun redoes
  * only parts without a marker and overwrites any orphan arrow file of the same name.
  */
-import { ImageErrorCode } from '../errors';
-import { joinUri, listNames, readJson, exists, writeAtomic, writeJsonAtomic } from '../io/location';
+import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
+import { joinUri, listNames, readJson, exists, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
 import type { EnrichedImage, ImageFailure } from '../types';
 import { rowsToArrowFile } from './arrow-rows';
 
@@ -88,12 +88,20 @@ export function makeShardOutput(outUri: string, embedDim: number): ShardOutput {
 
     async completedParts() {
       const names = (await listNames(outUri)).filter((n) => /^part-\d{5,}\.json$/.test(n));
-      const markers = await Promise.all(names.map((n) => readJson<PartMarker>(at(n))));
+      const markers = await Promise.all(
+        names.map((n) =>
+          readJson<PartMarker>(at(n)).catch((err: unknown) => {
+            throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${at(n)} is not a readable part marker (${(err as Error).message}); delete it to redo the part`, { cause: err });
+          }),
+        ),
+      );
       return new Map(markers.map((m) => [m.part, m]));
     },
 
     async writePart(part, firstIndex, rows, failures, stamp) {
       if (rows.length > 0) await writeAtomic(at(partArrowName(part)), Buffer.from(rowsToArrowFile(rows, embedDim)));
+      // An earlier run may have written this part's rows and crashed before its marker.
+      else await removeFiles([at(partArrowName(part))]);
       const marker: PartMarker = {
         ...stamp,
         part,

@@ -50,6 +50,16 @@ export async function createWorker(config: WorkerConfig, logger: Logger): Promis
     intraOpThreads: config.intraOpThreads,
     logger: (line: object) => logger.info('model', line as Record<string, unknown>),
   });
+  try {
+    return await assembleWorker(config, logger, modelUri, model);
+  } catch (err) {
+    // A model thread left running would keep the process alive after the error is reported.
+    await model.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: string, model: ClipModel): Promise<Worker> {
   if (await isRandomWeights(modelUri)) logger.warn(RANDOM_WEIGHTS_WARNING, { model: model.id });
 
   const taxonomy = await loadTaxonomy(config.taxonomy);
