@@ -46,7 +46,8 @@ describe('local backfill state machine', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(result.report).toMatchObject({ ok: true, shards: { total: 3, complete: 3, failed: 0 }, images: { entries: 25, succeeded: 25, loaded: 25 } });
-    expect(store.loads.map((l) => l.shardId).sort()).toEqual(['shard-00000', 'shard-00001', 'shard-00002']);
+    // Store shard ids carry the run: runs share one store and all number their shards from 0.
+    expect(store.loads.map((l) => l.shardId).sort()).toEqual(['test-run/shard-00000', 'test-run/shard-00001', 'test-run/shard-00002']);
     expect(store.loads[0].shardResultsUri).toMatch(/work\/runs\/test-run\/results\/shard-0000\d$/);
     expect(store.indexBuilds).toBe(1);
 
@@ -66,7 +67,7 @@ describe('local backfill state machine', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('Vista.BackfillIncomplete');
     expect(result.cause).toMatch(/1 of 3 shards failed: shard-00001 \(embed-failed: worker failed \(exit code 3\): .*simulated system failure/);
-    expect(store.loads.map((l) => l.shardId).sort()).toEqual(['shard-00000', 'shard-00002']);
+    expect(store.loads.map((l) => l.shardId).sort()).toEqual(['test-run/shard-00000', 'test-run/shard-00002']);
 
     const report = await readJson<RunReport>(result.reportUri);
     expect(report.embed).toMatchObject({ status: 'FAILED', failedChildren: [{ index: 1, exitCode: 3 }] });
@@ -75,13 +76,13 @@ describe('local backfill state machine', () => {
   });
 
   it('records a shard whose load keeps failing and fails the execution with the store’s error', async () => {
-    const store = makeFakeStore({ failShards: ['shard-00002'] });
+    const store = makeFakeStore({ failShards: ['test-run/shard-00002'] });
     const result = await runLocalBackfill(options({ store }));
 
     expect(result.status).toBe('FAILED');
-    expect(result.cause).toMatch(/shard-00002 \(load-failed: Error: .*simulated commit failure for shard-00002/);
+    expect(result.cause).toMatch(/shard-00002 \(load-failed: Error: .*simulated commit failure for test-run\/shard-00002/);
     // The definition retries a failing load three times before recording it.
-    expect(store.loads.filter((l) => l.shardId === 'shard-00002')).toHaveLength(4);
+    expect(store.loads.filter((l) => l.shardId === 'test-run/shard-00002')).toHaveLength(4);
     expect(result.report).toMatchObject({ shards: { complete: 2, failed: 1 }, images: { loaded: 20 } });
   });
 

@@ -72,7 +72,7 @@ describe('shardManifest', () => {
     expect((await shardLines(path.join(dir, 'shards'), 2)).flat().map((e) => e.uri)).toEqual(uris(7));
   });
 
-  it('drops duplicate URIs (first wins), blank and invalid lines, and reports them with examples', async () => {
+  it('drops duplicates by image id (first wins), blank and invalid lines, and reports them with examples', async () => {
     const body = [
       's3://p/1.jpg',
       '',
@@ -83,20 +83,27 @@ describe('shardManifest', () => {
       'two words',
       '{"image_id": "no-uri"}',
       's3://p/2.jpg',
-      's3://p/3.jpg',
+      '{"uri": "s3://p/3.jpg", "image_id": "img-3"}',
+      '{"uri": "https://cdn.example.com/3.jpg", "image_id": "img-3"}',
+      '{"uri": "s3://p/3.jpg", "image_id": "img-3-crop"}',
     ].join('\r\n');
     const manifest = await write('m.txt', body);
-    const result = await shardManifest({ manifestUri: manifest, outPrefix: path.join(dir, 'shards'), shardSize: 100, exampleLimit: 2 });
+    const result = await shardManifest({ manifestUri: manifest, outPrefix: path.join(dir, 'shards'), shardSize: 100, exampleLimit: 3 });
 
-    expect(result).toMatchObject({ entries: 3, lines: 10, blankLines: 2 });
-    expect(result.duplicates.count).toBe(2);
+    expect(result).toMatchObject({ entries: 4, lines: 12, blankLines: 2 });
+    expect(result.duplicates.count).toBe(3);
+    // A repeated URI is a repeated derived id; one id under two URIs is a duplicate too; one URI
+    // under two explicit ids is two images.
     expect(result.duplicates.examples).toEqual([
-      { line: 5, uri: 's3://p/1.jpg' },
-      { line: 9, uri: 's3://p/2.jpg' },
+      { line: 5, uri: 's3://p/1.jpg', imageId: expect.any(String) },
+      { line: 9, uri: 's3://p/2.jpg', imageId: expect.any(String) },
+      { line: 11, uri: 'https://cdn.example.com/3.jpg', imageId: 'img-3' },
     ]);
     expect(result.invalid.count).toBe(3);
-    expect(result.invalid.examples.map((e) => e.line)).toEqual([6, 7]);
-    expect((await shardLines(path.join(dir, 'shards'), 1))[0].map((e) => e.uri)).toEqual(['s3://p/1.jpg', 's3://p/2.jpg', 's3://p/3.jpg']);
+    expect(result.invalid.examples.map((e) => e.line)).toEqual([6, 7, 8]);
+    const entries = (await shardLines(path.join(dir, 'shards'), 1))[0];
+    expect(entries.map((e) => e.uri)).toEqual(['s3://p/1.jpg', 's3://p/2.jpg', 's3://p/3.jpg', 's3://p/3.jpg']);
+    expect(entries.map((e) => e.image_id).slice(2)).toEqual(['img-3', 'img-3-crop']);
   });
 
   it('grows the shard size rather than exceed the maximum number of shards', async () => {

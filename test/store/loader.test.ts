@@ -110,12 +110,12 @@ test.each([
 ] as const)('a load that crashes %s converges to one copy when re-run', async (_label, hook) => {
   const db = path.join(root, `db-crash-${hook}`);
   const s = await shard(`shard-2000-${hook}`, 90, 7, 3);
-  // A first complete load, then a forced reload that crashes: two attempts' rows are in the table.
+  // A first complete load, then a forced reload that dies (no cleanup runs): two attempts' rows are in the table.
   await loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId });
   const crash = () => {
     throw new Error('simulated crash');
   };
-  await expect(loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId, force: true, hooks: { [hook]: crash } })).rejects.toThrow(
+  await expect(loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId, force: true, hooks: { [hook]: crash, crash: true } })).rejects.toThrow(
     'simulated crash',
   );
   expect((await contents(db)).ids).toHaveLength(180);
@@ -167,4 +167,20 @@ test('a shard of a different embedding width is refused', async () => {
   await loadShardResults({ dbUri: db, shardResultsUri: a.dir, shardId: a.shardId });
   const wide = await writeSyntheticShardResults(path.join(root, 'wide'), { shardId: 'shard-50001', count: 5, dim: 64, seed: 1 });
   await expect(loadShardResults({ dbUri: db, shardResultsUri: wide.dir, shardId: wide.shardId })).rejects.toMatchObject({ code: 'OUTPUT_INVALID' });
+});
+
+test('a load that fails after appending removes its own rows at once (no copies visible until a retry)', async () => {
+  const db = path.join(root, 'db-failed-attempt');
+  const s = await shard('shard-70000', 50, 12, 2);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await expect(
+      loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId, hooks: { afterAppend: () => Promise.reject(new Error('timeout')) } }),
+    ).rejects.toThrow('timeout');
+  }
+  expect(await contents(db)).toEqual({ ids: [], errorIds: [] });
+  await loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId });
+  const { ids, errorIds } = await contents(db);
+  expect(ids).toHaveLength(50);
+  expectUnique(ids);
+  expect(errorIds).toHaveLength(2);
 });

@@ -11,10 +11,10 @@ export function formatRunReport(report: RunReport, reportUri: string): string {
 
   const m = report.manifest;
   if (m) {
-    const problems = [`${m.blankLines} blank`, `${m.invalid.count} invalid`, `${m.duplicates.count} duplicate URIs`].join(', ');
+    const problems = [`${m.blankLines} blank`, `${m.invalid.count} invalid`, `${m.duplicates.count} duplicates`].join(', ');
     lines.push(`  manifest   ${m.lines} lines → ${m.entries} entries (${problems}) in ${m.shardCount} shards of ${m.shardSize}`);
     for (const ex of m.invalid.examples) lines.push(`             invalid line ${ex.line}: ${ex.reason}: ${ex.text}`);
-    for (const ex of m.duplicates.examples) lines.push(`             duplicate line ${ex.line}: ${ex.uri}`);
+    for (const ex of m.duplicates.examples) lines.push(`             duplicate line ${ex.line}: ${ex.uri} (image id ${ex.imageId})`);
   }
   const codes = Object.entries(t.failedByCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');
   lines.push(`  images     ${t.input} processed: ${t.succeeded} enriched, ${t.failed} failed${codes ? ` (${codes})` : ''}`);

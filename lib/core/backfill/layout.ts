@@ -35,9 +35,18 @@ export function assertRunId(runId: string): string {
   return runId;
 }
 
-/** `shard-00042`: the shard's id in results, loads, the report and the store. */
+/** `shard-00042`: the shard's id within its run, in results, loads and the report. */
 export function shardId(index: number): string {
   return shardResultsName(index);
+}
+
+/**
+ * `<runId>/shard-00042`: the shard's id in the store (its rows' `shard_id` and its ledger key).
+ * Runs share one store and all number their shards from 0: without the run, the second run's
+ * shard-00000 would take the first run's rows for an older attempt of itself and prune them.
+ */
+export function storeShardId(runId: string, index: number): string {
+  return `${runId}/${shardId(index)}`;
 }
 
 /** Index from an id such as `shard-00042`, or undefined. */

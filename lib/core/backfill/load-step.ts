@@ -6,7 +6,7 @@
  */
 import { exists, readJson, writeJsonAtomic } from '../io/location';
 import { describeCause, type LoadEvent } from './events';
-import { runLayout, shardId } from './layout';
+import { runLayout, shardId, storeShardId } from './layout';
 import type { BackfillStore } from './store-port';
 
 export type LoadStatus = 'loaded' | 'not-embedded' | 'failed';
@@ -45,7 +45,7 @@ export async function loadShard(event: LoadEvent, store: BackfillStore): Promise
     const result = await store.loadShardResults({
       dbUri: event.dbUri,
       shardResultsUri: layout.shardResultsUri(event.shardIndex),
-      shardId: base.shard,
+      shardId: storeShardId(event.runId, event.shardIndex),
     });
     outcome = {
       ...base,

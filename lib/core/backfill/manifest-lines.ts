@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SystemErrorCode, VistaError } from '../errors';
 import { openReadStream } from '../io/location';
@@ -17,16 +17,31 @@ async function openManifest(uri: string): Promise<Readable> {
   }
 }
 
+// pipeline(), not pipe(): a source error (a reset S3 body) must reach the reader, not crash the process.
 function decompressIfGzipped(uri: string, raw: Readable): Readable {
-  return /\.gz$/i.test(uri) ? raw.pipe(createGunzip()) : raw;
+  return /\.gz$/i.test(uri) ? pipeline(raw, createGunzip(), () => undefined) : raw;
+}
+
+async function* linesOf(uri: string, raw: Readable): AsyncGenerator<string> {
+  const lines = createInterface({ input: decompressIfGzipped(uri, raw), crlfDelay: Infinity });
+  try {
+    yield* lines;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new VistaError(SystemErrorCode.CONFIG_INVALID, `manifest ${uri} is not valid gzip: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    raw.destroy();
+  }
 }
 
 /** Lines with their 1-based line numbers (what a person looks up in an editor). */
 export async function* readManifestLines(uri: string): AsyncGenerator<{ lineNumber: number; text: string }> {
   const raw = await openManifest(uri);
-  const lines = createInterface({ input: decompressIfGzipped(uri, raw), crlfDelay: Infinity });
   let lineNumber = 0;
-  for await (const text of lines) yield { lineNumber: ++lineNumber, text };
+  for await (const text of linesOf(uri, raw)) yield { lineNumber: ++lineNumber, text };
 }
 
 export interface ManifestScan {
@@ -41,25 +56,24 @@ export async function scanManifest(uri: string): Promise<ManifestScan> {
   const raw = await openManifest(uri);
   const hash = createHash('sha256');
   raw.on('data', (chunk: Buffer) => hash.update(chunk));
-  const lines = createInterface({ input: decompressIfGzipped(uri, raw), crlfDelay: Infinity });
   let nonBlankLines = 0;
-  for await (const text of lines) if (text.trim() !== '') nonBlankLines++;
+  for await (const text of linesOf(uri, raw)) if (text.trim() !== '') nonBlankLines++;
   return { sha256: hash.digest('hex'), nonBlankLines };
 }
 
 /**
- * Remembers URIs seen so far as 12-byte digests (~60 bytes per entry in a V8 Set, against ~150
- * for the URI itself): about 600 MB for 10M URIs, which bounds one sharding run. Collisions
+ * Remembers keys (image ids) seen so far as 12-byte digests (~60 bytes per entry in a V8 Set, against
+ * ~150 for the key itself): about 600 MB for 10M ids, which bounds one sharding run. Collisions
  * (96 bits) are negligible at that size.
  */
-export function makeSeenSet(): { add(uri: string): boolean; size(): number } {
+export function makeSeenSet(): { add(key: string): boolean; size(): number } {
   const seen = new Set<string>();
   return {
-    /** True when the URI is new. */
-    add(uri) {
-      const key = createHash('sha1').update(uri).digest().subarray(0, 12).toString('latin1');
-      if (seen.has(key)) return false;
-      seen.add(key);
+    /** True when the key is new. */
+    add(key) {
+      const digest = createHash('sha1').update(key).digest().subarray(0, 12).toString('latin1');
+      if (seen.has(digest)) return false;
+      seen.add(digest);
       return true;
     },
     size: () => seen.size,

@@ -9,9 +9,10 @@
  * a run that was already sharded from that manifest is returned as is. A run cannot be re-sharded
  * from a different manifest: its results would no longer match its shards.
  *
- * Limits: one pass holds a digest per distinct URI (see makeSeenSet), so one run is meant for up
- * to ~10-20M images; the 500M catalog is backfilled as several runs over manifest partitions
- * (duplicates across runs are harmless, loads upsert by image id).
+ * Duplicates are found by image id, the store's key (derived from the URI when a line has none, so a
+ * repeated URI is a repeated id). Limits: one pass holds a digest per distinct id (see makeSeenSet),
+ * so one run is meant for up to ~10-20M images; the 500M catalog is backfilled as several runs over
+ * disjoint manifest partitions (an image listed in two runs gets a row from each).
  */
 import { SystemErrorCode, VistaError } from '../errors';
 import { exists, joinUri, listNames, readJson, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
@@ -49,7 +50,8 @@ export interface ShardManifestResult {
   lines: number;
   blankLines: number;
   invalid: { count: number; examples: { line: number; reason: string; text: string }[] };
-  duplicates: { count: number; examples: { line: number; uri: string }[] };
+  /** Lines whose image id (given, or derived from the URI) was already seen. */
+  duplicates: { count: number; examples: { line: number; uri: string; imageId: string }[] };
   createdAt: string;
   /** True when an earlier identical sharding of this run was found and kept. */
   reused: boolean;
@@ -97,9 +99,9 @@ export async function shardManifest(options: ShardManifestOptions): Promise<Shar
       if (invalid.examples.length < exampleLimit) invalid.examples.push({ line: lineNumber, reason: parsed.reason, text: parsed.line });
       continue;
     }
-    if (!seen.add(parsed.uri)) {
+    if (!seen.add(parsed.imageId)) {
       duplicates.count++;
-      if (duplicates.examples.length < exampleLimit) duplicates.examples.push({ line: lineNumber, uri: parsed.uri });
+      if (duplicates.examples.length < exampleLimit) duplicates.examples.push({ line: lineNumber, uri: parsed.uri, imageId: parsed.imageId });
       continue;
     }
     chunk.push(toShardLine(parsed));

@@ -26,8 +26,10 @@ export interface LoadProgress {
   rowsTotal: number;
 }
 
-/** Fault injection for tests: a hook that throws simulates a crash at that point. */
+/** Fault injection for tests: a hook that throws simulates a failure at that point. */
 export interface LoadHooks {
+  /** Make a hook's throw behave like a killed process (a Lambda timeout): no cleanup runs after it. */
+  crash?: boolean;
   /** After every row and failure is appended, before the ledger records the load. */
   afterAppend?: () => Promise<void> | void;
   /** After the ledger records the load, before other attempts' rows are pruned. */
@@ -94,8 +96,18 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   }
 
   const loadId = await beginAttempt(store, ledger, facts, before);
-  const counts = await appendShard(store, images, errors, shard, loadId, options);
-  await options.hooks?.afterAppend?.();
+  let counts: { rows: number; failed: number; parts: number };
+  try {
+    counts = await appendShard(store, images, errors, shard, loadId, options);
+    await options.hooks?.afterAppend?.();
+  } catch (err) {
+    if (options.hooks?.crash) throw err;
+    // Rows of an attempt that never records its load must not linger (search would see them)
+    // until some later attempt succeeds and prunes them. If this cleanup dies too, that later
+    // attempt still removes them: they stay `started` without `loaded`.
+    await prune(store, images, errors, shardId, loadId, 'exactly').catch(() => undefined);
+    throw err;
+  }
   await recordLoaded(store, ledger, facts, loadId, counts);
   await options.hooks?.afterRecord?.();
 
