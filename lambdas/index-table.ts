@@ -5,13 +5,14 @@
 import { indexEventSchema, parseEvent } from '../lib/core/backfill/events';
 import { indexStep, type IndexStepResult } from '../lib/core/backfill/index-step';
 import { defaultStore, type BackfillStore } from '../lib/core/backfill/store-port';
+import { withStepErrorNames } from '../lib/core/backfill/step-errors';
 
 export function makeIndexHandler(getStore: () => BackfillStore): (event: unknown) => Promise<IndexStepResult> {
   let store: BackfillStore | undefined;
-  return async (event) => {
+  return withStepErrorNames(async (event) => {
     store ??= getStore();
     return indexStep(parseEvent(indexEventSchema, event, 'index'), store);
-  };
+  });
 }
 
 export const handler = makeIndexHandler(defaultStore);

@@ -5,6 +5,7 @@
 import { loadEventSchema, parseEvent } from '../lib/core/backfill/events';
 import { loadShard, type LoadStatus } from '../lib/core/backfill/load-step';
 import { defaultStore, type BackfillStore } from '../lib/core/backfill/store-port';
+import { withStepErrorNames } from '../lib/core/backfill/step-errors';
 
 export interface LoadResponse {
   shardIndex: number;
@@ -14,11 +15,11 @@ export interface LoadResponse {
 
 export function makeLoadHandler(getStore: () => BackfillStore): (event: unknown) => Promise<LoadResponse> {
   let store: BackfillStore | undefined;
-  return async (event) => {
+  return withStepErrorNames(async (event) => {
     store ??= getStore();
     const outcome = await loadShard(parseEvent(loadEventSchema, event, 'load'), store);
     return { shardIndex: outcome.shardIndex, status: outcome.status, loadedRows: outcome.loadedRows };
-  };
+  });
 }
 
 export const handler = makeLoadHandler(defaultStore);

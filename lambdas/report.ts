@@ -6,16 +6,17 @@ import { listFailedChildrenFromBatch, type ListFailedChildren } from '../lib/cor
 import { readBackfillConfig } from '../lib/core/backfill/config';
 import { parseEvent, reportEventSchema } from '../lib/core/backfill/events';
 import { buildRunReport, type CompactRunReport } from '../lib/core/backfill/report';
+import { withStepErrorNames } from '../lib/core/backfill/step-errors';
 
 export function makeReportHandler(deps: { listFailedChildren: ListFailedChildren }): (event: unknown) => Promise<CompactRunReport> {
-  return async (event) => {
+  return withStepErrorNames(async (event) => {
     const { reportConcurrency } = readBackfillConfig();
     const { compact } = await buildRunReport(parseEvent(reportEventSchema, event, 'report'), {
       listFailedChildren: deps.listFailedChildren,
       concurrency: reportConcurrency,
     });
     return compact;
-  };
+  });
 }
 
 export const handler = makeReportHandler({ listFailedChildren: listFailedChildrenFromBatch });

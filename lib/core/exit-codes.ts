@@ -8,7 +8,8 @@ import { SystemErrorCode, type VistaErrorCode } from './errors';
 export const EXIT_RETRYABLE = 1;
 export const EXIT_PERMANENT = 2;
 
-const PERMANENT: ReadonlySet<VistaErrorCode> = new Set([
+/** Failures that the same job, retried, would meet again. */
+export const PERMANENT_ERROR_CODES: ReadonlySet<VistaErrorCode> = new Set([
   SystemErrorCode.CONFIG_INVALID,
   SystemErrorCode.MODEL_INVALID,
   SystemErrorCode.MODEL_NOT_FOUND,
@@ -19,5 +20,5 @@ const PERMANENT: ReadonlySet<VistaErrorCode> = new Set([
 ]);
 
 export function exitCodeFor(code: VistaErrorCode): number {
-  return PERMANENT.has(code) ? EXIT_PERMANENT : EXIT_RETRYABLE;
+  return PERMANENT_ERROR_CODES.has(code) ? EXIT_PERMANENT : EXIT_RETRYABLE;
 }

@@ -184,3 +184,16 @@ test('a load that fails after appending removes its own rows at once (no copies 
   expectUnique(ids);
   expect(errorIds).toHaveLength(2);
 });
+
+test('errors.jsonl with fewer records than the summary counts is refused, and the attempt leaves no rows', async () => {
+  const db = path.join(root, 'db-short-errors');
+  const s = await shard('shard-80000', 30, 13, 3);
+  const errorsFile = path.join(s.dir, 'errors.jsonl');
+  const lines = (await fs.readFile(errorsFile, 'utf8')).trim().split('\n');
+  await fs.writeFile(errorsFile, `${lines.slice(0, 2).join('\n')}\n`);
+  await expect(loadShardResults({ dbUri: db, shardResultsUri: s.dir, shardId: s.shardId })).rejects.toMatchObject({
+    code: 'OUTPUT_INVALID',
+    message: expect.stringContaining('summary says 3'),
+  });
+  expect(await contents(db)).toEqual({ ids: [], errorIds: [] });
+});

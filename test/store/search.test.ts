@@ -124,6 +124,21 @@ test('by-hotel search ranks distinct hotels by their best image, with at most pe
   expect(hotels![0].hotelId).toBe(best.hotelId ?? hotels![0].hotelId);
 });
 
+test('by-hotel search widens its candidates when a few hotels fill the nearest ones, until k hotels', async () => {
+  const distinctHotels = new Set(rows.map((r) => r.hotelId).filter((h) => h !== null)).size;
+  const k = Math.min(30, distinctHotels);
+  expect(k).toBeGreaterThan(10);
+  const { hotels } = await searchByVector(store, embeddings.get(rows[7].imageId)!, { k, byHotel: true, perHotel: 1 });
+  expect(hotels).toHaveLength(k);
+});
+
+test('k and perHotel are validated as a request error', async () => {
+  const query = embeddings.get(rows[0].imageId)!;
+  await expect(searchByVector(store, query, { k: 0 })).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+  await expect(searchByVector(store, query, { k: 2.5 })).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+  await expect(searchByVector(store, query, { k: 5, byHotel: true, perHotel: -1 })).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+});
+
 test('text search embeds the text with the model and searches with that vector', async () => {
   const target = rows[123];
   const texts: string[][] = [];

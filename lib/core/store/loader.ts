@@ -156,12 +156,13 @@ async function appendShard(
   }
   await flush();
 
-  const failures = await readFailures(shard);
-  for (let i = 0; i < failures.length; i += limit) {
-    const chunk = failuresTable(failures.slice(i, i + limit), shardId, loadId);
+  let failed = 0;
+  for await (const failures of readFailures(shard, limit)) {
+    const chunk = failuresTable(failures, shardId, loadId);
     await store.commit(TableName.imageErrors, `append failures ${shardId}`, () => errors.add(chunk));
+    failed += failures.length;
   }
-  return { rows: rowsAppended, failed: failures.length, parts: partsRead };
+  return { rows: rowsAppended, failed, parts: partsRead };
 }
 
 /** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */

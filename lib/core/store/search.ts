@@ -56,15 +56,36 @@ export function allTagsFilter(tags: string[]): string | undefined {
   return `array_has_all(${C.tags}, [${unique.map(sqlString).join(', ')}])`;
 }
 
+function positiveInt(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new VistaError(SystemErrorCode.REQUEST_INVALID, `${name} must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
 export async function searchByVector(store: VistaStore, vector: Float32Array, options: SearchOptions = {}): Promise<SearchResponse> {
-  const k = options.k ?? 10;
-  const perHotel = options.perHotel ?? 3;
+  const k = positiveInt('k', options.k ?? 10, MAX_CANDIDATES);
+  const perHotel = positiveInt('perHotel', options.perHotel ?? 3, MAX_CANDIDATES);
   const exclude = new Set(options.excludeIds ?? []);
+  const table = await imagesTable(store);
   // Excluded ids are dropped here rather than in SQL: a NOT IN over millions of rows costs more
   // than a few extra candidates.
-  const wanted = options.byHotel ? k * perHotel * 4 : k;
-  const limit = Math.min(MAX_CANDIDATES, wanted + exclude.size);
-  let query = (await imagesTable(store))
+  let limit = Math.min(MAX_CANDIDATES, (options.byHotel ? k * perHotel * 4 : k) + exclude.size);
+  for (;;) {
+    const found = (await candidates(table, vector, limit, options)).filter((r) => !exclude.has(r.imageId));
+    if (!options.byHotel) return { results: found.slice(0, k) };
+    const hotels = groupByHotel(found, perHotel).slice(0, k);
+    // A few hotels can fill the nearest candidates: widen the search until k hotels or no more rows.
+    if (hotels.length < k && found.length + exclude.size >= limit && limit < MAX_CANDIDATES) {
+      limit = Math.min(MAX_CANDIDATES, limit * 4);
+      continue;
+    }
+    return { results: hotels.flatMap((h) => h.images), hotels };
+  }
+}
+
+async function candidates(table: lancedb.Table, vector: Float32Array, limit: number, options: SearchOptions): Promise<SearchResult[]> {
+  let query = table
     .vectorSearch(vector)
     .column(C.embedding)
     .distanceType('cosine')
@@ -74,10 +95,7 @@ export async function searchByVector(store: VistaStore, vector: Float32Array, op
     .limit(limit);
   const filters = [allTagsFilter(options.tags ?? []), options.byHotel ? `${C.hotelId} IS NOT NULL` : undefined].filter(Boolean) as string[];
   if (filters.length) query = query.where(filters.join(' AND '));
-  const found = toResults(await query.toArrow()).filter((r) => !exclude.has(r.imageId));
-  if (!options.byHotel) return { results: found.slice(0, k) };
-  const hotels = groupByHotel(found, perHotel).slice(0, k);
-  return { results: hotels.flatMap((h) => h.images), hotels };
+  return toResults(await query.toArrow());
 }
 
 function toResults(table: ArrowTable): SearchResult[] {

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
-import { exists, joinUri, readBytes, readText } from '../io/location';
+import { createInterface } from 'node:readline';
+import { exists, joinUri, openReadStream, readBytes } from '../io/location';
 import { ResultColumn } from '../pipeline/schema';
 import { ERRORS_FILE, SUMMARY_FILE, type FailureRecord, type ShardSummary } from '../pipeline/shard-output';
 
@@ -66,18 +67,40 @@ export async function readPart(shard: CompleteShard, part: { name: string; rows:
   return table;
 }
 
-export async function readFailures(shard: CompleteShard): Promise<FailureRecord[]> {
+/**
+ * The shard's failure records in chunks of `chunkSize`, streamed: a shard of a million images
+ * with a bad source can have hundreds of thousands. Checks the count against the summary.
+ */
+export async function* readFailures(shard: CompleteShard, chunkSize: number): AsyncGenerator<FailureRecord[]> {
   const uri = joinUri(shard.uri, ERRORS_FILE);
   if (!(await exists(uri))) {
     if (shard.summary.failed > 0) throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} missing but ${shard.summary.failed} images failed`);
-    return [];
+    return;
   }
-  const lines = (await readText(uri)).split('\n').filter((l) => l.trim() !== '');
-  return lines.map((line, i) => {
-    try {
-      return JSON.parse(line) as FailureRecord;
-    } catch (err) {
-      throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} line ${i + 1} is not JSON`, { cause: err });
+  const stream = await openReadStream(uri);
+  let lineNumber = 0;
+  let count = 0;
+  let chunk: FailureRecord[] = [];
+  try {
+    for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      try {
+        chunk.push(JSON.parse(line) as FailureRecord);
+      } catch (err) {
+        throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} line ${lineNumber} is not JSON`, { cause: err });
+      }
+      count++;
+      if (chunk.length >= chunkSize) {
+        yield chunk;
+        chunk = [];
+      }
     }
-  });
+  } finally {
+    stream.destroy();
+  }
+  if (chunk.length > 0) yield chunk;
+  if (count !== shard.summary.failed) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} has ${count} records, summary says ${shard.summary.failed} images failed`);
+  }
 }
