@@ -6,6 +6,7 @@
  */
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { STORAGE_LAYOUT } from './storage';
 
 export const CONTEXT_PREFIX = 'vista:';
 
@@ -20,6 +21,26 @@ const list = (fallback: string[]) =>
     z.array(z.string().min(1)).default(fallback),
   );
 const optionalText = () => z.preprocess(fromText, z.string().min(1).optional());
+
+/**
+ * A key inside the artifacts bucket under `<prefix>/`. The worker job role is granted read access
+ * on fixed prefixes of that bucket (lib/infra/backfill/compute.ts), so a path elsewhere would
+ * deploy fine and then fail in every worker with ACCESS_DENIED: refuse it at synth instead.
+ */
+const underPrefix = (prefix: string, what: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, { message: 'letters, digits, ".", "_", "-" and "/" only' })
+    .refine((p) => p.startsWith(`${prefix}/`) && p.length > prefix.length + 1 && !p.split('/').some((s) => s === '.' || s === '..'), {
+      message:
+        `the ${what} must be under "${prefix}/" in the artifacts bucket (e.g. "${prefix}/<name>"): the worker job role may read ` +
+        `only ${STORAGE_LAYOUT.models}/*, ${STORAGE_LAYOUT.taxonomies}/* and ${STORAGE_LAYOUT.labelBanks}/* there`,
+    });
+
+/** Fargate task sizes (AWS Batch on Fargate): vCPUs, and the memory (MiB) each allows. */
+const FARGATE_VCPUS = [1, 2, 4, 8, 16];
+const gib = (from: number, to: number, step: number) => Array.from({ length: (to - from) / step + 1 }, (_, i) => (from + i * step) * 1024);
+const FARGATE_MEMORY_MIB: Record<number, number[]> = { 1: gib(2, 8, 1), 2: gib(4, 16, 1), 4: gib(8, 30, 1), 8: gib(16, 60, 4), 16: gib(32, 120, 8) };
 
 /** The values CloudWatch Logs accepts as a retention (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -99,14 +120,40 @@ export const infraConfigSchema = z
     loadMemoryMiB: int(3_008, 128, 10_240),
     /** Memory of the index function, MiB. @default 10240 */
     indexMemoryMiB: int(10_240, 128, 10_240),
-    /** Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. @default "models/clip-vit-b-32" */
-    modelPath: z.preprocess(fromText, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).default('models/clip-vit-b-32')),
+    /**
+     * Images-table size (rows) from which compaction and index building leave the index Lambda
+     * (15 minutes at most) for the Batch index job (Fargate, CPU only, sized below). 0 sends every
+     * table to the job.
+     * @default 20000000
+     */
+    indexJobMinRows: int(20_000_000, 0, 1_000_000_000_000),
+    /** vCPUs of the Batch index job (a Fargate size: 1, 2, 4, 8 or 16). @default 16 */
+    indexJobVcpus: z.preprocess(fromText, z.coerce.number().refine((v) => FARGATE_VCPUS.includes(v), { message: `one of ${FARGATE_VCPUS.join(', ')}` }).default(16)),
+    /**
+     * Memory of the Batch index job, MiB: a Fargate size for indexJobVcpus (16 vCPUs: 32768 to
+     * 122880 in steps of 8192). IVF training and the partition shuffle of a few hundred million
+     * 512-d vectors need tens of GiB.
+     * @default 65536
+     */
+    indexJobMemoryMiB: int(65_536, 2_048, 122_880),
+    /** Ephemeral storage of the Batch index job, GiB (Fargate: 21 to 200): the several-GB worker image plus LanceDB's spill files. @default 100 */
+    indexJobStorageGiB: int(100, 21, 200),
+    /** Minutes the Batch index job may run. @default 720 */
+    indexJobTimeoutMinutes: int(720, 10, 14 * 24 * 60),
+    /**
+     * Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. Must be under
+     * `models/`: the worker job role may read `models/*` of that bucket and nothing else there
+     * (besides taxonomies and label banks).
+     * @default "models/clip-vit-b-32"
+     */
+    modelPath: z.preprocess(fromText, underPrefix(STORAGE_LAYOUT.models, 'model folder').default('models/clip-vit-b-32')),
 
     /**
-     * Taxonomy file inside the artifacts bucket (lib/core/tags/taxonomy-schema.ts).
+     * Taxonomy file inside the artifacts bucket (lib/core/tags/taxonomy-schema.ts). Must be under
+     * `taxonomies/`, the only prefix besides models and label banks the worker job role may read.
      * @default - the hotel taxonomy bundled with the worker
      */
-    taxonomyPath: z.preprocess(fromText, z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/).optional()),
+    taxonomyPath: z.preprocess(fromText, underPrefix(STORAGE_LAYOUT.taxonomies, 'taxonomy file').optional()),
 
     /**
      * Existing bucket holding the source images: imported (never modified, read-only grants)
@@ -137,8 +184,14 @@ export const infraConfigSchema = z
 
     /** Alarm when more than this percentage of processed images fail (5-minute windows). @default 5 */
     alarmFailureRatePercent: int(5, 1, 100),
-    /** Alarm when this many Batch jobs (shard attempts) fail within 15 minutes. @default 20 */
-    alarmFailedJobs: int(20, 1, 100_000),
+    /**
+     * Alarm when this many shards (Batch array children) fail for good within 15 minutes: all
+     * jobAttempts used, or an exit the retry strategy does not retry. Retried attempts are not
+     * counted (Batch puts them back to RUNNABLE, they never reach FAILED), nor is the array job
+     * itself. Every such shard is missing from the run until it is resumed.
+     * @default 5
+     */
+    alarmFailedJobs: int(5, 1, 100_000),
     /** Alarm when a backfill Lambda errors this many times within 15 minutes. @default 5 */
     alarmLambdaErrors: int(5, 1, 100_000),
     /** Create an SNS topic that every alarm notifies. @default false */
@@ -154,6 +207,10 @@ export const infraConfigSchema = z
     if (!c.spot && !c.onDemandFallback) issue('spot', 'spot and onDemandFallback cannot both be off');
     if (c.availabilityZones.length > 0 && !c.region) issue('availabilityZones', 'naming zones needs region');
     if (c.sourceKmsKeyArn && !c.sourceBucketName) issue('sourceKmsKeyArn', 'only for an imported source bucket (sourceBucketName)');
+    const memory = FARGATE_MEMORY_MIB[c.indexJobVcpus];
+    if (memory && !memory.includes(c.indexJobMemoryMiB)) {
+      issue('indexJobMemoryMiB', `with indexJobVcpus ${c.indexJobVcpus}, a Fargate size: ${memory[0]} to ${memory[memory.length - 1]} in steps of ${memory[1] - memory[0]}`);
+    }
   });
 
 export type InfraConfig = z.infer<typeof infraConfigSchema>;

@@ -84,9 +84,37 @@ export function copyLayerPackages(outputDir: string, nodeModules = path.join(REP
   return packages;
 }
 
-function installedVersion(name: string): string | undefined {
-  const dir = path.join(REPO_ROOT, 'node_modules', name);
+function installedVersion(name: string, nodeModules = path.join(REPO_ROOT, 'node_modules')): string | undefined {
+  const dir = path.join(nodeModules, name);
   return fs.existsSync(path.join(dir, 'package.json')) ? readPackage(dir).version : undefined;
+}
+
+/** `name@version` of a package folder and of every package nested in its own node_modules. */
+function packageVersions(dir: string, into: Set<string>): void {
+  const pkg = readPackage(dir);
+  into.add(`${pkg.name}@${pkg.version}`);
+  const nested = path.join(dir, 'node_modules');
+  if (!fs.existsSync(nested)) return;
+  for (const entry of fs.readdirSync(nested)) {
+    const scoped = entry.startsWith('@') ? fs.readdirSync(path.join(nested, entry)).map((n) => path.join(entry, n)) : [entry];
+    for (const name of scoped) if (fs.existsSync(path.join(nested, name, 'package.json'))) packageVersions(path.join(nested, name), into);
+  }
+}
+
+/**
+ * What decides the layer's content, as one hash: the name and version of every package the
+ * layer holds (the roots, their run-time closure, and packages nested inside them), so that any
+ * dependency upgrade re-stages and re-publishes the layer. Without the linux-x64 binary (the
+ * Docker fallback installs from the registry) only the root versions are known.
+ */
+export function layerContentHash(nodeModules = path.join(REPO_ROOT, 'node_modules')): string {
+  const native = installedVersion('@lancedb/lancedb-linux-x64-gnu', nodeModules);
+  const roots = native ? LAYER_ROOT_PACKAGES : LAYER_ROOT_PACKAGES.filter((p) => p !== '@lancedb/lancedb-linux-x64-gnu');
+  const packages = new Set<string>();
+  for (const name of runtimePackageClosure(roots, nodeModules)) packageVersions(path.join(nodeModules, name), packages);
+  return createHash('sha256')
+    .update(JSON.stringify({ layout: 2, packages: [...packages].sort(), native: native ?? 'docker' }))
+    .digest('hex');
 }
 
 export class LanceDbLayer extends Construct {
@@ -99,9 +127,7 @@ export class LanceDbLayer extends Construct {
     if (!lancedbVersion || !arrowVersion) throw new Error('LanceDB layer: run npm ci first (@lancedb/lancedb, apache-arrow)');
     // Versions decide the content: hashing them, not 180 MB of binary, keeps synth fast and lets
     // CDK reuse an already staged layer.
-    const assetHash = createHash('sha256')
-      .update(JSON.stringify({ layout: 1, lancedbVersion, arrowVersion, native: installedVersion('@lancedb/lancedb-linux-x64-gnu') ?? 'docker' }))
-      .digest('hex');
+    const assetHash = layerContentHash();
 
     const code = lambda.Code.fromAsset(path.join(REPO_ROOT, 'node_modules', '@lancedb', 'lancedb'), {
       assetHashType: AssetHashType.CUSTOM,

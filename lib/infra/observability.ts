@@ -36,6 +36,14 @@ export interface BackfillObservabilityProps {
 
 const FIVE_MINUTES = Duration.minutes(5);
 
+/**
+ * Shards that failed for good: "Job State Change" events to FAILED of array children (their
+ * detail carries arrayProperties.index). Batch emits FAILED only once a job is final (a retried
+ * attempt goes back to RUNNABLE), and the array job itself also turns FAILED when any child does,
+ * which this leaves out. Infra-only metric, so its name lives here.
+ */
+export const FAILED_SHARDS_METRIC = 'BatchShardsFailed';
+
 function workerMetric(name: string, statistic = 'Sum', period = Duration.minutes(1)): cw.Metric {
   return new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, statistic, period });
 }
@@ -79,10 +87,18 @@ export class BackfillObservability extends Construct {
       alarmDescription: `More than ${config.alarmFailureRatePercent}% of images fail (see failures by error code on the dashboard, errors.jsonl per shard).`,
     });
     this.alarm('FailedBatchJobs', {
-      metric: jobStates('FAILED', Duration.minutes(15)),
+      metric: new cw.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: FAILED_SHARDS_METRIC,
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
       threshold: config.alarmFailedJobs,
       evaluationPeriods: 1,
-      alarmDescription: `${config.alarmFailedJobs}+ Batch jobs (shard attempts) failed within 15 minutes: check the worker log group.`,
+      alarmDescription:
+        `${config.alarmFailedJobs}+ shards (Batch array children) failed for good within 15 minutes: every attempt used, or an exit ` +
+        'the retry strategy does not retry (retried attempts and the array job itself are not counted). Those shards are missing ' +
+        'from the run until it is resumed: see report.json and the worker log group.',
     });
     this.alarm('LambdaErrors', {
       metric: new cw.MathExpression({
@@ -121,7 +137,10 @@ export class BackfillObservability extends Construct {
         new cw.MathExpression({ expression: 'bad / PERIOD(bad)', usingMetrics: { bad: failed }, label: 'failed / s', period: Duration.minutes(1) }),
       ]),
       graph('Images per second per shard (average)', [workerMetric(WorkerMetric.ImagesPerSecond, 'Average', FIVE_MINUTES)]),
-      graph('Shards completed', [workerMetric(WorkerMetric.ShardsCompleted, 'Sum', FIVE_MINUTES)]),
+      graph('Shards completed / failed for good', [
+        workerMetric(WorkerMetric.ShardsCompleted, 'Sum', FIVE_MINUTES),
+        new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: FAILED_SHARDS_METRIC, statistic: 'Sum', period: FIVE_MINUTES, label: 'failed for good' }),
+      ]),
     );
     this.dashboard.addWidgets(
       graph('Failed images by error code', [
@@ -194,6 +213,16 @@ export class BackfillObservability extends Construct {
       metricName: BATCH_JOB_STATE_METRIC,
       metricValue: '1',
       dimensions: { [BATCH_JOB_STATUS_DIMENSION]: '$.detail.status' },
+    });
+    new logs.MetricFilter(this, 'FailedShardsMetric', {
+      logGroup,
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.stringValue('$.detail.status', '=', 'FAILED'),
+        logs.FilterPattern.numberValue('$.detail.arrayProperties.index', '>=', 0),
+      ),
+      metricNamespace: METRICS_NAMESPACE,
+      metricName: FAILED_SHARDS_METRIC,
+      metricValue: '1',
     });
     return logGroup;
   }

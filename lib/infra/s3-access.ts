@@ -25,6 +25,21 @@ export interface GrantObjectsOptions {
   readonly why: string;
 }
 
+/**
+ * The `s3:prefix` values (StringLike) a grantee may list: each of its key patterns, and for a
+ * folder pattern `p/*` also the bare `p` (a listing of "p" without the slash, as LanceDB may do
+ * for its database root `db`). `*` inside a pattern matches `/` too, so `work/runs/*\/results/*`
+ * covers `work/runs/<run>/results/shard-00001/` and every key below it.
+ */
+export function listPrefixes(patterns: string[]): string[] {
+  const prefixes = new Set<string>();
+  for (const p of patterns) {
+    prefixes.add(p);
+    if (p.endsWith('/*') && p.length > 2) prefixes.add(p.slice(0, -2));
+  }
+  return [...prefixes];
+}
+
 export function grantObjects(grantee: iam.IGrantable, bucket: s3.IBucket, access: ObjectAccess, options: GrantObjectsOptions): void {
   const read = access.read ?? [];
   const write = access.write ?? [];
@@ -33,7 +48,19 @@ export function grantObjects(grantee: iam.IGrantable, bucket: s3.IBucket, access
 
   // Without ListBucket, S3 answers 403 instead of 404 for a missing key, and every "does this
   // marker exist?" check (summary.json, part markers, load outcomes) would fail as access denied.
-  iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
+  // It is limited to the grantee's own prefixes: for that 404 check S3 evaluates s3:prefix as the
+  // requested key, and the code lists folders with a trailing slash (`…/results/shard-00001/`,
+  // LanceDB's `db/images.lance/_versions/`), which the object patterns already match.
+  const prefixes = listPrefixes([...read, ...write, ...remove]);
+  if (prefixes.length > 0) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': prefixes } },
+      }),
+    );
+  }
   if (read.length > 0) iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: objects(read) });
   if (write.length > 0) {
     iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resourceArns: objects(write) });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
-import { BackfillState } from '../../lib/core/backfill/state-names';
+import { BackfillState, INDEX_JOB_COMMAND } from '../../lib/core/backfill/state-names';
 import { LANCEDB_BINARY, LAYER_NODE_MODULES } from '../../lib/infra/lancedb-layer';
 import { describeFindings, flat, stagedAssetDir, synthBackfill, type Synthesized } from './support/synth';
 
@@ -20,14 +20,14 @@ beforeAll(() => {
 afterAll(() => synth?.cleanup());
 
 const resourcesOf = (type: string): Json => synth.template.findResources(type);
-const only = (type: string): Json => {
-  const all = Object.values(resourcesOf(type));
+const only = (type: string, idPrefix = ''): Json => {
+  const all = Object.entries(resourcesOf(type)).filter(([id]) => id.startsWith(idPrefix));
   expect(all).toHaveLength(1);
-  return all[0];
+  return all[0][1];
 };
 
 describe('GPU compute', () => {
-  const environments = () => Object.entries(resourcesOf('AWS::Batch::ComputeEnvironment'));
+  const environments = () => Object.entries(resourcesOf('AWS::Batch::ComputeEnvironment')).filter(([id]) => id.startsWith('Compute'));
 
   it('runs GPU instance types on the ECS NVIDIA AMI, Spot with SPOT_PRICE_CAPACITY_OPTIMIZED, plus On-Demand', () => {
     const byType: Record<string, Json> = Object.fromEntries(environments().map(([, ce]) => [ce.Properties.ComputeResources.Type, ce.Properties.ComputeResources]));
@@ -43,7 +43,7 @@ describe('GPU compute', () => {
   });
 
   it('queues Spot first and falls back to On-Demand', () => {
-    const queue = only('AWS::Batch::JobQueue');
+    const queue = only('AWS::Batch::JobQueue', 'ComputeQueue');
     const order = (queue.Properties.ComputeEnvironmentOrder as Json[]).sort((a, b) => a.Order - b.Order);
     const typeOf = (ref: Json) => resourcesOf('AWS::Batch::ComputeEnvironment')[ref['Fn::GetAtt'][0]].Properties.ComputeResources.Type;
     expect(order.map((o) => typeOf(o.ComputeEnvironment))).toEqual(['SPOT', 'EC2']);
@@ -57,7 +57,7 @@ describe('GPU compute', () => {
 });
 
 describe('worker job definition', () => {
-  const job = () => only('AWS::Batch::JobDefinition').Properties;
+  const job = () => only('AWS::Batch::JobDefinition', 'ComputeWorkerJob').Properties;
 
   it('asks for one GPU, the configured vCPUs and memory, and a timeout', () => {
     expect(job().ContainerProperties.ResourceRequirements).toEqual(
@@ -155,6 +155,37 @@ describe('storage', () => {
   });
 });
 
+describe('Batch index job', () => {
+  const job = () => only('AWS::Batch::JobDefinition', 'IndexJob').Properties;
+
+  it('runs on its own On-Demand Fargate environment and queue, one job at a time', () => {
+    const environment = only('AWS::Batch::ComputeEnvironment', 'IndexJob').Properties.ComputeResources;
+    expect(environment).toMatchObject({ Type: 'FARGATE', MaxvCpus: 16 });
+    const queue = only('AWS::Batch::JobQueue', 'IndexJob').Properties;
+    expect(queue.ComputeEnvironmentOrder).toEqual([{ ComputeEnvironment: { 'Fn::GetAtt': [expect.stringMatching(/^IndexJobFargate/), 'ComputeEnvironmentArn'] }, Order: 1 }]);
+  });
+
+  it('runs `vista backfill index --from-env` from the worker image, CPU only, with the configured size', () => {
+    expect(job()).toMatchObject({ JobDefinitionName: 'VistaBackfill-index', PlatformCapabilities: ['FARGATE'], Timeout: { AttemptDurationSeconds: 720 * 60 } });
+    const container = job().ContainerProperties;
+    expect(container.Command).toEqual(INDEX_JOB_COMMAND);
+    expect(container.ResourceRequirements).toEqual(expect.arrayContaining([{ Type: 'VCPU', Value: '16' }, { Type: 'MEMORY', Value: '65536' }]));
+    expect(container.ResourceRequirements.some((r: Json) => r.Type === 'GPU')).toBe(false);
+    expect(container.EphemeralStorage).toEqual({ SizeInGiB: 100 });
+    expect(container.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
+    const env = Object.fromEntries((container.Environment as Json[]).map((e) => [e.Name, flat(e.Value)]));
+    expect(env.VISTA_DB_URI).toMatch(/^s3:\/\/<StorageVectorStore[A-F0-9]{8}>\/db$/);
+    // The same image as the workers (one asset), and the job role of its own.
+    expect(container.Image).toEqual(only('AWS::Batch::JobDefinition', 'ComputeWorkerJob').Properties.ContainerProperties.Image);
+    expect(flat(container.JobRoleArn)).toMatch(/^<IndexJobJobRole[A-F0-9]{8}\.Arn>$/);
+  });
+
+  it('retries image-pull, Fargate start-up failures and exit code 1, and stops on anything else', () => {
+    expect(job().RetryStrategy.Attempts).toBe(2);
+    expect(job().RetryStrategy.EvaluateOnExit.at(-1)).toEqual({ Action: 'EXIT', OnReason: '*' });
+  });
+});
+
 describe('network', () => {
   it('has an S3 gateway endpoint and no NAT gateway', () => {
     synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
@@ -163,6 +194,14 @@ describe('network', () => {
     });
     synth.template.resourceCountIs('AWS::EC2::NatGateway', 0);
     synth.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+  });
+
+  it('removes every rule of the VPC\'s default security group (nothing uses it)', () => {
+    const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
+    expect(cdkJson.context['@aws-cdk/aws-ec2:restrictDefaultSecurityGroup']).toBe(true);
+    synth.template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+      DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkVpc'), 'DefaultSecurityGroup'] },
+    });
   });
 
   it('has the interface endpoints an ECS GPU instance needs, reachable from the workers only', () => {
@@ -194,7 +233,19 @@ describe('state machine', () => {
     expect(States[BackfillState.load].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
     expect(States[BackfillState.load].MaxConcurrency).toBe(8);
     expect(States[BackfillState.load].Next).toBe(BackfillState.index);
-    expect(States[BackfillState.index].Next).toBe(BackfillState.report);
+    expect(States[BackfillState.index].Next).toBe(BackfillState.indexHandedOff);
+    expect(States[BackfillState.indexHandedOff]).toMatchObject({ Default: BackfillState.report, Choices: [{ Next: BackfillState.indexOnBatch }] });
+    expect(States[BackfillState.indexOnBatch].Next).toBe(BackfillState.report);
+  });
+
+  it('hands tables of indexJobMinRows (20M) rows and more from the index Lambda to the Batch index job', () => {
+    const { States } = definition();
+    expect(States[BackfillState.index].Parameters.Payload).toEqual({ 'dbUri.$': '$.dbUri', batchFromRows: 20_000_000 });
+    const onBatch = States[BackfillState.indexOnBatch];
+    expect(onBatch.Resource).toMatch(/:states:::batch:submitJob\.sync$/);
+    expect(onBatch.Parameters.JobQueue).toMatch(/^<IndexJobQueue[A-F0-9]{8}\.JobQueueArn>$/);
+    expect(onBatch.Parameters.JobDefinition).toMatch(/^<IndexJob[A-F0-9]{8}>$/);
+    expect(onBatch.Parameters.ContainerOverrides).toEqual({ Command: INDEX_JOB_COMMAND, Environment: [{ Name: 'VISTA_DB_URI', 'Value.$': '$.dbUri' }] });
   });
 
   it('leaves retries to the job definition (no SubmitJob-level retry strategy)', () => {
@@ -210,7 +261,9 @@ describe('state machine', () => {
 
 describe('functions', () => {
   it('run Node 22 on x86_64 with active tracing and their own log group', () => {
-    const functions = Object.values(resourcesOf('AWS::Lambda::Function'));
+    const functions = Object.entries(resourcesOf('AWS::Lambda::Function'))
+      .filter(([id]) => !id.startsWith('CustomVpcRestrictDefaultSG'))
+      .map(([, fn]) => fn);
     expect(functions).toHaveLength(4);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['x86_64'], TracingConfig: { Mode: 'Active' } });
@@ -233,7 +286,7 @@ describe('functions', () => {
 
   it('gives the layer to the LanceDB functions only, which do not bundle it', () => {
     const functions = resourcesOf('AWS::Lambda::Function');
-    const withLayer = Object.keys(functions).filter((id) => functions[id].Properties.Layers);
+    const withLayer = Object.keys(functions).filter((id) => functions[id].Properties.Layers?.length);
     expect(withLayer.map((id) => id.replace(/[A-F0-9]{8}$/, '')).sort()).toEqual(['FunctionsIndex', 'FunctionsLoad']);
     for (const id of withLayer) {
       const bundle = fs.readFileSync(path.join(stagedAssetDir(synth.outdir, synth.stack.stackName, functions[id].Properties.Code.S3Key), 'index.js'), 'utf8');
@@ -255,6 +308,16 @@ describe('observability', () => {
     synth.template.hasResourceProperties('AWS::Logs::MetricFilter', {
       MetricTransformations: [Match.objectLike({ MetricNamespace: 'Vista', Dimensions: [{ Key: 'Status', Value: '$.detail.status' }] })],
     });
+  });
+
+  it('alarms on shards that failed for good (final FAILED of array children), not on attempts or the array job', () => {
+    const alarm = only('AWS::CloudWatch::Alarm', 'ObservabilityFailedBatchJobs').Properties;
+    expect(alarm).toMatchObject({ Namespace: 'Vista', MetricName: 'BatchShardsFailed', Statistic: 'Sum', Period: 900, Threshold: 5 });
+    expect(alarm.Dimensions).toBeUndefined();
+    expect(alarm.AlarmDescription).toMatch(/shards \(Batch array children\) failed for good/);
+    expect(alarm.AlarmDescription).toMatch(/retried attempts and the array job itself are not counted/);
+    const filter = Object.values(resourcesOf('AWS::Logs::MetricFilter')).find((f) => f.Properties.MetricTransformations[0].MetricName === 'BatchShardsFailed');
+    expect(filter?.Properties.FilterPattern).toBe('{ ($.detail.status = "FAILED") && ($.detail.arrayProperties.index >= 0) }');
   });
 });
 

@@ -50,6 +50,45 @@ describe('parseInfraConfig', () => {
   });
 });
 
+describe('artifact paths', () => {
+  it('must lie under the prefixes the worker job role can read (models/, taxonomies/)', () => {
+    expect(() => parseInfraConfig({ modelPath: 'clip-vit-b-32' })).toThrow(
+      /vista:modelPath: the model folder must be under "models\/" in the artifacts bucket .*may read only models\/\*, taxonomies\/\* and label-banks\/\*/,
+    );
+    expect(() => parseInfraConfig({ taxonomyPath: 'hotel-v2.json' })).toThrow(/vista:taxonomyPath: the taxonomy file must be under "taxonomies\/"/);
+    expect(() => parseInfraConfig({ taxonomyPath: 'models/hotel-v2.json' })).toThrow(/vista:taxonomyPath/);
+    expect(() => parseInfraConfig({ modelPath: 'label-banks/clip' })).toThrow(/vista:modelPath/);
+  });
+
+  it('rejects the bare prefix and paths that climb out of it', () => {
+    for (const modelPath of ['models/', 'models', 'models/../secrets', 'models/./x', 'modelsx/clip']) {
+      expect(() => parseInfraConfig({ modelPath })).toThrow(/vista:modelPath/);
+    }
+  });
+
+  it('accepts paths under the granted prefixes', () => {
+    expect(parseInfraConfig({ modelPath: 'models/siglip/v2', taxonomyPath: 'taxonomies/hotel-v2.json' })).toMatchObject({
+      modelPath: 'models/siglip/v2',
+      taxonomyPath: 'taxonomies/hotel-v2.json',
+    });
+  });
+});
+
+describe('Batch index job', () => {
+  it('takes tables of 20M rows and more by default, on 16 vCPUs and 64 GiB', () => {
+    expect(parseInfraConfig({})).toMatchObject({ indexJobMinRows: 20_000_000, indexJobVcpus: 16, indexJobMemoryMiB: 65_536, indexJobStorageGiB: 100, indexJobTimeoutMinutes: 720 });
+    expect(parseInfraConfig({ indexJobMinRows: '0' }).indexJobMinRows).toBe(0);
+  });
+
+  it('accepts Fargate sizes only', () => {
+    expect(parseInfraConfig({ indexJobVcpus: '4', indexJobMemoryMiB: '16384' })).toMatchObject({ indexJobVcpus: 4, indexJobMemoryMiB: 16_384 });
+    expect(() => parseInfraConfig({ indexJobVcpus: 3 })).toThrow(/vista:indexJobVcpus: one of 1, 2, 4, 8, 16/);
+    expect(() => parseInfraConfig({ indexJobMemoryMiB: 16_384 })).toThrow(/vista:indexJobMemoryMiB: with indexJobVcpus 16, a Fargate size: 32768 to 122880 in steps of 8192/);
+    expect(() => parseInfraConfig({ indexJobVcpus: 8, indexJobMemoryMiB: 18_432 })).toThrow(/vista:indexJobMemoryMiB/);
+    expect(() => parseInfraConfig({ indexJobStorageGiB: 300 })).toThrow(/vista:indexJobStorageGiB/);
+  });
+});
+
 describe('readInfraConfig', () => {
   it('accepts the defaults committed in cdk.json', () => {
     expect(readInfraConfig(new App({ context: cdkJsonContext() }))).toEqual(parseInfraConfig({}));

@@ -73,9 +73,15 @@ it('routes workers through one NAT gateway instead of interface endpoints, keepi
   expect(endpoints).toEqual(['Gateway']);
 });
 
-it('runs On-Demand only when Spot is off', () => {
-  const types = Object.values(resources('AWS::Batch::ComputeEnvironment')).map((ce) => ce.Properties.ComputeResources.Type);
-  expect(types).toEqual(['EC2']);
+it('runs On-Demand only when Spot is off (the index job\'s Fargate environment is On-Demand anyway)', () => {
+  const types = Object.entries(resources('AWS::Batch::ComputeEnvironment')).map(([id, ce]) => `${id.replace(/[A-F0-9]{8}$/, '')} ${ce.Properties.ComputeResources.Type}`);
+  expect(types.sort()).toEqual(['ComputeOnDemand EC2', 'IndexJobFargate FARGATE']);
+});
+
+it('lets the Batch index job use the customer-managed key of the LanceDB store', () => {
+  const statements = statementsOfRole(synth.template, logicalId(synth.template, 'AWS::IAM::Role', 'IndexJobJobRole'));
+  const dataKey = `<${logicalId(synth.template, 'AWS::KMS::Key', 'StorageDataKey')}.Arn>`;
+  expect(statements.filter((s) => s.resources.includes(dataKey)).flatMap((s) => s.actions).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
 });
 
 it('notifies an encrypted SNS topic with the email subscribed from every alarm', () => {
@@ -86,7 +92,7 @@ it('notifies an encrypted SNS topic with the email subscribed from every alarm',
 });
 
 it('points the workers at the configured taxonomy in the artifacts bucket', () => {
-  const job = Object.values(resources('AWS::Batch::JobDefinition'))[0];
+  const job = resources('AWS::Batch::JobDefinition')[logicalId(synth.template, 'AWS::Batch::JobDefinition', 'ComputeWorkerJob')];
   const env = Object.fromEntries((job.Properties.ContainerProperties.Environment as Json[]).map((e) => [e.Name, flat(e.Value)]));
   expect(env.VISTA_TAXONOMY_URI).toMatch(/^s3:\/\/<StorageArtifacts[A-Z0-9]+>\/taxonomies\/hotel-v2\.json$/);
 });

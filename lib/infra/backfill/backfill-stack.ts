@@ -1,6 +1,7 @@
 /**
- * The backfill stack: storage + network + GPU compute + the four Lambdas + the state machine
- * (BackfillWorkflow) + dashboard and alarms. Environment-agnostic unless the config pins an
+ * The backfill stack: storage + network + GPU compute + the four Lambdas + the Batch index job
+ * (Fargate, for tables too big for the index Lambda) + the state machine (BackfillWorkflow) +
+ * dashboard and alarms. Environment-agnostic unless the config pins an
  * account/region, and free of lookups: `cdk synth` needs neither credentials nor Docker.
  */
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ import { BackfillObservability } from '../observability';
 import { VistaStorage } from '../storage';
 import { BackfillCompute } from './compute';
 import { BackfillFunctions } from './functions';
+import { IndexJobCompute } from './index-job';
 import { BackfillWorkflow } from './workflow';
 
 export interface BackfillStackProps extends StackProps {
@@ -25,6 +27,7 @@ export class BackfillStack extends Stack {
   readonly network: VistaNetwork;
   readonly compute: BackfillCompute;
   readonly functions: BackfillFunctions;
+  readonly indexJob: IndexJobCompute;
   readonly workflow: BackfillWorkflow;
   readonly observability: BackfillObservability;
 
@@ -37,6 +40,13 @@ export class BackfillStack extends Stack {
     this.network = new VistaNetwork(this, 'Network', { config, logsBucket: this.storage.logsBucket });
     this.compute = new BackfillCompute(this, 'Compute', { config, network: this.network, storage: this.storage });
     this.functions = new BackfillFunctions(this, 'Functions', { config, storage: this.storage });
+    this.indexJob = new IndexJobCompute(this, 'IndexJob', {
+      config,
+      network: this.network,
+      storage: this.storage,
+      image: this.compute.image,
+      logGroup: this.compute.logGroup,
+    });
 
     const executionLogs = new logs.LogGroup(this, 'WorkflowLogs', {
       // The /aws/vendedlogs/ prefix keeps Step Functions' log delivery policy small.
@@ -51,6 +61,14 @@ export class BackfillStack extends Stack {
       reportFunction: this.functions.report,
       jobQueueArn: this.compute.jobQueue.jobQueueArn,
       jobDefinitionArn: this.compute.jobDefinition.jobDefinitionArn,
+      jobDefinitionName: this.compute.jobDefinitionName,
+      // Compaction + indexing of a table this big outlasts the index Lambda's 15 minutes.
+      indexJob: {
+        jobQueueArn: this.indexJob.jobQueue.jobQueueArn,
+        jobDefinitionArn: this.indexJob.jobDefinition.jobDefinitionArn,
+        jobDefinitionName: this.indexJob.jobDefinitionName,
+        minRows: this.indexJob.minRows,
+      },
       // Attempts stay with the job definition: a SubmitJob-level retry strategy would replace
       // its evaluateOnExit rules, and then every failure would be retried.
       loadConcurrency: config.loadConcurrency,
@@ -75,6 +93,7 @@ export class BackfillStack extends Stack {
     output('ArtifactsBucket', this.storage.artifactsBucket.bucketName, 'Models, taxonomies, label banks');
     output('SourceBucket', this.storage.sourceBucket.bucketName, 'Source images (read-only to Vista)');
     output('JobQueue', this.compute.jobQueue.jobQueueName, 'AWS Batch queue of the GPU workers');
+    output('IndexJobQueue', this.indexJob.jobQueue.jobQueueName, `AWS Batch queue of the index job (tables of ${config.indexJobMinRows}+ rows)`);
     output('WorkerJobRoleArn', this.compute.jobRole.roleArn, 'Role of the worker containers (for a cross-account source bucket policy)');
     output('WorkerLogGroup', this.compute.logGroup.logGroupName, 'Worker container logs (and EMF metrics)');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
@@ -86,15 +105,20 @@ export class BackfillStack extends Stack {
     allowWildcards(this.workflow, [
       {
         match: { finding: /^Resource::\*$/ },
-        reason: 'Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, ...) and X-Ray tracing actions have no resource-level permissions.',
+        reason:
+          'batch:DescribeJobs (polled by submitJob.sync), Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, ...) and X-Ray tracing actions have no resource-level permissions.',
       },
       {
         match: { finding: /^Resource::<Functions[A-Za-z0-9]+\.Arn>:\*$/ },
         reason: 'Invoking a backfill function includes its versions and aliases (the function ARN suffixed with :*), nothing else.',
       },
+      ...[this.compute.jobDefinitionName, this.indexJob.jobDefinitionName].map((name) => ({
+        match: { finding: arn('batch', `job-definition/${name}:\\*`) },
+        reason: `SubmitJob on the revisions of the ${name} job definition only (a new revision is registered on every deploy).`,
+      })),
       {
-        match: { finding: arn('batch', 'job-definition/\\*') },
-        reason: 'CDK\'s BatchSubmitJob task grants SubmitJob on job definitions of this account/region by name; the job queue is scoped to the Vista queue.',
+        match: { finding: arn('batch', 'job/\\*') },
+        reason: 'batch:TerminateJob, for the submitJob.sync integration to cancel its job when an execution is stopped or times out; job ids are not known before submission.',
       },
       {
         match: { finding: arn('states', 'execution:.*WorkflowStateMachine.*:\\*') },

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, Duration, IgnoreMode, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { Aws, Duration, IgnoreMode, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -64,6 +64,10 @@ export function workerDockerIgnore(): string[] {
 export class BackfillCompute extends Construct {
   readonly jobQueue: batch.JobQueue;
   readonly jobDefinition: batch.EcsJobDefinition;
+  /** Name of the worker job definition (its revisions are `job-definition/<name>:<n>`). */
+  readonly jobDefinitionName: string;
+  /** The worker image (batch-worker/Dockerfile), also run by the Batch index job. */
+  readonly image: ecs.ContainerImage;
   /** What the worker container may do (S3 prefixes only). */
   readonly jobRole: iam.Role;
   /** In queue order: Spot first (when enabled), then On-Demand. */
@@ -138,13 +142,14 @@ export class BackfillCompute extends Construct {
     this.grantWorkerAccess(config, storage);
 
     this.logGroup = new logs.LogGroup(this, 'WorkerLogs', { retention: config.logRetentionDays, removalPolicy: RemovalPolicy.DESTROY });
+    this.image = ecs.ContainerImage.fromAsset(REPO_ROOT, {
+      file: WORKER_DOCKERFILE,
+      exclude: workerDockerIgnore(),
+      ignoreMode: IgnoreMode.DOCKER,
+      platform: Platform.LINUX_AMD64,
+    });
     const container = new batch.EcsEc2ContainerDefinition(this, 'Worker', {
-      image: ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: WORKER_DOCKERFILE,
-        exclude: workerDockerIgnore(),
-        ignoreMode: IgnoreMode.DOCKER,
-        platform: Platform.LINUX_AMD64,
-      }),
+      image: this.image,
       cpu: config.jobVcpus,
       memory: Size.mebibytes(config.jobMemoryMiB),
       gpu: 1,
@@ -167,7 +172,10 @@ export class BackfillCompute extends Construct {
       { match: { finding: /^Resource::\*$/ }, reason: 'ecr:GetAuthorizationToken has no resource-level permissions (pulling the worker image).' },
     ]);
 
+    // Named, so that the state machine may submit its revisions only (job-definition/<name>:*).
+    this.jobDefinitionName = `${Stack.of(this).stackName}-worker`;
     this.jobDefinition = new batch.EcsJobDefinition(this, 'WorkerJob', {
+      jobDefinitionName: this.jobDefinitionName,
       container,
       retryAttempts: config.jobAttempts,
       retryStrategies: workerRetryStrategies(),

@@ -7,7 +7,7 @@
  * name), modelUri? }. Payloads stay small: states pass the run plan and shard indexes, and
  * every URI is derived from lib/core/backfill/layout.ts.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -29,6 +29,12 @@ export interface BackfillWorkflowProps {
   readonly jobQueueArn: string;
   /** Job definition of the worker container (`vista worker --from-env`). */
   readonly jobDefinitionArn: string;
+  /**
+   * Name of that job definition: the state machine may submit its revisions only
+   * (`job-definition/<name>:*`).
+   * @default - taken from jobDefinitionArn, which must then be a literal ARN
+   */
+  readonly jobDefinitionName?: string;
   /**
    * Shards loaded into LanceDB at once. Each load is one LanceDB commit: more at once means more
    * commit conflicts to retry, not more speed.
@@ -62,6 +68,8 @@ export interface BackfillWorkflowProps {
 export interface BackfillIndexJob {
   readonly jobQueueArn: string;
   readonly jobDefinitionArn: string;
+  /** @default - taken from jobDefinitionArn, which must then be a literal ARN */
+  readonly jobDefinitionName?: string;
   /** Tables with at least this many rows are indexed by the job. */
   readonly minRows: number;
 }
@@ -76,6 +84,45 @@ const LAMBDA_TRANSIENT_ERRORS = [
 ];
 const BATCH_TRANSIENT_ERRORS = ['Batch.ServerException', 'Batch.TooManyRequestsException', 'Batch.AWSBatchException'];
 
+/**
+ * `job-definition/<name>:*`: every revision of one job definition, as an ARN with the stack's
+ * partition, region and account (or the literal ARN's, for the local definition).
+ */
+function jobDefinitionRevisions(jobDefinitionArn: string, name: string | undefined): { name: string } | { literal: string } {
+  if (name !== undefined) return { name };
+  if (Token.isUnresolved(jobDefinitionArn)) {
+    throw new Error('BackfillWorkflow: pass jobDefinitionName with a jobDefinitionArn that is a token');
+  }
+  return { literal: `${jobDefinitionArn.replace(/:\d+$/, '')}:*` };
+}
+
+/**
+ * BatchSubmitJob (.sync) with the permissions AWS documents for the Batch `.sync` integration,
+ * scoped. CDK's task grants SubmitJob on every job definition of the account and region, and
+ * neither batch:DescribeJobs nor batch:TerminateJob: without TerminateJob, stopping or timing
+ * out an execution leaves its (array) job running. Here:
+ *  - SubmitJob on the revisions of the one job definition and the one queue;
+ *  - TerminateJob on jobs (`job/*`: job ids are not known before submission);
+ *  - DescribeJobs on `*` (it has no resource-level permissions);
+ *  - CDK's own events:PutRule/PutTargets/DescribeRule on the managed Batch events rule.
+ */
+class BatchRunJob extends tasks.BatchSubmitJob {
+  constructor(scope: Construct, id: string, jobDefinition: { name: string } | { literal: string }, props: tasks.BatchSubmitJobProps) {
+    super(scope, id, props);
+    const stack = Stack.of(this);
+    const batchArn = (resource: string, resourceName: string) => stack.formatArn({ service: 'batch', resource, resourceName });
+    const revisions = 'name' in jobDefinition ? batchArn('job-definition', `${jobDefinition.name}:*`) : jobDefinition.literal;
+    const inherited = (this.taskPolicies ?? []).filter((statement) => !statement.actions.some((a) => a.startsWith('batch:')));
+    // Read by whenBoundToGraph() when the state machine is built, after this constructor.
+    (this as unknown as { taskPolicies: iam.PolicyStatement[] }).taskPolicies = [
+      new iam.PolicyStatement({ actions: ['batch:SubmitJob'], resources: [revisions, props.jobQueueArn] }),
+      new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [batchArn('job', '*')] }),
+      new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
+      ...inherited,
+    ];
+  }
+}
+
 export class BackfillWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
 
@@ -89,7 +136,7 @@ export class BackfillWorkflow extends Construct {
       outputPath: '$.Payload',
     });
 
-    const embed = new tasks.BatchSubmitJob(this, S.embed, {
+    const embed = new BatchRunJob(this, S.embed, jobDefinitionRevisions(props.jobDefinitionArn, props.jobDefinitionName), {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       jobName: sfn.JsonPath.stringAt('$.batchJobName'),
       jobQueueArn: props.jobQueueArn,
@@ -151,7 +198,7 @@ export class BackfillWorkflow extends Construct {
   /** The index Lambda hands big tables over (`handedOff`); then a Batch job builds their indexes. */
   private indexOnBatch(job: BackfillIndexJob, report: sfn.IChainable): sfn.Choice {
     const S = BackfillState;
-    const onBatch = new tasks.BatchSubmitJob(this, S.indexOnBatch, {
+    const onBatch = new BatchRunJob(this, S.indexOnBatch, jobDefinitionRevisions(job.jobDefinitionArn, job.jobDefinitionName), {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       jobName: sfn.JsonPath.format('vista-index-{}', sfn.JsonPath.stringAt('$.runId')),
       jobQueueArn: job.jobQueueArn,

@@ -87,6 +87,8 @@ export interface Statement {
   effect: string;
   actions: string[];
   resources: string[];
+  /** The statement's Condition block, as in the template (absent when unconditional). */
+  condition?: Record<string, Record<string, unknown>>;
 }
 
 /** Every Allow/Deny statement of the IAM policies attached to a role (by the role's logical id). */
@@ -99,7 +101,12 @@ export function statementsOfRole(template: Template, roleLogicalId: string): Sta
     if (!roles.includes(`<${roleLogicalId}>`)) continue;
     for (const s of (props.PolicyDocument as Json).Statement as Json[]) {
       const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
-      statements.push({ effect: s.Effect as string, actions: list(s.Action) as string[], resources: list(s.Resource).map(flat) });
+      statements.push({
+        effect: s.Effect as string,
+        actions: list(s.Action) as string[],
+        resources: list(s.Resource).map(flat),
+        ...(s.Condition ? { condition: s.Condition as Statement['condition'] } : {}),
+      });
     }
   }
   return statements;
