@@ -7,6 +7,7 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { STORAGE_LAYOUT } from './storage';
+import { DEFAULT_INDEX_JOB_MIN_ROWS } from '../core/backfill/state-names';
 
 export const CONTEXT_PREFIX = 'vista:';
 
@@ -126,7 +127,7 @@ export const infraConfigSchema = z
      * table to the job.
      * @default 20000000
      */
-    indexJobMinRows: int(20_000_000, 0, 1_000_000_000_000),
+    indexJobMinRows: int(DEFAULT_INDEX_JOB_MIN_ROWS, 0, 1_000_000_000_000),
     /** vCPUs of the Batch index job (a Fargate size: 1, 2, 4, 8 or 16). @default 16 */
     indexJobVcpus: z.preprocess(fromText, z.coerce.number().refine((v) => FARGATE_VCPUS.includes(v), { message: `one of ${FARGATE_VCPUS.join(', ')}` }).default(16)),
     /**

@@ -13,7 +13,10 @@ describe('the backfill definition', () => {
     } finally {
       synthesized.cleanup();
     }
-    local = synthesizeLocalDefinition({ loadConcurrency: production.States[BackfillState.load].MaxConcurrency as number });
+    local = synthesizeLocalDefinition({
+      loadConcurrency: production.States[BackfillState.load].MaxConcurrency as number,
+      indexJobMinRows: (production.States[BackfillState.index].Parameters as { Payload: { batchFromRows: number } }).Payload.batchFromRows,
+    });
   });
 
   it('that the local runner executes equals the production stack’s, except for resource ARNs', () => {
@@ -35,6 +38,20 @@ describe('the backfill definition', () => {
     expect(embed.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.embedError', Next: BackfillState.load }]);
   });
 
+  it('never indexes (compacts) after a failed load Map, whose loads may still be running', () => {
+    expect(local.States[BackfillState.load].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.loadError', Next: BackfillState.report }]);
+  });
+
+  it('does not retry a load that failed for good (Vista.<CODE> names), and retries other failures', () => {
+    const loadShard = (local.States[BackfillState.load] as unknown as { ItemProcessor: AslDefinition }).ItemProcessor.States[BackfillState.loadShard];
+    const retry = loadShard.Retry as { ErrorEquals: string[]; MaxAttempts?: number }[];
+    const permanent = retry.findIndex((r) => r.ErrorEquals.includes('Vista.OUTPUT_INVALID'));
+    const generic = retry.findIndex((r) => r.ErrorEquals.includes('States.TaskFailed'));
+    expect(permanent).toBeGreaterThanOrEqual(0);
+    expect(retry[permanent]).toMatchObject({ MaxAttempts: 0 });
+    expect(generic).toBeGreaterThan(permanent);
+  });
+
   it('routes tables too big for the index Lambda to a Batch index job when configured', () => {
     const withJob = synthesizeLocalDefinition({ indexJobMinRows: 1_000_000 });
     expect((withJob.States[BackfillState.index].Parameters as { Payload: unknown }).Payload).toEqual({ 'dbUri.$': '$.dbUri', batchFromRows: 1_000_000 });
@@ -45,7 +62,7 @@ describe('the backfill definition', () => {
       Parameters: { ContainerOverrides: { Command: ['node', 'bin/vista.js', 'backfill', 'index', '--from-env'] } },
       Next: BackfillState.report,
     });
-    expect(local.States[BackfillState.index].Next).toBe(BackfillState.report);
+    expect(synthesizeLocalDefinition({}).States[BackfillState.index].Next).toBe(BackfillState.report);
   });
 
   it('loads shards in a distributed map and ends in a Fail state whose cause comes from the report', () => {

@@ -86,6 +86,14 @@ describe('local backfill state machine', () => {
     expect(result.report).toMatchObject({ shards: { complete: 2, failed: 1 }, images: { loaded: 20 } });
   });
 
+  it('does not retry a load that failed for good (OUTPUT_INVALID), and names it in the report', async () => {
+    const store = makeFakeStore({ failShards: ['test-run/shard-00001'], failCode: 'OUTPUT_INVALID' });
+    const result = await runLocalBackfill(options({ store }));
+    expect(result.status).toBe('FAILED');
+    expect(store.loads.filter((l) => l.shardId === 'test-run/shard-00001')).toHaveLength(1);
+    expect(result.cause).toMatch(/shard-00001 \(load-failed: Vista\.OUTPUT_INVALID: .*simulated commit failure/);
+  });
+
   it('reports an index build failure', async () => {
     const result = await runLocalBackfill(options({ store: makeFakeStore({ failIndex: true }) }));
     expect(result.status).toBe('FAILED');
@@ -103,7 +111,7 @@ describe('local backfill state machine', () => {
 
   it('fails at the shard step with a clear error when the manifest is missing', async () => {
     const result = await runLocalBackfill(options({ store: makeFakeStore(), manifestUri: path.join(dir, 'missing.txt') }));
-    expect(result).toMatchObject({ status: 'FAILED', error: 'VistaError' });
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Vista.CONFIG_INVALID' });
     expect(result.cause).toMatch(/cannot open manifest/);
   });
 });

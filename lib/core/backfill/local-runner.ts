@@ -20,7 +20,7 @@ import type { ExecutionInput } from './events';
 import { assertRunId, runLayout } from './layout';
 import { makeLocalBatch, type ChildCommand, type LocalBatch } from './local-batch';
 import type { CompactRunReport } from './report';
-import { BackfillState } from './state-names';
+import { BackfillState, DEFAULT_INDEX_JOB_MIN_ROWS } from './state-names';
 import { defaultStore, type BackfillStore } from './store-port';
 
 export interface LocalBackfillOptions {
@@ -82,7 +82,8 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     onChild: (e) =>
       logger.log(e.status === 'failed' ? 'warn' : 'info', `batch ${e.job}[${e.index}] ${e.status}`, { attempt: e.attempt, ...(e.exitCode ? { exit_code: e.exitCode } : {}) }),
   });
-  const definition = localize(synthesizeLocalDefinition(options.definition));
+  // By default the definition production deploys: index builds of big tables handed to a (local) Batch job.
+  const definition = localize(synthesizeLocalDefinition(options.definition ?? { indexJobMinRows: DEFAULT_INDEX_JOB_MIN_ROWS }));
   let store = options.store;
   const getStore = () => (store ??= defaultStore());
   const handlers = bindTasks(definition, batch, getStore, logger);

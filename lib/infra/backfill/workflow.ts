@@ -14,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BACKFILL_FAILED_ERROR, BackfillState, INDEX_JOB_COMMAND, INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
+import { PERMANENT_STEP_ERRORS } from '../../core/backfill/step-errors';
 import { BATCH_ENV } from '../../core/pipeline/batch-job';
 
 export interface BackfillWorkflowProps {
@@ -174,7 +175,9 @@ export class BackfillWorkflow extends Construct {
       payload: sfn.TaskInput.fromObject({ run: sfn.JsonPath.entirePayload, startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime') }),
       outputPath: '$.Payload',
     });
-    load.addCatch(index, { errors: [sfn.Errors.ALL], resultPath: '$.loadError' });
+    // Not on to the index step: after a failed Map, loads may still be running (Step Functions
+    // does not stop Lambda invocations in flight), and compaction must never overlap a loader.
+    load.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.loadError' });
     index.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
     const afterIndex = props.indexJob ? this.indexOnBatch(props.indexJob, report) : report;
 
@@ -225,6 +228,8 @@ export class BackfillWorkflow extends Construct {
       payload: sfn.TaskInput.fromJsonPathAt('$'),
       outputPath: '$.Payload.shardIndex',
     });
+    // A shard that cannot load (incomplete or invalid output) would fail the same way again.
+    loadShard.addRetry({ errors: [...PERMANENT_STEP_ERRORS], maxAttempts: 0 });
     // LanceDB commit conflicts and S3 hiccups are worth a few more tries before giving up on a shard.
     loadShard.addRetry({ errors: [sfn.Errors.TASKS_FAILED], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     const recordFailure = this.invoke(S.recordLoadFailure, props.loadFunction, {
