@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'model generate': () => require('./commands/model-generate').command,
   backfill: () => require('./commands/backfill').command,
   search: () => require('./commands/search').command,
+  serve: () => require('./commands/serve').command,
   demo: () => require('./commands/demo').command,
   'bench worker': () => require('./commands/bench-worker').command,
   'bench store': () => require('./commands/bench-store').command,

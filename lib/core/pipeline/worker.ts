@@ -13,13 +13,16 @@ import { makeImageSource } from '../io/source';
 import { getLabelBank, loadTaxonomy, makeTagger, taxonomyId } from '../tags';
 import type { ClipModel } from '../types';
 import { makeEnricher, type Enricher } from './enricher';
-import { runShard, type ShardProgress } from './run-shard';
+import { runShard, type ImageDecoder, type ImageFetcher, type ShardProgress } from './run-shard';
 import { makeShardOutput, type PartMarker, type ShardSummary } from './shard-output';
 import { DEFAULT_MODEL_DIR, type WorkerConfig } from './worker-config';
 
 export interface Worker {
   readonly model: ClipModel;
   readonly enricher: Enricher;
+  /** The fetch and decode stages, for callers that enrich single images (the inference server). */
+  readonly source: ImageFetcher;
+  readonly decoder: ImageDecoder;
   /** Runs a shard into `outUri`; returns the existing summary when the shard was already complete. */
   processShard(
     shardUri: string,
@@ -72,6 +75,8 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
   return {
     model,
     enricher,
+    source,
+    decoder,
     async processShard(shardUri, outUri, hooks = {}) {
       const output = makeShardOutput(outUri, model.embedDim);
       if (await output.isComplete()) return { summary: await output.readSummary(), skipped: true };

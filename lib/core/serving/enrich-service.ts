@@ -1,0 +1,82 @@
+/**
+ * One image in, its enrichment out: the real-time path's core, the same stages as the backfill
+ * worker (source → decoder → enricher) with a micro-batcher in place of the shard batcher.
+ * Knows nothing of HTTP, Lambda or SageMaker.
+ */
+import { ImageErrorCode, SystemErrorCode, VistaError, type VistaErrorCode } from '../errors';
+import { imageIdFromUri } from '../image-id';
+import type { DecodedEntry, Enricher, EnrichOutcome } from '../pipeline/enricher';
+import type { ImageDecoder, ImageFetcher } from '../pipeline/run-shard';
+import type { ShardEntry } from '../types';
+import { makeMicroBatcher, type MicroBatcherOptions } from './micro-batcher';
+import { type EnrichRequest, type EnrichResult, toEnrichResult } from './protocol';
+
+export interface EnrichServiceDeps {
+  source: ImageFetcher;
+  decoder: ImageDecoder;
+  enricher: Enricher;
+}
+
+export interface EnrichServiceOptions extends MicroBatcherOptions {
+  /**
+   * URI prefixes a request may ask the server to fetch. A server that fetches whatever it is
+   * told reads its own disk and its network's private hosts (SSRF). @default ['s3://']
+   */
+  allowedUriPrefixes?: string[];
+}
+
+export interface EnrichService {
+  /** Throws VistaError: REQUEST_INVALID, an image's own code, or MODEL_UNAVAILABLE. */
+  enrich(request: EnrichRequest): Promise<EnrichResult>;
+  readonly stats: { requests: number; batches: number };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServiceOptions = {}): EnrichService {
+  const allowed = options.allowedUriPrefixes ?? ['s3://'];
+  const stats = { requests: 0, batches: 0 };
+  const batcher = makeMicroBatcher<DecodedEntry, EnrichOutcome>(options, (batch) => {
+    stats.batches++;
+    return deps.enricher.enrich(batch);
+  });
+
+  const bytesOf = async (request: EnrichRequest): Promise<Buffer> => {
+    if (request.image_base64 !== undefined) {
+      if (request.image_base64.length % 4 !== 0 || !BASE64.test(request.image_base64)) {
+        throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'image_base64 is not valid base64');
+      }
+      return Buffer.from(request.image_base64, 'base64');
+    }
+    const uri = request.uri!;
+    if (!allowed.some((prefix) => uri.startsWith(prefix))) {
+      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `uri must start with one of: ${allowed.join(', ') || '(none allowed)'}`);
+    }
+    return deps.source.fetch(uri);
+  };
+
+  return {
+    stats,
+    async enrich(request) {
+      stats.requests++;
+      const image = await deps.decoder.decode(await bytesOf(request));
+      const sourceUri = request.uri ?? `inline:sha256:${image.contentSha256}`;
+      const entry: ShardEntry = {
+        index: 0,
+        uri: sourceUri,
+        imageId: request.image_id ?? imageIdFromUri(sourceUri),
+        ...(request.hotel_id !== undefined ? { hotelId: request.hotel_id } : {}),
+        ...(request.hotel_name !== undefined ? { hotelName: request.hotel_name } : {}),
+        ...(request.city !== undefined ? { city: request.city } : {}),
+      };
+      const outcome = await batcher.submit({ entry, image });
+      if (!outcome.ok) throw new VistaError(outcome.failure.errorCode as VistaErrorCode, outcome.failure.message);
+      return toEnrichResult(outcome.row, request.include_embedding);
+    },
+  };
+}
+
+/** Image-level codes are the caller's image; anything else is the service's own trouble. */
+export function isImageError(code: string): boolean {
+  return code in ImageErrorCode;
+}

@@ -1,0 +1,168 @@
+/**
+ * The GPU inference endpoint: an HTTP server speaking SageMaker's container contract
+ * (`GET /ping`, `POST /invocations` on port 8080), so the same image runs as a SageMaker
+ * real-time endpoint, behind any load balancer, or on a laptop (`vista serve`).
+ *
+ * POST /invocations accepts
+ *   - application/json: the EnrichRequest (image_base64 or uri, plus optional metadata);
+ *   - image/* or application/octet-stream: the image bytes, metadata in the query string or in
+ *     SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header (`image_id=…;hotel_name=…`).
+ * and answers 200 with an EnrichResult, or a status from httpStatusFor with {error: {code, message}}.
+ * Bodies are capped before they are read, in-flight requests are bounded (503 BUSY past it).
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SystemErrorCode, VistaError, toVistaError } from '../errors';
+import type { Logger } from '../log';
+import type { EnrichService } from './enrich-service';
+import { type EnrichErrorBody, enrichRequestSchema, httpStatusFor } from './protocol';
+
+export interface InferenceServerOptions {
+  /** @default 8080 (SageMaker's port); 0 picks a free one. */
+  port?: number;
+  /** @default '0.0.0.0' */
+  host?: string;
+  /** Largest request body: a 50 MB image is ~67 MB as base64. @default 70 MiB */
+  maxBodyBytes?: number;
+  /** Requests handled at once; more get 503 BUSY at once instead of queueing unboundedly. @default 256 */
+  maxInFlight?: number;
+  logger?: Logger;
+}
+
+export interface InferenceServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
+
+export async function startInferenceServer(service: EnrichService, options: InferenceServerOptions = {}): Promise<InferenceServer> {
+  const maxBodyBytes = options.maxBodyBytes ?? 70 * 1024 * 1024;
+  const maxInFlight = options.maxInFlight ?? 256;
+  let inFlight = 0;
+
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    const reply = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      options.logger?.info('request', { method: req.method, path: req.url?.split('?')[0], status, ms: Math.round(performance.now() - started), ...(status >= 400 ? { code: (body as EnrichErrorBody).error?.code } : {}) });
+    };
+    const fail = (err: unknown) => {
+      const e = toVistaError(err, SystemErrorCode.REQUEST_INVALID);
+      const status = isVistaCoded(err) ? httpStatusFor(e.code) : 500;
+      reply(status, { error: { code: isVistaCoded(err) ? e.code : 'INTERNAL', message: status === 500 ? 'internal error' : e.message } });
+      if (status === 500) options.logger?.error('request failed', { error: String(err) });
+    };
+
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/ping') return reply(200, { status: 'ok' });
+    if (url.pathname !== '/invocations') return reply(404, { error: { code: 'NOT_FOUND_ROUTE', message: `no route ${req.method} ${url.pathname}` } });
+    if (req.method !== 'POST') return reply(405, { error: { code: SystemErrorCode.REQUEST_INVALID, message: 'use POST /invocations' } });
+    if (inFlight >= maxInFlight) {
+      req.resume();
+      return reply(503, { error: { code: 'BUSY', message: `over ${maxInFlight} requests in flight; retry with backoff` } });
+    }
+    inFlight++;
+    res.on('close', () => inFlight--);
+    handle(req, url)
+      .then((result) => reply(200, result))
+      .catch(fail);
+  });
+
+  const handle = async (req: http.IncomingMessage, url: URL) => {
+    const body = await readBody(req, maxBodyBytes);
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    let request: unknown;
+    if (type === 'application/json') {
+      try {
+        request = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'body is not valid JSON');
+      }
+    } else if (type.startsWith('image/') || type === 'application/octet-stream') {
+      const attributes = parseCustomAttributes(req.headers['x-amzn-sagemaker-custom-attributes']);
+      const metadata: Record<string, string> = {};
+      for (const key of METADATA_KEYS) {
+        const value = url.searchParams.get(key) ?? attributes[key];
+        if (value) metadata[key] = value;
+      }
+      request = { image_base64: body.toString('base64'), ...metadata, include_embedding: url.searchParams.get('include_embedding') !== 'false' };
+    } else {
+      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `unsupported content-type "${type}": send application/json or the image bytes (image/*)`);
+    }
+    const parsed = enrichRequestSchema.safeParse(request);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid request: ${issues}`);
+    }
+    return service.enrich(parsed.data);
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => resolve());
+  });
+  // SageMaker keeps connections alive between invocations; don't let Node's default cut them first.
+  server.keepAliveTimeout = 65_000;
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function isVistaCoded(err: unknown): err is VistaError {
+  return err instanceof VistaError;
+}
+
+/**
+ * The body, or TOO_LARGE as soon as it passes the cap. The rest is drained, not destroyed: the
+ * connection must stay up for the 413 to reach the client.
+ */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      req.resume();
+      return reject(new VistaError('TOO_LARGE', `request body of ${declared} bytes, over the ${maxBytes}-byte limit`));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        over = true;
+        chunks.length = 0;
+        reject(new VistaError('TOO_LARGE', `request body over the ${maxBytes}-byte limit`));
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => reject(new VistaError(SystemErrorCode.REQUEST_INVALID, `request body: ${err.message}`, { cause: err })));
+  });
+}
+
+/** SageMaker's CustomAttributes: `key=value;key=value`, values URL-encoded. */
+export function parseCustomAttributes(header: string | string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = Array.isArray(header) ? header.join(';') : (header ?? '');
+  for (const pair of text.split(';')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    try {
+      out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      // a malformed escape: leave that attribute out
+    }
+  }
+  return out;
+}

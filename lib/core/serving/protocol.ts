@@ -1,0 +1,97 @@
+/**
+ * The real-time enrichment contract, shared by the inference server, the API and upload Lambdas
+ * and their clients: one image in (inline bytes or a URI), its tags, SEO filename and embedding
+ * out, or a typed error with the HTTP status that goes with it.
+ */
+import { z } from 'zod';
+import { ImageErrorCode, SystemErrorCode, type VistaErrorCode } from '../errors';
+import type { EnrichedImage } from '../types';
+
+export const enrichRequestSchema = z
+  .object({
+    /** The image itself, base64-encoded (what API Gateway and SageMaker carry as JSON). */
+    image_base64: z.string().min(1).optional(),
+    /** Or where to fetch it: s3:// (or a prefix the server was told to allow). */
+    uri: z.string().min(1).max(2048).optional(),
+    image_id: z.string().min(1).max(256).optional(),
+    hotel_id: z.string().min(1).max(256).optional(),
+    hotel_name: z.string().min(1).max(512).optional(),
+    city: z.string().min(1).max(256).optional(),
+    /** The 512 floats are most of the response: callers that only want tags can leave them out. */
+    include_embedding: z.boolean().default(true),
+  })
+  .strict()
+  .refine((r) => (r.image_base64 === undefined) !== (r.uri === undefined), { message: 'give exactly one of image_base64 or uri' });
+
+export type EnrichRequest = z.output<typeof enrichRequestSchema>;
+export type EnrichRequestInput = z.input<typeof enrichRequestSchema>;
+
+export interface EnrichResult {
+  image_id: string;
+  source_uri: string;
+  hotel_id?: string;
+  seo_filename: string;
+  tags: string[];
+  tag_scores: number[];
+  embedding?: number[];
+  width: number;
+  height: number;
+  format: string;
+  content_sha256: string;
+  model_id: string;
+  taxonomy_id: string;
+  processed_at: string;
+}
+
+export interface EnrichErrorBody {
+  error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY'; message: string };
+}
+
+/** The HTTP status of a failure: the caller's fault (4xx), a dependency's (502/503), or ours (500). */
+export function httpStatusFor(code: string): number {
+  switch (code) {
+    case SystemErrorCode.REQUEST_INVALID:
+    case ImageErrorCode.INVALID_ENTRY:
+      return 400;
+    case ImageErrorCode.ACCESS_DENIED:
+      return 403;
+    case ImageErrorCode.NOT_FOUND:
+      return 404;
+    case ImageErrorCode.TOO_LARGE:
+      return 413;
+    case ImageErrorCode.EMPTY:
+    case ImageErrorCode.NOT_AN_IMAGE:
+    case ImageErrorCode.UNSUPPORTED_FORMAT:
+    case ImageErrorCode.TOO_MANY_PIXELS:
+    case ImageErrorCode.CORRUPT_IMAGE:
+    case ImageErrorCode.MODEL_FAILED:
+      return 422;
+    case ImageErrorCode.FETCH_FAILED:
+    case ImageErrorCode.FETCH_TIMEOUT:
+      return 502;
+    case SystemErrorCode.MODEL_UNAVAILABLE:
+    case 'BUSY':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function toEnrichResult(row: EnrichedImage, includeEmbedding: boolean): EnrichResult {
+  return {
+    image_id: row.imageId,
+    source_uri: row.sourceUri,
+    ...(row.hotelId !== undefined ? { hotel_id: row.hotelId } : {}),
+    seo_filename: row.seoFilename,
+    tags: row.tags,
+    tag_scores: row.tagScores.map((s) => Math.round(s * 1e4) / 1e4),
+    ...(includeEmbedding ? { embedding: Array.from(row.embedding) } : {}),
+    width: row.width,
+    height: row.height,
+    format: row.format,
+    content_sha256: row.contentSha256,
+    model_id: row.modelId,
+    taxonomy_id: row.taxonomyId,
+    processed_at: row.processedAt.toISOString(),
+  };
+}

@@ -1,0 +1,22 @@
+/** Environment of the inference container (a SageMaker model's Environment), read by `vista serve`. */
+export const SERVING_ENV = {
+  modelUri: 'VISTA_MODEL_URI',
+  taxonomyUri: 'VISTA_TAXONOMY_URI',
+  artifactsUri: 'VISTA_ARTIFACTS_URI',
+  provider: 'VISTA_PROVIDER',
+  /** Comma-separated URI prefixes requests may ask the server to fetch (e.g. `s3://uploads-bucket/`). */
+  allowedUriPrefixes: 'VISTA_ALLOWED_URI_PREFIXES',
+  maxBatchSize: 'VISTA_MAX_BATCH_SIZE',
+  /** SageMaker's own variable for the port its container must listen on. */
+  port: 'SAGEMAKER_BIND_TO_PORT',
+} as const;
+
+/** Environment of the real-time Lambdas (API and upload trigger). */
+export const REALTIME_LAMBDA_ENV = {
+  /** The SageMaker endpoint serving `vista serve` (production). */
+  endpointName: 'VISTA_INFERENCE_ENDPOINT_NAME',
+  /** Or a plain HTTP base URL of `vista serve` (local runs, tests, a non-SageMaker deployment). */
+  inferenceUrl: 'VISTA_INFERENCE_URL',
+  /** Where the upload trigger writes each image's result (`<image_id>.json`) or error (`<image_id>.error.json`). */
+  resultsUri: 'VISTA_REALTIME_RESULTS_URI',
+} as const;
