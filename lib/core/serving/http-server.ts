@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { SystemErrorCode, VistaError, toVistaError } from '../errors';
 import type { Logger } from '../log';
 import type { EnrichService } from './enrich-service';
-import { type EnrichErrorBody, enrichRequestSchema, httpStatusFor } from './protocol';
+import { enrichRequestFromHttp } from './http-request';
+import { type EnrichErrorBody, httpStatusFor } from './protocol';
 
 export interface InferenceServerOptions {
   /** @default 8080 (SageMaker's port); 0 picks a free one. */
@@ -33,8 +34,6 @@ export interface InferenceServer {
   readonly url: string;
   close(): Promise<void>;
 }
-
-const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
 
 export async function startInferenceServer(service: EnrichService, options: InferenceServerOptions = {}): Promise<InferenceServer> {
   const maxBodyBytes = options.maxBodyBytes ?? 70 * 1024 * 1024;
@@ -73,31 +72,13 @@ export async function startInferenceServer(service: EnrichService, options: Infe
 
   const handle = async (req: http.IncomingMessage, url: URL) => {
     const body = await readBody(req, maxBodyBytes);
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    let request: unknown;
-    if (type === 'application/json') {
-      try {
-        request = JSON.parse(body.toString('utf8'));
-      } catch {
-        throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'body is not valid JSON');
-      }
-    } else if (type.startsWith('image/') || type === 'application/octet-stream') {
-      const attributes = parseCustomAttributes(req.headers['x-amzn-sagemaker-custom-attributes']);
-      const metadata: Record<string, string> = {};
-      for (const key of METADATA_KEYS) {
-        const value = url.searchParams.get(key) ?? attributes[key];
-        if (value) metadata[key] = value;
-      }
-      request = { image_base64: body.toString('base64'), ...metadata, include_embedding: url.searchParams.get('include_embedding') !== 'false' };
-    } else {
-      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `unsupported content-type "${type}": send application/json or the image bytes (image/*)`);
-    }
-    const parsed = enrichRequestSchema.safeParse(request);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid request: ${issues}`);
-    }
-    return service.enrich(parsed.data);
+    const request = enrichRequestFromHttp({
+      contentType: req.headers['content-type'],
+      body,
+      query: Object.fromEntries(url.searchParams),
+      customAttributes: req.headers['x-amzn-sagemaker-custom-attributes'],
+    });
+    return service.enrich(request);
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -149,20 +130,4 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
     });
     req.on('error', (err) => reject(new VistaError(SystemErrorCode.REQUEST_INVALID, `request body: ${err.message}`, { cause: err })));
   });
-}
-
-/** SageMaker's CustomAttributes: `key=value;key=value`, values URL-encoded. */
-export function parseCustomAttributes(header: string | string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const text = Array.isArray(header) ? header.join(';') : (header ?? '');
-  for (const pair of text.split(';')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    try {
-      out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
-    } catch {
-      // a malformed escape: leave that attribute out
-    }
-  }
-  return out;
 }

@@ -1,0 +1,45 @@
+/**
+ * Lambda behind API Gateway (HTTP API, payload 2.0): POST /v1/enrich with a JSON EnrichRequest
+ * or the image bytes → the inference endpoint → its answer. Malformed requests are refused here,
+ * before they cost a GPU call. Environment: REALTIME_LAMBDA_ENV (lib/core/serving/serving-env.ts).
+ */
+import { isVistaError } from '../lib/core/errors';
+import { makeLogger } from '../lib/core/log';
+import { enrichRequestFromHttp } from '../lib/core/serving/http-request';
+import { type InferenceClient, inferenceClientFromEnv } from '../lib/core/serving/inference-client';
+import { httpStatusFor } from '../lib/core/serving/protocol';
+
+/** The parts of API Gateway's HTTP API event (payload format 2.0) this handler reads. */
+export interface HttpApiEvent {
+  headers?: Record<string, string | undefined>;
+  queryStringParameters?: Record<string, string | undefined>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+export interface HttpApiResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const json = (statusCode: number, body: unknown): HttpApiResult => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+export function makeApiHandler(getClient: () => InferenceClient, logger = makeLogger({ json: true })): (event: HttpApiEvent) => Promise<HttpApiResult> {
+  let client: InferenceClient | undefined;
+  return async (event) => {
+    try {
+      const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+      const request = enrichRequestFromHttp({ contentType: event.headers?.['content-type'], body, query: event.queryStringParameters });
+      client ??= getClient();
+      const answer = await client.enrich(request);
+      return json(answer.status, answer.body);
+    } catch (err) {
+      if (isVistaError(err)) return json(httpStatusFor(err.code), { error: { code: err.code, message: err.message } });
+      logger.error('enrich request failed', { error: err instanceof Error ? err.message : String(err) });
+      return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
+    }
+  };
+}
+
+export const handler = makeApiHandler(() => inferenceClientFromEnv());

@@ -1,0 +1,32 @@
+/**
+ * Lambda on the uploads queue (S3 "object created" notifications through SQS): enriches each
+ * uploaded image and writes its result or error record (lib/core/serving/upload-step). Returns
+ * SQS's partial-batch response, so only the messages that failed are redelivered.
+ * Environment: REALTIME_LAMBDA_ENV (lib/core/serving/serving-env.ts).
+ */
+import { SystemErrorCode, VistaError } from '../lib/core/errors';
+import { makeLogger } from '../lib/core/log';
+import { type InferenceClient, inferenceClientFromEnv } from '../lib/core/serving/inference-client';
+import { REALTIME_LAMBDA_ENV } from '../lib/core/serving/serving-env';
+import { enrichUploads } from '../lib/core/serving/upload-step';
+
+export interface SqsEvent {
+  Records: { messageId: string; body: string }[];
+}
+
+export function makeUploadHandler(
+  deps: { getClient: () => InferenceClient; resultsUri: () => string | undefined },
+  logger = makeLogger({ json: true }),
+): (event: SqsEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+  let client: InferenceClient | undefined;
+  return async (event) => {
+    const resultsUri = deps.resultsUri();
+    if (!resultsUri) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${REALTIME_LAMBDA_ENV.resultsUri} is not set`);
+    client ??= deps.getClient();
+    const { batchItemFailures, written } = await enrichUploads(event.Records, { client, resultsUri, logger });
+    logger.info('uploads enriched', { messages: event.Records.length, ...written, retried: batchItemFailures.length });
+    return { batchItemFailures };
+  };
+}
+
+export const handler = makeUploadHandler({ getClient: () => inferenceClientFromEnv(), resultsUri: () => process.env[REALTIME_LAMBDA_ENV.resultsUri] });

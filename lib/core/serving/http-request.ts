@@ -1,0 +1,62 @@
+/**
+ * An HTTP request (content type, body, query, SageMaker custom attributes) → a validated
+ * EnrichRequest. Shared by the inference server and the API Lambda, so that both accept exactly
+ * the same things and refuse the rest with the same REQUEST_INVALID messages.
+ */
+import { SystemErrorCode, VistaError } from '../errors';
+import { type EnrichRequest, enrichRequestSchema } from './protocol';
+
+const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
+
+export interface HttpEnrichInput {
+  contentType: string | undefined;
+  body: Buffer;
+  /** Query-string parameters (metadata for raw image bodies, include_embedding). */
+  query?: Record<string, string | undefined>;
+  /** SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header, if any. */
+  customAttributes?: string | string[];
+}
+
+export function enrichRequestFromHttp(input: HttpEnrichInput): EnrichRequest {
+  const type = (input.contentType ?? '').split(';')[0].trim().toLowerCase();
+  let request: unknown;
+  if (type === 'application/json') {
+    try {
+      request = JSON.parse(input.body.toString('utf8'));
+    } catch {
+      throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'body is not valid JSON');
+    }
+  } else if (type.startsWith('image/') || type === 'application/octet-stream') {
+    const attributes = parseCustomAttributes(input.customAttributes);
+    const metadata: Record<string, string> = {};
+    for (const key of METADATA_KEYS) {
+      const value = input.query?.[key] ?? attributes[key];
+      if (value) metadata[key] = value;
+    }
+    request = { image_base64: input.body.toString('base64'), ...metadata, include_embedding: input.query?.include_embedding !== 'false' };
+  } else {
+    throw new VistaError(SystemErrorCode.REQUEST_INVALID, `unsupported content-type "${type}": send application/json or the image bytes (image/*)`);
+  }
+  const parsed = enrichRequestSchema.safeParse(request);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid request: ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** SageMaker's CustomAttributes: `key=value;key=value`, values URL-encoded. */
+export function parseCustomAttributes(header: string | string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = Array.isArray(header) ? header.join(';') : (header ?? '');
+  for (const pair of text.split(';')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    try {
+      out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      // a malformed escape: leave that attribute out
+    }
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+/**
+ * How the real-time Lambdas reach the inference endpoint: a SageMaker endpoint in production, a
+ * plain HTTP `vista serve` locally. Either way the answer is the server's own status and body, so
+ * a 422 for a corrupt image stays a 422 for the API's caller; an endpoint that cannot be reached
+ * throws MODEL_UNAVAILABLE (retryable).
+ */
+import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { SystemErrorCode, VistaError } from '../errors';
+import type { EnrichErrorBody, EnrichRequest, EnrichResult } from './protocol';
+import { REALTIME_LAMBDA_ENV } from './serving-env';
+
+export interface InferenceResponse {
+  status: number;
+  body: EnrichResult | EnrichErrorBody;
+}
+
+export interface InferenceClient {
+  enrich(request: EnrichRequest): Promise<InferenceResponse>;
+}
+
+const unavailable = (what: string, err: unknown) =>
+  new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `inference endpoint ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+
+function parseBody(text: string, status: number): InferenceResponse['body'] {
+  try {
+    return JSON.parse(text) as InferenceResponse['body'];
+  } catch {
+    return { error: { code: status >= 500 ? SystemErrorCode.MODEL_UNAVAILABLE : SystemErrorCode.REQUEST_INVALID, message: text.slice(0, 500) } };
+  }
+}
+
+export function httpInferenceClient(baseUrl: string, options: { timeoutMs?: number } = {}): InferenceClient {
+  const url = new URL('/invocations', baseUrl).toString();
+  return {
+    async enrich(request) {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(request),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 25_000),
+        });
+      } catch (err) {
+        throw unavailable(`at ${baseUrl} unreachable`, err);
+      }
+      return { status: res.status, body: parseBody(await res.text(), res.status) };
+    },
+  };
+}
+
+export function sagemakerInferenceClient(endpointName: string, client: Pick<SageMakerRuntimeClient, 'send'> = new SageMakerRuntimeClient({})): InferenceClient {
+  return {
+    async enrich(request) {
+      try {
+        const out = await client.send(
+          new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: JSON.stringify(request) }),
+        );
+        return { status: 200, body: parseBody(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), 200) };
+      } catch (err) {
+        // The container answered with an error status: SageMaker passes it on as a ModelError.
+        if (err instanceof ModelError && err.OriginalStatusCode) {
+          return { status: err.OriginalStatusCode, body: parseBody(err.OriginalMessage ?? '', err.OriginalStatusCode) };
+        }
+        throw unavailable(endpointName, err);
+      }
+    },
+  };
+}
+
+/** The client the Lambdas' environment names (REALTIME_LAMBDA_ENV). */
+export function inferenceClientFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceClient {
+  const endpoint = env[REALTIME_LAMBDA_ENV.endpointName];
+  if (endpoint) return sagemakerInferenceClient(endpoint);
+  const url = env[REALTIME_LAMBDA_ENV.inferenceUrl];
+  if (url) return httpInferenceClient(url);
+  throw new VistaError(SystemErrorCode.CONFIG_INVALID, `set ${REALTIME_LAMBDA_ENV.endpointName} or ${REALTIME_LAMBDA_ENV.inferenceUrl}`);
+}

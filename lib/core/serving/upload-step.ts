@@ -1,0 +1,87 @@
+/**
+ * The upload trigger's core: S3 "object created" notifications (delivered through SQS) → one
+ * enrichment per uploaded image → its result, or its error record, written under the results
+ * prefix. Nothing is lost: an image the endpoint refuses (corrupt, not an image…) gets an
+ * `<image_id>.error.json`; a message that could not be handled (endpoint down, storage error,
+ * malformed notification) is returned as failed, so SQS redelivers it and, in the end, parks it
+ * in the dead-letter queue.
+ */
+import { imageIdFromUri } from '../image-id';
+import { mapWithConcurrency } from '../io/concurrency';
+import { joinUri, writeJsonAtomic } from '../io/location';
+import type { Logger } from '../log';
+import type { InferenceClient } from './inference-client';
+import type { EnrichErrorBody } from './protocol';
+
+export interface QueueMessage {
+  messageId: string;
+  body: string;
+}
+
+export interface UploadStepOptions {
+  client: InferenceClient;
+  resultsUri: string;
+  /** Images enriched at once per invocation. @default 4 */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+export interface UploadStepResult {
+  /** SQS partial-batch response: these messages are redelivered. */
+  batchItemFailures: { itemIdentifier: string }[];
+  written: { results: number; errors: number };
+}
+
+interface S3Notification {
+  Event?: string;
+  Records?: { eventName?: string; s3?: { bucket?: { name?: string }; object?: { key?: string } } }[];
+}
+
+/** s3:// URIs of the created objects; [] for S3's test event; throws on anything else. */
+export function uploadedUris(body: string): string[] {
+  const message = JSON.parse(body) as S3Notification;
+  if (message.Event === 's3:TestEvent') return [];
+  if (!Array.isArray(message.Records)) throw new Error('not an S3 event notification');
+  return message.Records.filter((r) => r.eventName?.startsWith('ObjectCreated:')).map((r) => {
+    const bucket = r.s3?.bucket?.name;
+    const key = r.s3?.object?.key;
+    if (!bucket || !key) throw new Error('S3 record without bucket or key');
+    // Keys arrive URL-encoded, spaces as '+'.
+    return `s3://${bucket}/${decodeURIComponent(key.replace(/\+/g, ' '))}`;
+  });
+}
+
+export async function enrichUploads(messages: QueueMessage[], options: UploadStepOptions): Promise<UploadStepResult> {
+  const failures: { itemIdentifier: string }[] = [];
+  const written = { results: 0, errors: 0 };
+
+  const enrichOne = async (uri: string) => {
+    const imageId = imageIdFromUri(uri);
+    const { status, body } = await options.client.enrich({ uri, image_id: imageId, include_embedding: true });
+    if (status === 200) {
+      await writeJsonAtomic(joinUri(options.resultsUri, `${imageId}.json`), body);
+      written.results++;
+      return;
+    }
+    if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
+    const { error } = body as EnrichErrorBody;
+    await writeJsonAtomic(joinUri(options.resultsUri, `${imageId}.error.json`), {
+      image_id: imageId,
+      source_uri: uri,
+      error_code: error?.code ?? `HTTP_${status}`,
+      message: error?.message ?? '',
+      at: new Date().toISOString(),
+    });
+    written.errors++;
+  };
+
+  await mapWithConcurrency(messages, options.concurrency ?? 4, async (message) => {
+    try {
+      for (const uri of uploadedUris(message.body)) await enrichOne(uri);
+    } catch (err) {
+      options.logger?.warn('upload not enriched: will be retried', { message_id: message.messageId, error: err instanceof Error ? err.message : String(err) });
+      failures.push({ itemIdentifier: message.messageId });
+    }
+  });
+  return { batchItemFailures: failures, written };
+}

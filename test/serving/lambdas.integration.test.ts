@@ -1,0 +1,141 @@
+/**
+ * The real-time Lambdas' handlers, run against a real `vista serve` (tiny model) over HTTP and a
+ * local S3-compatible server: the API answers what the endpoint answers and refuses malformed
+ * requests itself; the upload trigger writes a result or an error record for every upload and
+ * hands back, for redelivery, what it could not finish.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ModelError } from '@aws-sdk/client-sagemaker-runtime';
+import { exists, readJson, writeAtomic } from '../../lib/core/io/location';
+import { silentLogger } from '../../lib/core/log';
+import { createWorker, type Worker } from '../../lib/core/pipeline/worker';
+import { parseWorkerConfig } from '../../lib/core/pipeline/worker-config';
+import { imageIdFromUri } from '../../lib/core/image-id';
+import { makeEnrichService } from '../../lib/core/serving/enrich-service';
+import { type InferenceServer, startInferenceServer } from '../../lib/core/serving/http-server';
+import { httpInferenceClient, sagemakerInferenceClient } from '../../lib/core/serving/inference-client';
+import type { EnrichResult } from '../../lib/core/serving/protocol';
+import { uploadedUris } from '../../lib/core/serving/upload-step';
+import { makeApiHandler } from '../../lambdas/api-enrich';
+import { makeUploadHandler } from '../../lambdas/upload-enrich';
+import { writeFixtureImages, type FixtureImage } from '../support/fixtures';
+import { TINY_MODEL_DIR } from '../support/models';
+import { startS3, type LocalS3 } from '../support/s3';
+
+let tmp: string;
+let s3: LocalS3;
+let worker: Worker;
+let server: InferenceServer;
+let fixtures: FixtureImage[];
+let uploads: string;
+let results: string;
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-rt-'));
+  s3 = await startS3();
+  uploads = await s3.bucket('uploads');
+  results = `${await s3.bucket('work')}/realtime/results`;
+  fixtures = await writeFixtureImages(path.join(tmp, 'images'));
+  worker = await createWorker(parseWorkerConfig({ model: TINY_MODEL_DIR, artifacts: path.join(tmp, 'artifacts') }), silentLogger);
+  server = await startInferenceServer(makeEnrichService(worker, { allowedUriPrefixes: [`${uploads}/uploads/`] }), { port: 0, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await worker?.close();
+  await s3?.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+const fixture = (name: string) => fixtures.find((f) => f.name === name)!;
+const s3Event = (...keys: string[]) =>
+  JSON.stringify({ Records: keys.map((key) => ({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'uploads' }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+') } } })) });
+
+describe('API Lambda', () => {
+  const api = makeApiHandler(() => httpInferenceClient(server.url), silentLogger);
+
+  test('JSON request → 200 with the enrichment', async () => {
+    const bytes = await fs.readFile(fixture('photo.jpg').path);
+    const res = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: bytes.toString('base64'), hotel_name: 'Alpenhof', city: 'Grindelwald' }) });
+    expect(res.statusCode).toBe(200);
+    const body = JSON.parse(res.body) as EnrichResult;
+    expect(body.seo_filename.startsWith('alpenhof-grindelwald-')).toBe(true);
+    expect(body.embedding).toHaveLength(worker.model.embedDim);
+  });
+
+  test('binary image body (API Gateway base64-encodes it) with metadata in the query string', async () => {
+    const bytes = await fs.readFile(fixture('photo.webp').path);
+    const res = await api({ headers: { 'content-type': 'image/webp' }, isBase64Encoded: true, body: bytes.toString('base64'), queryStringParameters: { image_id: 'api-1', include_embedding: 'false' } });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ image_id: 'api-1', format: 'webp' });
+  });
+
+  test('the endpoint’s image errors pass through; malformed requests never reach it', async () => {
+    const bytes = await fs.readFile(fixture('truncated.jpg').path);
+    const bad = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: bytes.toString('base64') }) });
+    expect(bad.statusCode).toBe(422);
+    expect(JSON.parse(bad.body).error.code).toBe('CORRUPT_IMAGE');
+
+    const unreachable = makeApiHandler(() => httpInferenceClient('http://127.0.0.1:9'), silentLogger);
+    const malformed = await unreachable({ headers: { 'content-type': 'application/json' }, body: '{"uri": ' });
+    expect(malformed.statusCode).toBe(400);
+    const noBody = await unreachable({ headers: {} });
+    expect(noBody.statusCode).toBe(400);
+    // A well-formed request to an endpoint that is down: 503, retryable.
+    const down = await unreachable({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: 's3://uploads/uploads/x.jpg' }) });
+    expect(down.statusCode).toBe(503);
+    expect(JSON.parse(down.body).error.code).toBe('MODEL_UNAVAILABLE');
+  });
+});
+
+describe('upload trigger Lambda', () => {
+  test('writes a result per uploaded image and an error record per bad upload; URL-encoded keys decoded', async () => {
+    const good = 'uploads/h-001/sea view room.jpg';
+    const bad = 'uploads/h-001/notes.txt';
+    await writeAtomic(`${uploads}/${good}`, await fs.readFile(fixture('photo.jpg').path));
+    await writeAtomic(`${uploads}/${bad}`, await fs.readFile(fixture('notes.txt').path));
+    const handler = makeUploadHandler({ getClient: () => httpInferenceClient(server.url), resultsUri: () => results }, silentLogger);
+
+    const out = await handler({ Records: [{ messageId: 'm1', body: s3Event(good, bad) }, { messageId: 'm2', body: JSON.stringify({ Event: 's3:TestEvent' }) }] });
+    expect(out.batchItemFailures).toEqual([]);
+    const goodId = imageIdFromUri(`${uploads}/${good}`);
+    const result = await readJson<EnrichResult>(`${results}/${goodId}.json`);
+    expect(result).toMatchObject({ image_id: goodId, source_uri: `${uploads}/${good}`, format: 'jpeg' });
+    const badId = imageIdFromUri(`${uploads}/${bad}`);
+    expect(await readJson(`${results}/${badId}.error.json`)).toMatchObject({ image_id: badId, error_code: 'NOT_AN_IMAGE' });
+
+    // An object outside the prefix the endpoint may read (a misrouted notification) is recorded, not fetched.
+    const outside = await handler({ Records: [{ messageId: 'm3', body: s3Event('private/secret.jpg') }] });
+    expect(outside.batchItemFailures).toEqual([]);
+    expect(await readJson(`${results}/${imageIdFromUri(`${uploads}/private/secret.jpg`)}.error.json`)).toMatchObject({ error_code: 'REQUEST_INVALID' });
+  });
+
+  test('hands back for redelivery what it could not finish: endpoint down, malformed notification', async () => {
+    const down = makeUploadHandler({ getClient: () => httpInferenceClient('http://127.0.0.1:9'), resultsUri: () => results }, silentLogger);
+    const out = await down({ Records: [{ messageId: 'a', body: s3Event('uploads/x.jpg') }, { messageId: 'b', body: 'not json' }] });
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a', 'b']);
+    expect(await exists(`${results}/${imageIdFromUri(`${uploads}/uploads/x.jpg`)}.json`)).toBe(false);
+  });
+
+  test('S3 notification parsing', () => {
+    expect(uploadedUris(s3Event('uploads/a b+c.jpg'))).toEqual(['s3://uploads/uploads/a b+c.jpg']);
+    expect(uploadedUris(JSON.stringify({ Event: 's3:TestEvent' }))).toEqual([]);
+    expect(() => uploadedUris(JSON.stringify({ hello: 1 }))).toThrow('not an S3 event notification');
+  });
+});
+
+describe('SageMaker client (the one AWS service mocked here)', () => {
+  test('passes the container’s status and body through; a service failure is MODEL_UNAVAILABLE', async () => {
+    const ok = sagemakerInferenceClient('ep', { send: async () => ({ Body: new TextEncoder().encode('{"image_id":"x"}') }) } as never);
+    expect(await ok.enrich({ uri: 's3://b/k', include_embedding: false })).toEqual({ status: 200, body: { image_id: 'x' } });
+
+    const modelError = new ModelError({ message: 'Received client error (422)', $metadata: {}, OriginalStatusCode: 422, OriginalMessage: '{"error":{"code":"CORRUPT_IMAGE","message":"bad"}}' });
+    const refused = sagemakerInferenceClient('ep', { send: async () => Promise.reject(modelError) } as never);
+    expect(await refused.enrich({ uri: 's3://b/k', include_embedding: false })).toEqual({ status: 422, body: { error: { code: 'CORRUPT_IMAGE', message: 'bad' } } });
+
+    const throttled = sagemakerInferenceClient('ep', { send: async () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })) } as never);
+    await expect(throttled.enrich({ uri: 's3://b/k', include_embedding: false })).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
+});
