@@ -1,12 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateDemoCatalog } from '../../core/backfill/demo/catalog';
+import { DEMO_HOTELS, generateDemoCatalog } from '../../core/backfill/demo/catalog';
 import { runDemoSearches } from '../../core/backfill/demo/searches';
-import { makeLogger } from '../../core/log';
+import { makeLogger, silentLogger } from '../../core/log';
 import { ensureDefaultModel, RANDOM_WEIGHTS_WARNING } from '../../core/pipeline/worker';
 import { type CliCommand, intOpt, stringOpt } from '../command';
 import { printReport, runBackfillWithProgress } from './backfill';
+import { runRealtimeDemo } from './demo-realtime';
 
 const DEFAULT_DIR = path.resolve(__dirname, '..', '..', '..', '.vista', 'demo');
 const MARKER = '.vista-demo';
@@ -21,7 +22,7 @@ const options = {
 
 export const command: CliCommand = {
   name: 'demo',
-  summary: 'Sample catalog → local backfill (the real state machine) → LanceDB → example searches',
+  summary: 'Sample catalog → local backfill (the real state machine) → LanceDB → example searches → a real-time request',
   usage: [
     'vista demo [--dir DIR] [--model DIR] [--images N] [--shard-size N] [--workers N]',
     '',
@@ -66,6 +67,18 @@ export const command: CliCommand = {
 
     say('Example searches');
     await runDemoSearches({ dbUri: path.join(dir, 'db'), modelUri: model, print: (line) => console.log(line) });
+
+    say('Real time: one new picture, and one broken file, through the API Lambda and the inference server');
+    const hotel = DEMO_HOTELS[0];
+    await runRealtimeDemo({
+      modelUri: model,
+      picture: catalog.firstPicture,
+      broken: catalog.broken[0].uri,
+      hotelName: hotel.name,
+      city: hotel.city,
+      logger: silentLogger,
+      print: (line) => console.log(line),
+    });
     console.log(`\nEverything is in ${dir}. Try: npx vista search --help`);
     return 0;
   },

@@ -41,6 +41,8 @@ export interface DemoCatalog {
   imagesDir: string;
   /** Valid pictures written. */
   images: number;
+  /** One of them (for the real-time demo). */
+  firstPicture: string;
   /** Entries that must fail, with the error code each should get. */
   broken: { uri: string; expect: string }[];
 }
@@ -80,7 +82,7 @@ export async function generateDemoCatalog(options: { dir: string; count: number;
 
   const manifestUri = path.join(options.dir, 'manifest.jsonl');
   await fs.writeFile(manifestUri, `${lines.join('\n')}\n`);
-  return { manifestUri, imagesDir, images: jobs.length, broken };
+  return { manifestUri, imagesDir, images: jobs.length, firstPicture: jobs[0].file, broken };
 }
 
 async function writeBrokenFiles(imagesDir: string, goodJpeg: string): Promise<DemoCatalog['broken']> {
