@@ -87,16 +87,22 @@ async function runOne(
 ): Promise<number> {
   const total = await countShardEntries(shardUri);
   const progress = makeProgress('images', log);
-  const { summary, skipped } = await worker.processShard(shardUri, outUri, {
-    onProgress: (p) =>
-      progress.update({ done: p.processed + p.resumed, total, counters: { ok: p.succeeded, failed: p.failed, resumed: p.resumed } }),
-    onPartWritten: (m) =>
-      metrics.emit({
-        [WorkerMetric.ImagesProcessed]: { value: m.succeeded, unit: 'Count' },
-        [WorkerMetric.ImagesFailed]: { value: m.failed, unit: 'Count' },
-      }),
-  });
-  progress.stop();
+  let result: Awaited<ReturnType<typeof worker.processShard>>;
+  try {
+    result = await worker.processShard(shardUri, outUri, {
+      onProgress: (p) =>
+        progress.update({ done: p.processed + p.resumed, total, counters: { ok: p.succeeded, failed: p.failed, resumed: p.resumed } }),
+      onPartWritten: (m) =>
+        metrics.emit({
+          [WorkerMetric.ImagesProcessed]: { value: m.succeeded, unit: 'Count' },
+          [WorkerMetric.ImagesFailed]: { value: m.failed, unit: 'Count' },
+        }),
+    });
+  } finally {
+    // Also on failure: the error message must not land in the middle of a progress line.
+    progress.stop();
+  }
+  const { summary, skipped } = result;
   if (skipped) {
     log.info('shard already complete: skipped', { out: outUri, input: summary.input });
     return 0;
