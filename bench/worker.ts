@@ -58,7 +58,7 @@ class PeakRss {
   }
 }
 
-async function ensureModel(dir: string, size: 'tiny' | 'vit-b-32', log: (m: string) => void): Promise<void> {
+export async function ensureModel(dir: string, size: 'tiny' | 'vit-b-32', log: (m: string) => void): Promise<void> {
   if (existsSync(path.join(dir, 'config.json'))) return;
   log(`generating ${size} model into ${dir}`);
   await generateClipModel({ outDir: dir, size });

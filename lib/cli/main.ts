@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   demo: () => require('./commands/demo').command,
   'bench worker': () => require('./commands/bench-worker').command,
   'bench store': () => require('./commands/bench-store').command,
+  'bench serve': () => require('./commands/bench-serve').command,
 };
 
 function printHelp(): void {

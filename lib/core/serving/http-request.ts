@@ -4,7 +4,7 @@
  * the same things and refuse the rest with the same REQUEST_INVALID messages.
  */
 import { SystemErrorCode, VistaError } from '../errors';
-import { type EnrichRequest, enrichRequestSchema } from './protocol';
+import { type EnrichRequest, enrichRequestSchema, imageMetadataSchema } from './protocol';
 
 const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
 
@@ -33,16 +33,21 @@ export function enrichRequestFromHttp(input: HttpEnrichInput): EnrichRequest {
       const value = input.query?.[key] ?? attributes[key];
       if (value) metadata[key] = value;
     }
-    request = { image_base64: input.body.toString('base64'), ...metadata, include_embedding: input.query?.include_embedding !== 'false' };
+    if (input.body.length === 0) throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'empty body: send the image bytes');
+    const parsed = imageMetadataSchema.safeParse({ ...metadata, include_embedding: input.query?.include_embedding !== 'false' });
+    if (!parsed.success) throw invalid(parsed.error.issues);
+    return { ...parsed.data, image_bytes: input.body };
   } else {
     throw new VistaError(SystemErrorCode.REQUEST_INVALID, `unsupported content-type "${type}": send application/json or the image bytes (image/*)`);
   }
   const parsed = enrichRequestSchema.safeParse(request);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid request: ${issues}`);
-  }
+  if (!parsed.success) throw invalid(parsed.error.issues);
   return parsed.data;
+}
+
+function invalid(issues: { path: PropertyKey[]; message: string }[]): VistaError {
+  const text = issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  return new VistaError(SystemErrorCode.REQUEST_INVALID, `invalid request: ${text}`);
 }
 
 /** SageMaker's CustomAttributes: `key=value;key=value`, values URL-encoded. */

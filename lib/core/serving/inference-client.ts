@@ -6,7 +6,7 @@
  */
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SystemErrorCode, VistaError } from '../errors';
-import type { EnrichErrorBody, EnrichRequest, EnrichResult } from './protocol';
+import { type EnrichErrorBody, type EnrichRequest, type EnrichResult, toWireRequest } from './protocol';
 import { REALTIME_LAMBDA_ENV } from './serving-env';
 
 export interface InferenceResponse {
@@ -38,7 +38,7 @@ export function httpInferenceClient(baseUrl: string, options: { timeoutMs?: numb
         res = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(request),
+          body: JSON.stringify(toWireRequest(request)),
           signal: AbortSignal.timeout(options.timeoutMs ?? 25_000),
         });
       } catch (err) {
@@ -54,7 +54,7 @@ export function sagemakerInferenceClient(endpointName: string, client: Pick<Sage
     async enrich(request) {
       try {
         const out = await client.send(
-          new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: JSON.stringify(request) }),
+          new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: JSON.stringify(toWireRequest(request)) }),
         );
         return { status: 200, body: parseBody(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), 200) };
       } catch (err) {

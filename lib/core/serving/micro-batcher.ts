@@ -1,7 +1,9 @@
 /**
- * Groups single requests into model batches: a GPU answers 16 images in about the time of one,
- * so under load requests wait at most `maxWaitMs` for company. A lone request still goes after
- * `maxWaitMs`; a full batch goes at once. Each caller gets its own item's result or error.
+ * Groups single requests into model batches. A model answers 16 images in far less than 16 times
+ * the time of one, so: one batch runs at a time, and everything that arrives meanwhile waits for
+ * it and then goes together (up to `maxSize`). When the model is idle, a request waits at most
+ * `maxWaitMs` for company, and a full batch goes at once. Each caller gets its own item's result
+ * or error.
  */
 export interface MicroBatcher<T, R> {
   submit(item: T): Promise<R>;
@@ -12,6 +14,8 @@ export interface MicroBatcherOptions {
   maxSize?: number;
   /** @default 5 */
   maxWaitMs?: number;
+  /** Batches running at once (more than 1 only helps a model that runs batches in parallel). @default 1 */
+  maxInFlight?: number;
 }
 
 interface Waiting<T, R> {
@@ -24,27 +28,36 @@ interface Waiting<T, R> {
 export function makeMicroBatcher<T, R>(options: MicroBatcherOptions, run: (items: T[]) => Promise<R[]>): MicroBatcher<T, R> {
   const maxSize = options.maxSize ?? 16;
   const maxWaitMs = options.maxWaitMs ?? 5;
-  let pending: Waiting<T, R>[] = [];
+  const maxInFlight = options.maxInFlight ?? 1;
+  const pending: Waiting<T, R>[] = [];
+  let running = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const flush = () => {
+  const start = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    run(batch.map((w) => w.item)).then(
-      (results) => batch.forEach((w, i) => w.resolve(results[i])),
-      (err: unknown) => batch.forEach((w) => w.reject(err)),
-    );
+    if (pending.length === 0 || running >= maxInFlight) return;
+    const batch = pending.splice(0, maxSize);
+    running++;
+    run(batch.map((w) => w.item))
+      .then(
+        (results) => batch.forEach((w, i) => w.resolve(results[i])),
+        (err: unknown) => batch.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        running--;
+        // What arrived meanwhile has waited a whole model call already: it goes now.
+        start();
+      });
   };
 
   return {
     submit(item) {
       return new Promise<R>((resolve, reject) => {
         pending.push({ item, resolve, reject });
-        if (pending.length >= maxSize) flush();
-        else timer ??= setTimeout(flush, maxWaitMs);
+        if (running >= maxInFlight) return;
+        if (pending.length >= maxSize) start();
+        else timer ??= setTimeout(start, maxWaitMs);
       });
     },
   };

@@ -7,23 +7,31 @@ import { z } from 'zod';
 import { ImageErrorCode, SystemErrorCode, type VistaErrorCode } from '../errors';
 import type { EnrichedImage } from '../types';
 
+const metadataFields = {
+  image_id: z.string().min(1).max(256).optional(),
+  hotel_id: z.string().min(1).max(256).optional(),
+  hotel_name: z.string().min(1).max(512).optional(),
+  city: z.string().min(1).max(256).optional(),
+  /** The 512 floats are most of the response: callers that only want tags can leave them out. */
+  include_embedding: z.boolean().default(true),
+};
+
 export const enrichRequestSchema = z
   .object({
     /** The image itself, base64-encoded (what API Gateway and SageMaker carry as JSON). */
     image_base64: z.string().min(1).optional(),
     /** Or where to fetch it: s3:// (or a prefix the server was told to allow). */
     uri: z.string().min(1).max(2048).optional(),
-    image_id: z.string().min(1).max(256).optional(),
-    hotel_id: z.string().min(1).max(256).optional(),
-    hotel_name: z.string().min(1).max(512).optional(),
-    city: z.string().min(1).max(256).optional(),
-    /** The 512 floats are most of the response: callers that only want tags can leave them out. */
-    include_embedding: z.boolean().default(true),
+    ...metadataFields,
   })
   .strict()
   .refine((r) => (r.image_base64 === undefined) !== (r.uri === undefined), { message: 'give exactly one of image_base64 or uri' });
 
-export type EnrichRequest = z.output<typeof enrichRequestSchema>;
+/** What comes with raw image bytes (query string, SageMaker custom attributes). */
+export const imageMetadataSchema = z.object(metadataFields).strict();
+
+/** A validated request; raw bytes from an image/* body travel as `image_bytes`, never re-encoded. */
+export type EnrichRequest = z.output<typeof enrichRequestSchema> & { image_bytes?: Buffer };
 export type EnrichRequestInput = z.input<typeof enrichRequestSchema>;
 
 export interface EnrichResult {
@@ -94,4 +102,10 @@ export function toEnrichResult(row: EnrichedImage, includeEmbedding: boolean): E
     taxonomy_id: row.taxonomyId,
     processed_at: row.processedAt.toISOString(),
   };
+}
+
+/** The JSON a client sends for a request (raw bytes travel base64-encoded). */
+export function toWireRequest(request: EnrichRequest): EnrichRequestInput {
+  const { image_bytes, ...rest } = request;
+  return image_bytes ? { ...rest, image_base64: image_bytes.toString('base64') } : rest;
 }
