@@ -7,10 +7,11 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BackfillStack } from '../lib/infra/backfill/backfill-stack';
 import { readInfraConfig } from '../lib/infra/config';
+import { addVistaStacks } from '../lib/infra/vista-app';
 
 const app = new App();
 const config = readInfraConfig(app);
-new BackfillStack(app, config.stackName, { config });
+// The backfill stack and the real-time path's stack (lib/infra/vista-app.ts).
+addVistaStacks(app, config);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -199,6 +199,78 @@ export const infraConfigSchema = z
     alarmTopic: bool(false),
     /** Email subscribed to the alarm topic (implies alarmTopic). @default - none */
     alarmEmail: z.preprocess(fromText, z.email().optional()),
+
+    // The real-time path (lib/infra/serving/): a SageMaker endpoint running the worker image with
+    // `serve`, an HTTP API and an uploads bucket in front of it, in a stack of its own.
+
+    /** CloudFormation stack of the real-time path (deployed after, and reading from, the backfill stack). @default "VistaServing" */
+    servingStackName: z.preprocess(fromText, z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,55}$/).default('VistaServing')),
+    /** SageMaker instance type of the inference endpoint (one GPU is enough: requests are micro-batched). @default "ml.g5.xlarge" */
+    endpointInstanceType: z.preprocess(fromText, z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'a SageMaker instance type, e.g. ml.g5.xlarge' }).default('ml.g5.xlarge')),
+    /**
+     * SageMaker inference AMI (GPU driver) of the endpoint's instances. The worker image is built on
+     * CUDA 12 + cuDNN 9, which needs an NVIDIA driver of at least 525; without an override, SageMaker
+     * still runs driver 470 (CUDA 11.4) on ml.g4dn and ml.g5 instances, where the CUDA provider
+     * cannot load. "al2-ami-sagemaker-inference-gpu-3-1": driver 550, CUDA 12.4.
+     * @default "al2-ami-sagemaker-inference-gpu-3-1"
+     */
+    endpointInferenceAmiVersion: z.preprocess(fromText, z.string().regex(/^[a-z0-9-]+$/).default('al2-ami-sagemaker-inference-gpu-3-1')),
+    /** Instances the endpoint starts with (later deploys keep the count autoscaling chose). @default 1 */
+    endpointInitialInstanceCount: int(1, 1, 100),
+    /** Fewest instances autoscaling keeps (a real-time endpoint cannot scale to zero). @default 1 */
+    endpointMinInstances: int(1, 1, 100),
+    /** Most instances autoscaling starts; each is billed per hour. @default 2 */
+    endpointMaxInstances: int(2, 1, 100),
+    /**
+     * Target of the endpoint's autoscaling: invocations per instance per minute
+     * (SageMakerVariantInvocationsPerInstance). One ml.g5.xlarge decodes roughly 100 images/s
+     * (4 vCPUs); 1800/min (30/s) leaves room for bursts while new instances start (~5-10 min).
+     * @default 1800
+     */
+    endpointTargetInvocationsPerInstance: int(1_800, 1, 1_000_000),
+    /** Seconds SageMaker waits for a new container's first successful /ping (model download, label bank). @default 600 */
+    endpointStartupTimeoutSeconds: int(600, 60, 3_600),
+    /** Requests the inference server groups into one model call (VISTA_MAX_BATCH_SIZE). @default 16 */
+    endpointMaxBatchSize: int(16, 1, 256),
+
+    /** Steady-state requests per second the enrichment API accepts (all callers together). @default 50 */
+    apiThrottleRate: int(50, 1, 10_000),
+    /** Burst of requests the enrichment API accepts. @default 100 */
+    apiThrottleBurst: int(100, 1, 5_000),
+    /** Memory of the API function, MiB (an inline image is decoded from base64 there). @default 1024 */
+    apiMemoryMiB: int(1_024, 128, 10_240),
+    /** Timeout of the API function, seconds: below the API's 29-second integration timeout, so that a slow call ends as the function's own error. @default 25 */
+    apiTimeoutSeconds: int(25, 3, 28),
+
+    /** Memory of the upload function, MiB. @default 512 */
+    uploadMemoryMiB: int(512, 128, 10_240),
+    /** Timeout of the upload function, seconds; the queue's visibility timeout is 6 times this (plus the batching window). @default 120 */
+    uploadTimeoutSeconds: int(120, 10, 900),
+    /** Upload notifications per invocation of the upload function. @default 10 */
+    uploadBatchSize: int(10, 1, 100),
+    /** Seconds the queue may wait to fill a batch. @default 5 */
+    uploadBatchingWindowSeconds: int(5, 0, 300),
+    /**
+     * Most concurrent invocations of the upload function (the SQS event source's maximum
+     * concurrency, 2 or more): a bulk upload queues up instead of flooding the endpoint.
+     * @default 4
+     */
+    uploadMaxConcurrency: int(4, 2, 1_000),
+    /** Receives of one upload notification before it moves to the dead-letter queue. @default 5 */
+    uploadMaxReceiveCount: int(5, 1, 1_000),
+    /**
+     * Key suffixes that trigger enrichment (S3 filters are case-sensitive: list ".JPG" too if
+     * cameras upload it). Empty: every object under uploads/ (non-images get an error result).
+     * @default [] - every object
+     */
+    uploadSuffixes: list([]),
+    /** Days before uploaded files expire (results are kept in the work bucket); 0 keeps them. @default 30 */
+    uploadRetentionDays: int(30, 0, 3_650),
+
+    /** Alarm when the inference endpoint answers this many 5xx within 5 minutes. @default 5 */
+    alarmEndpoint5xx: int(5, 1, 100_000),
+    /** Alarm when the enrichment API answers this many 5xx within 5 minutes. @default 5 */
+    alarmApi5xx: int(5, 1, 100_000),
   })
   .superRefine((c, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -208,6 +280,19 @@ export const infraConfigSchema = z
     if (!c.spot && !c.onDemandFallback) issue('spot', 'spot and onDemandFallback cannot both be off');
     if (c.availabilityZones.length > 0 && !c.region) issue('availabilityZones', 'naming zones needs region');
     if (c.sourceKmsKeyArn && !c.sourceBucketName) issue('sourceKmsKeyArn', 'only for an imported source bucket (sourceBucketName)');
+    if (c.endpointMinInstances > c.endpointMaxInstances) issue('endpointMaxInstances', `must be ≥ endpointMinInstances (${c.endpointMinInstances})`);
+    if (c.endpointInitialInstanceCount < c.endpointMinInstances || c.endpointInitialInstanceCount > c.endpointMaxInstances) {
+      issue('endpointInitialInstanceCount', `must be within endpointMinInstances..endpointMaxInstances (${c.endpointMinInstances}..${c.endpointMaxInstances})`);
+    }
+    if (c.servingStackName === c.stackName) issue('servingStackName', 'must differ from stackName');
+    if (c.uploadBatchSize > 10 && c.uploadBatchingWindowSeconds === 0) issue('uploadBatchingWindowSeconds', 'must be > 0 when uploadBatchSize is over 10 (an SQS event source rule)');
+    for (const suffix of c.uploadSuffixes) {
+      if (!/^[A-Za-z0-9._-]+$/.test(suffix)) issue('uploadSuffixes', `"${suffix}": letters, digits, ".", "_" and "-" only (e.g. ".jpg")`);
+      // S3 refuses two notification filters of one event type where a key could match both.
+      const overlapping = c.uploadSuffixes.find((other) => other !== suffix && suffix.endsWith(other));
+      if (overlapping) issue('uploadSuffixes', `"${suffix}" overlaps "${overlapping}" (S3 refuses overlapping notification filters)`);
+    }
+    if (new Set(c.uploadSuffixes).size !== c.uploadSuffixes.length) issue('uploadSuffixes', 'duplicate suffix');
     const memory = FARGATE_MEMORY_MIB[c.indexJobVcpus];
     if (memory && !memory.includes(c.indexJobMemoryMiB)) {
       issue('indexJobMemoryMiB', `with indexJobVcpus ${c.indexJobVcpus}, a Fargate size: ${memory[0]} to ${memory[memory.length - 1]} in steps of ${memory[1] - memory[0]}`);

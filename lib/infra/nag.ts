@@ -45,7 +45,21 @@ class AcknowledgeWildcards implements IAspect {
 
   visit(node: IConstruct): void {
     if (!(node instanceof iam.CfnPolicy || node instanceof iam.CfnRole || node instanceof iam.CfnManagedPolicy)) return;
-    const result = rules.iam.IAMNoWildcardPermissions(node as CfnResource);
+    this.acknowledge(node);
+    // Aspects run before cross-stack references are resolved: a resource of another stack reads
+    // `<Logical.Arn>` now and `{"Fn::GetStackOutput": …}` (or an import) in the final template,
+    // which is what cdk-nag reports. Construct validations run after that resolution, before
+    // cdk-nag's validation, so the findings are matched once more there.
+    node.node.addValidation({
+      validate: () => {
+        this.acknowledge(node);
+        return [];
+      },
+    });
+  }
+
+  private acknowledge(node: CfnResource): void {
+    const result = rules.iam.IAMNoWildcardPermissions(node);
     if (!Array.isArray(result)) return;
     for (const finding of result) {
       const rule = this.allowed.find((a) => matches(node, a.match, finding));

@@ -4,7 +4,8 @@
  * they all log to. The key layout inside them is fixed here (STORAGE_LAYOUT) because IAM grants
  * are scoped to it: a role can only touch the prefixes its step uses.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -24,6 +25,10 @@ export const STORAGE_LAYOUT = {
   taxonomies: 'taxonomies',
   /** Artifacts bucket: label-bank cache the workers fill (lib/core/tags/label-bank.ts). */
   labelBanks: 'label-banks',
+  /** Uploads bucket (real-time path, lib/infra/serving/uploads.ts): files put here are enriched. */
+  uploads: 'uploads',
+  /** Work bucket: the upload trigger's results (`<image_id>.json`, `<image_id>.error.json`). */
+  realtimeResults: 'realtime/results',
 } as const;
 
 export type StorageConfig = Pick<
@@ -100,6 +105,28 @@ export class VistaStorage extends Construct {
   /** `s3://<artifacts>`: the workers' artifacts root (label-bank cache). */
   get artifactsUri(): string {
     return `s3://${this.artifactsBucket.bucketName}`;
+  }
+
+  /** `s3://<work>/realtime/results/`: where the upload trigger writes each image's result. */
+  get realtimeResultsUri(): string {
+    return `s3://${this.workBucket.bucketName}/${STORAGE_LAYOUT.realtimeResults}/`;
+  }
+
+  /**
+   * Lets S3 deliver server access logs of a bucket of another stack (the uploads bucket of the
+   * serving stack) under `<prefix>` of the logs bucket. CDK's own statement for a cross-stack
+   * target has no condition at all; this one admits log delivery for this account's buckets only
+   * (naming the source bucket would make the two stacks reference each other).
+   */
+  allowAccessLogsFromOtherStack(prefix: string): void {
+    this.logsBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.logsBucket.arnForObjects(`${prefix}*`)],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
   }
 
   modelUri(modelPath: string): string {

@@ -13,6 +13,7 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { BACKFILL_ENV } from '../core/backfill/config';
+import { REALTIME_LAMBDA_ENV } from '../core/serving/serving-env';
 import { LANCEDB_EXTERNAL_MODULES, type LanceDbLayer } from './lancedb-layer';
 import { allowWildcards, suppress } from './nag';
 import { REPO_ROOT } from './paths';
@@ -99,6 +100,28 @@ export class VistaFunction extends NodejsFunction {
     this.addEnvironment(FUNCTION_ENV.dbUri, storage.dbUri);
     grantObjects(this, storage.vectorBucket, { read: [db], write: [db], delete: [db] }, {
       why: 'LanceDB reads its tables, commits new versions (conditional PUT), and compacts/cleans up old files',
+    });
+    return this;
+  }
+
+  /**
+   * The SageMaker endpoint the real-time handlers call: sets VISTA_INFERENCE_ENDPOINT_NAME and
+   * allows sagemaker:InvokeEndpoint on that endpoint's ARN only.
+   */
+  bindInferenceEndpoint(endpoint: { readonly endpointName: string; readonly endpointArn: string }): this {
+    this.addEnvironment(REALTIME_LAMBDA_ENV.endpointName, endpoint.endpointName);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: [endpoint.endpointArn] }));
+    return this;
+  }
+
+  /**
+   * Where the upload trigger records each image's outcome: sets VISTA_REALTIME_RESULTS_URI and
+   * allows writing `realtime/results/*` of the work bucket, nothing else there.
+   */
+  bindRealtimeResults(storage: VistaStorage): this {
+    this.addEnvironment(REALTIME_LAMBDA_ENV.resultsUri, storage.realtimeResultsUri);
+    grantObjects(this, storage.workBucket, { write: [`${STORAGE_LAYOUT.realtimeResults}/*`] }, {
+      why: 'The upload trigger writes the result (or error record) of each uploaded image',
     });
     return this;
   }

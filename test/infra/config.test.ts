@@ -89,6 +89,43 @@ describe('Batch index job', () => {
   });
 });
 
+describe('real-time path', () => {
+  it('defaults to one ml.g5.xlarge (CUDA 12 driver AMI) scaling to two, a throttled API, a bounded upload consumer', () => {
+    expect(parseInfraConfig({})).toMatchObject({
+      servingStackName: 'VistaServing',
+      endpointInstanceType: 'ml.g5.xlarge',
+      endpointInferenceAmiVersion: 'al2-ami-sagemaker-inference-gpu-3-1',
+      endpointInitialInstanceCount: 1,
+      endpointMinInstances: 1,
+      endpointMaxInstances: 2,
+      apiThrottleRate: 50,
+      apiThrottleBurst: 100,
+      apiTimeoutSeconds: 25,
+      uploadBatchSize: 10,
+      uploadMaxConcurrency: 4,
+      uploadMaxReceiveCount: 5,
+      uploadSuffixes: [],
+    });
+  });
+
+  it('keeps the API function under the integration timeout and the instance counts consistent', () => {
+    expect(() => parseInfraConfig({ apiTimeoutSeconds: 29 })).toThrow(/vista:apiTimeoutSeconds/);
+    expect(() => parseInfraConfig({ endpointMinInstances: 3, endpointMaxInstances: 2 })).toThrow(/vista:endpointMaxInstances: must be ≥ endpointMinInstances/);
+    expect(() => parseInfraConfig({ endpointInitialInstanceCount: 5 })).toThrow(/vista:endpointInitialInstanceCount/);
+    expect(() => parseInfraConfig({ endpointInstanceType: 'g5.xlarge' })).toThrow(/vista:endpointInstanceType/);
+    expect(() => parseInfraConfig({ servingStackName: 'VistaBackfill' })).toThrow(/vista:servingStackName/);
+    expect(() => parseInfraConfig({ uploadMaxConcurrency: 1 })).toThrow(/vista:uploadMaxConcurrency/);
+    expect(() => parseInfraConfig({ uploadBatchSize: 50, uploadBatchingWindowSeconds: 0 })).toThrow(/vista:uploadBatchingWindowSeconds/);
+  });
+
+  it('refuses upload suffixes S3 would reject as overlapping filters', () => {
+    expect(parseInfraConfig({ uploadSuffixes: '.jpg, .jpeg,.JPG' }).uploadSuffixes).toEqual(['.jpg', '.jpeg', '.JPG']);
+    expect(() => parseInfraConfig({ uploadSuffixes: '.jpg,jpg' })).toThrow(/vista:uploadSuffixes: "\.jpg" overlaps "jpg"/);
+    expect(() => parseInfraConfig({ uploadSuffixes: '.png,.png' })).toThrow(/vista:uploadSuffixes/);
+    expect(() => parseInfraConfig({ uploadSuffixes: '*.png' })).toThrow(/vista:uploadSuffixes/);
+  });
+});
+
 describe('readInfraConfig', () => {
   it('accepts the defaults committed in cdk.json', () => {
     expect(readInfraConfig(new App({ context: cdkJsonContext() }))).toEqual(parseInfraConfig({}));

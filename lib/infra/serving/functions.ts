@@ -1,0 +1,93 @@
+/**
+ * The real-time path's two Lambdas (handlers in lambdas/), each bound to exactly what it does:
+ *
+ *   api     POST /v1/enrich (API Gateway HTTP API, payload 2.0) → InvokeEndpoint
+ *   upload  SQS batches of S3 ObjectCreated notifications → InvokeEndpoint per image → writes
+ *           `<image_id>.json` / `<image_id>.error.json` under realtime/results/ of the work bucket;
+ *           returns { batchItemFailures } so that only the failed messages are redelivered
+ *
+ * Neither reads images itself: a `{ "uri": … }` request is fetched by the inference server, which
+ * may read only the uploads prefix. Both may invoke the one endpoint and nothing else.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { InfraConfig } from '../config';
+import type { VistaStorage } from '../storage';
+import { VistaFunction } from '../vista-function';
+import type { InferenceEndpoint } from './inference-endpoint';
+import type { UploadsIntake } from './uploads';
+
+export type RealtimeFunctionsConfig = Pick<
+  InfraConfig,
+  | 'apiMemoryMiB'
+  | 'apiTimeoutSeconds'
+  | 'uploadMemoryMiB'
+  | 'uploadTimeoutSeconds'
+  | 'uploadBatchSize'
+  | 'uploadBatchingWindowSeconds'
+  | 'uploadMaxConcurrency'
+  | 'logRetentionDays'
+>;
+
+export interface RealtimeFunctionsProps {
+  readonly config: RealtimeFunctionsConfig;
+  readonly storage: VistaStorage;
+  readonly endpoint: InferenceEndpoint;
+  readonly uploads: UploadsIntake;
+}
+
+/** Handler modules, relative to the repository root. */
+export const REALTIME_HANDLERS = {
+  api: 'lambdas/api-enrich.ts',
+  upload: 'lambdas/upload-enrich.ts',
+} as const;
+
+export class RealtimeFunctions extends Construct {
+  /** Behind POST /v1/enrich. */
+  readonly api: VistaFunction;
+  /** Drains the uploads queue. */
+  readonly upload: VistaFunction;
+  readonly uploadEventSource: SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: RealtimeFunctionsProps) {
+    super(scope, id);
+    const { config, storage, endpoint, uploads } = props;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+
+    this.api = new VistaFunction(this, 'Api', {
+      entry: REALTIME_HANDLERS.api,
+      description: 'Vista real time: POST /v1/enrich, one image through the inference endpoint',
+      logRetention,
+      memorySize: config.apiMemoryMiB,
+      // Shorter than the integration timeout (29 s, api.ts): a slow call ends as this function's error.
+      timeout: Duration.seconds(config.apiTimeoutSeconds),
+    }).bindInferenceEndpoint(endpoint);
+
+    this.upload = new VistaFunction(this, 'Upload', {
+      entry: REALTIME_HANDLERS.upload,
+      description: 'Vista real time: enriches uploaded images and writes their results',
+      logRetention,
+      memorySize: config.uploadMemoryMiB,
+      timeout: Duration.seconds(config.uploadTimeoutSeconds),
+    })
+      .bindInferenceEndpoint(endpoint)
+      .bindRealtimeResults(storage);
+
+    this.uploadEventSource = new SqsEventSource(uploads.queue, {
+      batchSize: config.uploadBatchSize,
+      maxBatchingWindow: config.uploadBatchingWindowSeconds > 0 ? Duration.seconds(config.uploadBatchingWindowSeconds) : undefined,
+      // The handler returns { batchItemFailures }: only the failed images are redelivered.
+      reportBatchItemFailures: true,
+      // Bounds the endpoint's load from uploads, without reserving account concurrency.
+      maxConcurrency: config.uploadMaxConcurrency,
+    });
+    this.upload.addEventSource(this.uploadEventSource);
+  }
+
+  /** By display name, for the dashboard. */
+  get all(): Record<string, VistaFunction> {
+    return { api: this.api, upload: this.upload };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The real-time path, in a stack of its own next to the backfill stack:
+ *
+ *   caller ──SigV4──▶ HTTP API POST /v1/enrich ──▶ api function ──InvokeEndpoint──▶ SageMaker endpoint
+ *   s3://<uploads>/uploads/… ──ObjectCreated──▶ SQS (+DLQ) ──▶ upload function ──InvokeEndpoint──▶  (same)
+ *                                                               └──▶ s3://<work>/realtime/results/<image_id>.json
+ *
+ * The endpoint runs the Batch worker's image with `serve`. This stack reads the backfill stack's
+ * storage (artifacts: model, taxonomy, label banks; work: real-time results; logs) and its alarm
+ * topic, so it deploys after it, and separately: the GPU endpoint is billed by the hour, and its
+ * first deploy needs the model already uploaded (docs/deploy.md, "Real-time path").
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { InfraConfig } from '../config';
+import type { VistaStorage } from '../storage';
+import { EnrichApi } from './api';
+import { RealtimeFunctions } from './functions';
+import { InferenceEndpoint } from './inference-endpoint';
+import { ServingObservability } from './observability';
+import { UploadsIntake } from './uploads';
+
+export interface ServingStackProps extends StackProps {
+  readonly config: InfraConfig;
+  /** The backfill stack's buckets. */
+  readonly storage: VistaStorage;
+  /**
+   * Topic the real-time alarms notify.
+   * @default - none (the backfill stack's topic when `alarmTopic`/`alarmEmail` is set; see bin/app.ts)
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+export class ServingStack extends Stack {
+  readonly uploads: UploadsIntake;
+  readonly endpoint: InferenceEndpoint;
+  readonly functions: RealtimeFunctions;
+  readonly api: EnrichApi;
+  readonly observability: ServingObservability;
+
+  constructor(scope: Construct, id: string, props: ServingStackProps) {
+    const { config, storage } = props;
+    const env = config.account || config.region ? { account: config.account, region: config.region } : undefined;
+    super(scope, id, { description: 'Vista real time: API and upload trigger in front of a GPU inference endpoint', ...props, env: props.env ?? env });
+
+    this.uploads = new UploadsIntake(this, 'Uploads', { config, storage });
+    this.endpoint = new InferenceEndpoint(this, 'Inference', {
+      config,
+      storage,
+      uploads: { bucket: this.uploads.bucket, prefix: this.uploads.prefix },
+    });
+    this.functions = new RealtimeFunctions(this, 'Functions', { config, storage, endpoint: this.endpoint, uploads: this.uploads });
+    this.api = new EnrichApi(this, 'Api', { config, handler: this.functions.api });
+    this.observability = new ServingObservability(this, 'Observability', {
+      config,
+      endpoint: this.endpoint,
+      api: this.api,
+      uploads: this.uploads,
+      functions: this.functions.all,
+      alarmTopic: props.alarmTopic,
+    });
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('ApiUrl', this.api.enrichUrl, 'POST a SigV4-signed JSON request here (service execute-api)');
+    output('ApiInvokePolicyArn', this.api.invokePolicy.managedPolicyArn, 'Attach to a caller\'s role: execute-api:Invoke on POST /v1/enrich only');
+    output('EndpointName', this.endpoint.endpointName, 'SageMaker inference endpoint (the worker image running `vista serve`)');
+    output('UploadsBucket', this.uploads.bucket.bucketName, 'Uploads bucket');
+    output('UploadsUri', this.uploads.uploadsUri, 'Put images here to have them enriched');
+    output('RealtimeResultsUri', storage.realtimeResultsUri, 'Results of uploaded images: <image_id>.json or <image_id>.error.json');
+    output('UploadDeadLetterQueueUrl', this.uploads.deadLetterQueue.queueUrl, 'Upload notifications that failed every attempt (redrive after fixing the cause)');
+    output('EndpointLogGroup', this.endpoint.logGroup.logGroupName, 'Inference server logs');
+    output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard of the real-time path');
+  }
+}

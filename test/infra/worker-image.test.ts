@@ -1,0 +1,64 @@
+/**
+ * One image, three commands: the Batch worker (the Dockerfile's CMD), the Batch index job (its job
+ * definition's command) and SageMaker's `docker run <image> serve`. The entrypoint script is run
+ * here with `sh` against a stand-in bin/vista.js (the image itself cannot be built here: no Docker).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { INDEX_JOB_COMMAND } from '../../lib/core/backfill/state-names';
+import { workerDockerIgnore } from '../../lib/infra/backfill/compute';
+import { REPO_ROOT } from '../../lib/infra/paths';
+
+const SCRIPT = path.join(REPO_ROOT, 'batch-worker', 'entrypoint.sh');
+const dockerfile = () => fs.readFileSync(path.join(REPO_ROOT, 'batch-worker', 'Dockerfile'), 'utf8');
+/** The JSON-array arguments of the Dockerfile's last instruction of a kind (ENTRYPOINT, CMD). */
+const instruction = (name: string): string[] => {
+  const lines = dockerfile().split('\n').filter((l) => l.startsWith(`${name} `));
+  return JSON.parse(lines[lines.length - 1].slice(name.length + 1)) as string[];
+};
+
+let workdir: string;
+beforeAll(() => {
+  // A stand-in CLI that prints its arguments and exits with VISTA_EXIT.
+  workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'vista-entrypoint-'));
+  fs.mkdirSync(path.join(workdir, 'bin'));
+  fs.writeFileSync(path.join(workdir, 'bin', 'vista.js'), 'console.log(JSON.stringify(process.argv.slice(2))); process.exit(Number(process.env.VISTA_EXIT || 0));\n');
+});
+afterAll(() => fs.rmSync(workdir, { recursive: true, force: true }));
+
+/** What the container does for `docker run <image> <args…>` (ENTRYPOINT + args). */
+function run(args: string[], env: Record<string, string> = {}) {
+  const [entrypoint] = instruction('ENTRYPOINT');
+  expect(entrypoint).toBe('/usr/local/bin/vista-entrypoint');
+  return spawnSync('sh', [SCRIPT, ...args], { cwd: workdir, encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+it('starts the inference server for SageMaker\'s `serve`', () => {
+  const result = run(['serve']);
+  expect(result.status).toBe(0);
+  expect(JSON.parse(result.stdout)).toEqual(['serve']);
+});
+
+it('still runs the Batch worker\'s default command, with its exit code (Batch retries on it)', () => {
+  expect(instruction('CMD')).toEqual(['node', 'bin/vista.js', 'worker', '--from-env']);
+  const result = run(instruction('CMD'), { VISTA_EXIT: '2' });
+  expect(JSON.parse(result.stdout)).toEqual(['worker', '--from-env']);
+  expect(result.status).toBe(2);
+});
+
+it('still runs the Batch index job\'s command', () => {
+  const result = run(INDEX_JOB_COMMAND, { VISTA_EXIT: '1' });
+  expect(JSON.parse(result.stdout)).toEqual(INDEX_JOB_COMMAND.slice(2));
+  expect(result.status).toBe(1);
+});
+
+it('is copied into the image: executable, allowed by .dockerignore (which also decides the asset hash)', () => {
+  expect(fs.statSync(SCRIPT).mode & 0o111).not.toBe(0);
+  expect(dockerfile()).toMatch(/^COPY batch-worker\/entrypoint\.sh \/usr\/local\/bin\/vista-entrypoint$/m);
+  expect(dockerfile()).toMatch(/chmod 0755 \/usr\/local\/bin\/vista-entrypoint/);
+  expect(workerDockerIgnore()).toContain('!batch-worker/entrypoint.sh');
+  // POSIX sh syntax (the CUDA base image's /bin/sh is dash).
+  expect(() => execFileSync('sh', ['-n', SCRIPT])).not.toThrow();
+});
