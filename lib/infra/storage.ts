@@ -31,6 +31,20 @@ export const STORAGE_LAYOUT = {
   realtimeResults: 'realtime/results',
 } as const;
 
+/**
+ * What every Vista bucket has: encryption (the data key when there is one), no public access,
+ * ACLs disabled, TLS 1.2+ only. The storage construct and the serving stack's uploads bucket share it.
+ */
+export function secureBucketProps(dataKey: kms.IKey | undefined): s3.BucketProps {
+  return {
+    ...(dataKey ? { encryption: s3.BucketEncryption.KMS, encryptionKey: dataKey, bucketKeyEnabled: true } : { encryption: s3.BucketEncryption.S3_MANAGED }),
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+  };
+}
+
 export type StorageConfig = Pick<
   InfraConfig,
   | 'sourceBucketName'
@@ -142,13 +156,7 @@ export class VistaStorage extends Construct {
       ? [{ id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(config.noncurrentVersionRetentionDays) }]
       : [];
     return new s3.Bucket(this, id, {
-      ...(this.dataKey
-        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.dataKey, bucketKeyEnabled: true }
-        : { encryption: s3.BucketEncryption.S3_MANAGED }),
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
+      ...secureBucketProps(this.dataKey),
       versioned: props.versioned,
       serverAccessLogsBucket: this.logsBucket,
       serverAccessLogsPrefix: `s3/${id.toLowerCase()}/`,

@@ -17,7 +17,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { suppress } from '../nag';
-import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
+import { STORAGE_LAYOUT, secureBucketProps, type VistaStorage } from '../storage';
 
 export type UploadsConfig = Pick<
   InfraConfig,
@@ -66,13 +66,7 @@ export class UploadsIntake extends Construct {
     this.prefix = `${STORAGE_LAYOUT.uploads}/`;
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      ...(storage.dataKey
-        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: storage.dataKey, bucketKeyEnabled: true }
-        : { encryption: s3.BucketEncryption.S3_MANAGED }),
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
+      ...secureBucketProps(storage.dataKey),
       versioned: false,
       // Uploaded originals may be the only copy a team has: never deleted with the stack.
       removalPolicy: RemovalPolicy.RETAIN,

@@ -5,15 +5,12 @@
  * so the serving stack is always tested next to the backfill stack it reads from.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { App, Validations, type PolicyValidationPluginReport } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CONTEXT_PREFIX, readInfraConfig, type InfraConfig, type InfraConfigInput } from '../../../lib/infra/config';
-import { REPO_ROOT } from '../../../lib/infra/paths';
+import { readInfraConfig, type InfraConfig, type InfraConfigInput } from '../../../lib/infra/config';
 import { addVistaStacks, type VistaStacks } from '../../../lib/infra/vista-app';
-import type { SynthOptions } from './synth';
+import { appLikeCdkSynth, type SynthOptions } from './synth';
 
 export interface SynthesizedApp {
   app: App;
@@ -28,11 +25,7 @@ export interface SynthesizedApp {
 }
 
 export function synthVista(overrides: InfraConfigInput = {}, options: SynthOptions = {}): SynthesizedApp {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
-  const context: Record<string, unknown> = { ...cdkJson.context };
-  for (const [key, value] of Object.entries(overrides)) context[`${CONTEXT_PREFIX}${key}`] = value;
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'vista-cdk-'));
-  const app = new App({ outdir, context });
+  const { app, outdir } = appLikeCdkSynth(overrides);
   const config = readInfraConfig(app);
   const stacks = addVistaStacks(app, config);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -31,13 +31,21 @@ export interface SynthOptions {
   cfnValidation?: boolean;
 }
 
-export function synthBackfill(overrides: InfraConfigInput = {}, options: SynthOptions = {}): Synthesized {
+/**
+ * An App as `npx cdk synth` makes it: cdk.json's context with `vista:*` overrides, synthesizing
+ * into a temporary folder outside the repository (so nothing staged there can resolve modules from
+ * its node_modules).
+ */
+export function appLikeCdkSynth(overrides: InfraConfigInput = {}): { app: App; outdir: string } {
   const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
   const context: Record<string, unknown> = { ...cdkJson.context };
   for (const [key, value] of Object.entries(overrides)) context[`${CONTEXT_PREFIX}${key}`] = value;
-  // Outside the repository, so that nothing staged there can resolve modules from its node_modules.
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'vista-cdk-'));
-  const app = new App({ outdir, context });
+  return { app: new App({ outdir, context }), outdir };
+}
+
+export function synthBackfill(overrides: InfraConfigInput = {}, options: SynthOptions = {}): Synthesized {
+  const { app, outdir } = appLikeCdkSynth(overrides);
   const config = readInfraConfig(app);
   const stack = new BackfillStack(app, config.stackName, { config });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
