@@ -25,14 +25,26 @@ export interface HttpApiResult {
 
 const json = (statusCode: number, body: unknown): HttpApiResult => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-export function makeApiHandler(getClient: () => InferenceClient, logger = makeLogger({ json: true })): (event: HttpApiEvent) => Promise<HttpApiResult> {
+/** The part of Lambda's context this handler reads. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Kept for answering: a call still running at the function's timeout would end in API Gateway's bare 500. */
+const ANSWER_MARGIN_MS = 1_500;
+
+export function makeApiHandler(
+  getClient: () => InferenceClient,
+  logger = makeLogger({ json: true }),
+): (event: HttpApiEvent, context?: LambdaContext) => Promise<HttpApiResult> {
   let client: InferenceClient | undefined;
-  return async (event) => {
+  return async (event, context) => {
     try {
       const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
       const request = enrichRequestFromHttp({ contentType: event.headers?.['content-type'], body, query: event.queryStringParameters });
       client ??= getClient();
-      const answer = await client.enrich(request);
+      const timeoutMs = context ? Math.max(1_000, context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS) : undefined;
+      const answer = await client.enrich(request, { timeoutMs });
       return json(answer.status, answer.body);
     } catch (err) {
       if (isVistaError(err)) return json(httpStatusFor(err.code), { error: { code: err.code, message: err.message } });

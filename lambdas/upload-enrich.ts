@@ -17,13 +17,14 @@ export interface SqsEvent {
 export function makeUploadHandler(
   deps: { getClient: () => InferenceClient; resultsUri: () => string | undefined },
   logger = makeLogger({ json: true }),
-): (event: SqsEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+): (event: SqsEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   let client: InferenceClient | undefined;
-  return async (event) => {
+  return async (event, context) => {
     const resultsUri = deps.resultsUri();
     if (!resultsUri) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${REALTIME_LAMBDA_ENV.resultsUri} is not set`);
     client ??= deps.getClient();
-    const { batchItemFailures, written } = await enrichUploads(event.Records, { client, resultsUri, logger });
+    const remainingMs = context ? () => context.getRemainingTimeInMillis() : undefined;
+    const { batchItemFailures, written } = await enrichUploads(event.Records, { client, resultsUri, logger, remainingMs });
     logger.info('uploads enriched', { messages: event.Records.length, ...written, retried: batchItemFailures.length });
     return { batchItemFailures };
   };

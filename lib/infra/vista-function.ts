@@ -120,8 +120,9 @@ export class VistaFunction extends NodejsFunction {
    */
   bindRealtimeResults(storage: VistaStorage): this {
     this.addEnvironment(REALTIME_LAMBDA_ENV.resultsUri, storage.realtimeResultsUri);
-    grantObjects(this, storage.workBucket, { write: [`${STORAGE_LAYOUT.realtimeResults}/*`] }, {
-      why: 'The upload trigger writes the result (or error record) of each uploaded image',
+    const results = `${STORAGE_LAYOUT.realtimeResults}/*`;
+    grantObjects(this, storage.workBucket, { write: [results], delete: [results] }, {
+      why: 'The upload trigger writes the result (or error record) of each uploaded image, and deletes the other one when a re-upload changes the outcome',
     });
     return this;
   }

@@ -191,9 +191,10 @@ describe('real-time functions', () => {
     }
   });
 
-  it('the upload function writes only realtime/results/ of the work bucket; the API function touches no bucket', () => {
+  it('the upload function writes (and replaces) only realtime/results/ of the work bucket; the API function touches no bucket', () => {
     const upload = statementsOf('FunctionsUploadRole');
     expect(allowed(upload, 's3:PutObject')).toEqual(['<backfill:StorageWork.Arn>/realtime/results/*']);
+    expect(allowed(upload, 's3:DeleteObject')).toEqual(['<backfill:StorageWork.Arn>/realtime/results/*']);
     expect(allowed(upload, 's3:GetObject')).toEqual([]);
     expect(statementsOf('FunctionsApiRole').flatMap((s) => s.actions).filter((a) => a.startsWith('s3:'))).toEqual([]);
   });

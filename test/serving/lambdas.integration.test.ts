@@ -106,6 +106,12 @@ describe('upload trigger Lambda', () => {
     const badId = imageIdFromUri(`${uploads}/${bad}`);
     expect(await readJson(`${results}/${badId}.error.json`)).toMatchObject({ image_id: badId, error_code: 'NOT_AN_IMAGE' });
 
+    // The same key uploaded again with a real picture: the result replaces the error record.
+    await writeAtomic(`${uploads}/${bad}`, await fs.readFile(fixture('photo.jpg').path));
+    expect((await handler({ Records: [{ messageId: 'm4', body: s3Event(bad) }] })).batchItemFailures).toEqual([]);
+    expect(await exists(`${results}/${badId}.json`)).toBe(true);
+    expect(await exists(`${results}/${badId}.error.json`)).toBe(false);
+
     // An object outside the prefix the endpoint may read (a misrouted notification) is recorded, not fetched.
     const outside = await handler({ Records: [{ messageId: 'm3', body: s3Event('private/secret.jpg') }] });
     expect(outside.batchItemFailures).toEqual([]);

@@ -3,7 +3,7 @@
  * worker (source → decoder → enricher) with a micro-batcher in place of the shard batcher.
  * Knows nothing of HTTP, Lambda or SageMaker.
  */
-import { ImageErrorCode, SystemErrorCode, VistaError, type VistaErrorCode } from '../errors';
+import { ImageErrorCode, SystemErrorCode, VistaError, isVistaError, type VistaErrorCode } from '../errors';
 import { imageIdFromUri } from '../image-id';
 import type { DecodedEntry, Enricher, EnrichOutcome } from '../pipeline/enricher';
 import type { ImageDecoder, ImageFetcher } from '../pipeline/run-shard';
@@ -28,22 +28,30 @@ export interface EnrichServiceOptions extends MicroBatcherOptions {
 export interface EnrichService {
   /** Throws VistaError: REQUEST_INVALID, an image's own code, or MODEL_UNAVAILABLE. */
   enrich(request: EnrichRequest): Promise<EnrichResult>;
+  /** Not ok once the model is gone: every request would fail until the process is replaced. */
+  health(): { ok: true } | { ok: false; reason: string };
   readonly stats: { requests: number; batches: number };
 }
 
 export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServiceOptions = {}): EnrichService {
-  const allowed = options.allowedUriPrefixes ?? ['s3://'];
+  const allowed = (options.allowedUriPrefixes ?? ['s3://']).map(checkedPrefix);
   const stats = { requests: 0, batches: 0 };
-  const batcher = makeMicroBatcher<DecodedEntry, EnrichOutcome>(options, (batch) => {
+  let modelGone: string | undefined;
+  const batcher = makeMicroBatcher<DecodedEntry, EnrichOutcome>(options, async (batch) => {
     stats.batches++;
-    return deps.enricher.enrich(batch);
+    try {
+      return await deps.enricher.enrich(batch);
+    } catch (err) {
+      if (isVistaError(err) && err.code === SystemErrorCode.MODEL_UNAVAILABLE) modelGone ??= err.message;
+      throw err;
+    }
   });
 
   const bytesOf = async (request: EnrichRequest): Promise<Buffer> => {
     if (request.image_bytes !== undefined) return request.image_bytes;
     if (request.image_base64 !== undefined) return decodeBase64(request.image_base64);
     const uri = request.uri!;
-    if (!allowed.some((prefix) => uri.startsWith(prefix))) {
+    if (uri.includes('..') || !allowed.some((prefix) => uri.startsWith(prefix))) {
       throw new VistaError(SystemErrorCode.REQUEST_INVALID, `uri must start with one of: ${allowed.join(', ') || '(none allowed)'}`);
     }
     return deps.source.fetch(uri);
@@ -51,6 +59,7 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
 
   return {
     stats,
+    health: () => (modelGone === undefined ? { ok: true } : { ok: false, reason: modelGone }),
     async enrich(request) {
       stats.requests++;
       const image = await deps.decoder.decode(await bytesOf(request));
@@ -87,4 +96,18 @@ function decodeBase64(text: string): Buffer {
     throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'image_base64 is not valid base64');
   }
   return bytes;
+}
+
+/**
+ * Prefixes are S3 (`s3://bucket/…`) or local folders, ending with '/' so that `s3://uploads`
+ * cannot admit `s3://uploads-private`. HTTP(S) is refused: the HTTP fetcher follows redirects,
+ * so a prefix check could not keep a request from reaching internal hosts.
+ */
+function checkedPrefix(prefix: string): string {
+  if (/^https?:\/\//i.test(prefix)) {
+    throw new VistaError(SystemErrorCode.CONFIG_INVALID, `allowed URI prefix ${prefix}: http(s) is not allowed (redirects could reach internal hosts); use s3:// prefixes`);
+  }
+  if (prefix === 's3://') return prefix;
+  if (!prefix.endsWith('/')) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `allowed URI prefix ${prefix} must end with '/'`);
+  return prefix;
 }

@@ -25,20 +25,21 @@ export interface InferenceServerOptions {
   host?: string;
   /** Largest request body: a 50 MB image is ~67 MB as base64. @default 70 MiB */
   maxBodyBytes?: number;
-  /** Requests handled at once; more get 503 BUSY at once instead of queueing unboundedly. @default 256 */
+  /** Requests handled at once (until their work ends, not their connection); more get 503 BUSY at once. @default 64 */
   maxInFlight?: number;
   logger?: Logger;
 }
 
 export interface InferenceServer {
   readonly url: string;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startInferenceServer(service: EnrichService, options: InferenceServerOptions = {}): Promise<InferenceServer> {
   const maxBodyBytes = options.maxBodyBytes ?? 70 * 1024 * 1024;
-  const maxInFlight = options.maxInFlight ?? 256;
+  const maxInFlight = options.maxInFlight ?? 64;
   let inFlight = 0;
+  let idle: (() => void) | undefined;
 
   const server = http.createServer((req, res) => {
     const started = performance.now();
@@ -55,19 +56,34 @@ export async function startInferenceServer(service: EnrichService, options: Infe
       if (status === 500) options.logger?.error('request failed', { error: String(err) });
     };
 
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === '/ping') return reply(200, { status: 'ok' });
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      req.resume();
+      return reply(400, { error: { code: SystemErrorCode.REQUEST_INVALID, message: 'malformed request target' } });
+    }
+    if (req.method === 'GET' && url.pathname === '/ping') {
+      // Unhealthy (the model thread died, the GPU was lost): SageMaker replaces the instance.
+      const health = service.health();
+      return health.ok ? reply(200, { status: 'ok' }) : reply(503, { error: { code: SystemErrorCode.MODEL_UNAVAILABLE, message: health.reason } });
+    }
     if (url.pathname !== '/invocations') return reply(404, { error: { code: 'NOT_FOUND_ROUTE', message: `no route ${req.method} ${url.pathname}` } });
     if (req.method !== 'POST') return reply(405, { error: { code: SystemErrorCode.REQUEST_INVALID, message: 'use POST /invocations' } });
     if (inFlight >= maxInFlight) {
       req.resume();
       return reply(503, { error: { code: 'BUSY', message: `over ${maxInFlight} requests in flight; retry with backoff` } });
     }
+    // Counted until the work is done, not until the client leaves: a client that times out does
+    // not stop its fetch, decode and model call.
     inFlight++;
-    res.on('close', () => inFlight--);
     handle(req, url)
       .then((result) => reply(200, result))
-      .catch(fail);
+      .catch(fail)
+      .finally(() => {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      });
   });
 
   const handle = async (req: http.IncomingMessage, url: URL) => {
@@ -90,11 +106,19 @@ export async function startInferenceServer(service: EnrichService, options: Infe
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    /** Stops accepting, lets requests in flight finish (up to `graceMs`), then drops what is left. */
+    close: async (graceMs = 30_000) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+          setTimeout(resolve, graceMs).unref();
+        });
+      }
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 

@@ -14,9 +14,17 @@ export interface InferenceResponse {
   body: EnrichResult | EnrichErrorBody;
 }
 
-export interface InferenceClient {
-  enrich(request: EnrichRequest): Promise<InferenceResponse>;
+export interface InferenceCallOptions {
+  /** Give up after this long (MODEL_UNAVAILABLE): a Lambda must answer before its own timeout. */
+  timeoutMs?: number;
 }
+
+export interface InferenceClient {
+  enrich(request: EnrichRequest, options?: InferenceCallOptions): Promise<InferenceResponse>;
+}
+
+/** SageMaker lets a real-time invocation run 60 s. */
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 const unavailable = (what: string, err: unknown) =>
   new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `inference endpoint ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -29,17 +37,17 @@ function parseBody(text: string, status: number): InferenceResponse['body'] {
   }
 }
 
-export function httpInferenceClient(baseUrl: string, options: { timeoutMs?: number } = {}): InferenceClient {
+export function httpInferenceClient(baseUrl: string): InferenceClient {
   const url = new URL('/invocations', baseUrl).toString();
   return {
-    async enrich(request) {
+    async enrich(request, options = {}) {
       let res: Response;
       try {
         res = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(toWireRequest(request)),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 25_000),
+          signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
         });
       } catch (err) {
         throw unavailable(`at ${baseUrl} unreachable`, err);
@@ -51,10 +59,11 @@ export function httpInferenceClient(baseUrl: string, options: { timeoutMs?: numb
 
 export function sagemakerInferenceClient(endpointName: string, client: Pick<SageMakerRuntimeClient, 'send'> = new SageMakerRuntimeClient({})): InferenceClient {
   return {
-    async enrich(request) {
+    async enrich(request, options = {}) {
       try {
         const out = await client.send(
           new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: JSON.stringify(toWireRequest(request)) }),
+          { abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) },
         );
         return { status: 200, body: parseBody(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), 200) };
       } catch (err) {

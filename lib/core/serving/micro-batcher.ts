@@ -5,6 +5,8 @@
  * `maxWaitMs` for company, and a full batch goes at once. Each caller gets its own item's result
  * or error.
  */
+import { SystemErrorCode, VistaError } from '../errors';
+
 export interface MicroBatcher<T, R> {
   submit(item: T): Promise<R>;
 }
@@ -29,6 +31,9 @@ export function makeMicroBatcher<T, R>(options: MicroBatcherOptions, run: (items
   const maxSize = options.maxSize ?? 16;
   const maxWaitMs = options.maxWaitMs ?? 5;
   const maxInFlight = options.maxInFlight ?? 1;
+  if (!(Number.isInteger(maxSize) && maxSize >= 1 && Number.isInteger(maxInFlight) && maxInFlight >= 1 && maxWaitMs >= 0)) {
+    throw new VistaError(SystemErrorCode.CONFIG_INVALID, `micro-batcher needs maxSize ≥ 1, maxInFlight ≥ 1, maxWaitMs ≥ 0 (got ${maxSize}, ${maxInFlight}, ${maxWaitMs})`);
+  }
   const pending: Waiting<T, R>[] = [];
   let running = 0;
   let timer: NodeJS.Timeout | undefined;

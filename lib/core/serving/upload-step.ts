@@ -8,7 +8,7 @@
  */
 import { imageIdFromUri } from '../image-id';
 import { mapWithConcurrency } from '../io/concurrency';
-import { joinUri, writeJsonAtomic } from '../io/location';
+import { joinUri, removeFiles, writeJsonAtomic } from '../io/location';
 import type { Logger } from '../log';
 import type { InferenceClient } from './inference-client';
 import type { EnrichErrorBody } from './protocol';
@@ -21,6 +21,8 @@ export interface QueueMessage {
 export interface UploadStepOptions {
   client: InferenceClient;
   resultsUri: string;
+  /** Time left to this invocation: calls that cannot finish before it are not started (their messages are retried). */
+  remainingMs?: () => number;
   /** Images enriched at once per invocation. @default 4 */
   concurrency?: number;
   logger?: Logger;
@@ -31,6 +33,10 @@ export interface UploadStepResult {
   batchItemFailures: { itemIdentifier: string }[];
   written: { results: number; errors: number };
 }
+
+/** Kept for writing the record after the call. */
+const WRITE_MARGIN_MS = 5_000;
+const MIN_CALL_MS = 2_000;
 
 interface S3Notification {
   Event?: string;
@@ -57,15 +63,24 @@ export async function enrichUploads(messages: QueueMessage[], options: UploadSte
 
   const enrichOne = async (uri: string) => {
     const imageId = imageIdFromUri(uri);
-    const { status, body } = await options.client.enrich({ uri, image_id: imageId, include_embedding: true });
+    const [resultUri, errorUri] = [joinUri(options.resultsUri, `${imageId}.json`), joinUri(options.resultsUri, `${imageId}.error.json`)];
+    let timeoutMs: number | undefined;
+    if (options.remainingMs) {
+      timeoutMs = options.remainingMs() - WRITE_MARGIN_MS;
+      if (timeoutMs < MIN_CALL_MS) throw new Error('not enough time left in this invocation');
+    }
+    const { status, body } = await options.client.enrich({ uri, image_id: imageId, include_embedding: true }, { timeoutMs });
     if (status === 200) {
-      await writeJsonAtomic(joinUri(options.resultsUri, `${imageId}.json`), body);
+      await writeJsonAtomic(resultUri, body);
+      // A re-upload under the same key replaces what an earlier upload left.
+      await removeFiles([errorUri]);
       written.results++;
       return;
     }
     if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
     const { error } = body as EnrichErrorBody;
-    await writeJsonAtomic(joinUri(options.resultsUri, `${imageId}.error.json`), {
+    await removeFiles([resultUri]);
+    await writeJsonAtomic(errorUri, {
       image_id: imageId,
       source_uri: uri,
       error_code: error?.code ?? `HTTP_${status}`,
