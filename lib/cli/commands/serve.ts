@@ -48,6 +48,9 @@ export const command: CliCommand = {
       taxonomy: stringOpt(values, 'taxonomy') ?? (env[SERVING_ENV.taxonomyUri] || undefined),
       ...(stringOpt(values, 'artifacts') ?? env[SERVING_ENV.artifactsUri] ? { artifacts: stringOpt(values, 'artifacts') ?? env[SERVING_ENV.artifactsUri] } : {}),
       provider: stringOpt(values, 'provider') ?? (env[SERVING_ENV.provider] || 'auto'),
+      // A caller waits (SageMaker cuts an invocation at 60 s): at most 3 × 10 s plus backoff for a fetch.
+      fetchTimeoutMs: 10_000,
+      fetchRetries: 2,
     });
     const flagsPrefixes = stringsOpt(values, 'allow-uri-prefix');
     const envPrefixes = (env[SERVING_ENV.allowedUriPrefixes] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
