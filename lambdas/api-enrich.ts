@@ -3,11 +3,10 @@
  * or the image bytes → the inference endpoint → its answer. Malformed requests are refused here,
  * before they cost a GPU call. Environment: REALTIME_LAMBDA_ENV (lib/core/serving/serving-env.ts).
  */
-import { isVistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
 import { enrichRequestFromHttp } from '../lib/core/serving/http-request';
 import { type InferenceClient, inferenceClientFromEnv } from '../lib/core/serving/inference-client';
-import { httpStatusFor } from '../lib/core/serving/protocol';
+import { errorAnswer } from '../lib/core/serving/protocol';
 
 /** The parts of API Gateway's HTTP API event (payload format 2.0) this handler reads. */
 export interface HttpApiEvent {
@@ -47,9 +46,9 @@ export function makeApiHandler(
       const answer = await client.enrich(request, { timeoutMs });
       return json(answer.status, answer.body);
     } catch (err) {
-      if (isVistaError(err)) return json(httpStatusFor(err.code), { error: { code: err.code, message: err.message } });
-      logger.error('enrich request failed', { error: err instanceof Error ? err.message : String(err) });
-      return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
+      const { status, body } = errorAnswer(err);
+      if (status === 500) logger.error('enrich request failed', { error: err instanceof Error ? err.message : String(err) });
+      return json(status, body);
     }
   };
 }

@@ -3,10 +3,9 @@
  * a time, never the whole file in memory, and a cheap first pass that counts and fingerprints it.
  */
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { pipeline, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { SystemErrorCode, VistaError } from '../errors';
+import { readLines } from '../io/lines';
 import { openReadStream } from '../io/location';
 
 async function openManifest(uri: string): Promise<Readable> {
@@ -17,24 +16,11 @@ async function openManifest(uri: string): Promise<Readable> {
   }
 }
 
-// pipeline(), not pipe(): a source error (a reset S3 body) must reach the reader, not crash the process.
-function decompressIfGzipped(uri: string, raw: Readable): Readable {
-  return /\.gz$/i.test(uri) ? pipeline(raw, createGunzip(), () => undefined) : raw;
-}
-
-async function* linesOf(uri: string, raw: Readable): AsyncGenerator<string> {
-  const lines = createInterface({ input: decompressIfGzipped(uri, raw), crlfDelay: Infinity });
-  try {
-    yield* lines;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('Z_')) {
-      throw new VistaError(SystemErrorCode.CONFIG_INVALID, `manifest ${uri} is not valid gzip: ${(err as Error).message}`, { cause: err });
-    }
-    throw err;
-  } finally {
-    raw.destroy();
-  }
+function linesOf(uri: string, raw: Readable): AsyncGenerator<string> {
+  return readLines(raw, {
+    gzip: /\.gz$/i.test(uri),
+    invalidGzip: (err) => new VistaError(SystemErrorCode.CONFIG_INVALID, `manifest ${uri} is not valid gzip: ${err.message}`, { cause: err }),
+  });
 }
 
 /** Lines with their 1-based line numbers (what a person looks up in an editor). */

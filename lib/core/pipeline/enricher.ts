@@ -93,6 +93,7 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
   };
 }
 
-function isModelGone(err: unknown): boolean {
+/** The model itself is gone (not this batch's images): MODEL_UNAVAILABLE. */
+export function isModelGone(err: unknown): boolean {
   return isVistaError(err) && err.code === SystemErrorCode.MODEL_UNAVAILABLE;
 }

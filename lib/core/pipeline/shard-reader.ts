@@ -4,12 +4,10 @@
  * with one URI per line, mixed freely. A line that can't be used becomes an `InvalidEntry`, so it
  * is still accounted for in the shard's counts.
  */
-import { createInterface } from 'node:readline';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { SystemErrorCode, VistaError } from '../errors';
 import { imageIdFromUri } from '../image-id';
+import { readLines } from '../io/lines';
 import { openReadStream } from '../io/location';
 import type { ShardEntry } from '../types';
 
@@ -76,30 +74,15 @@ export async function* readShard(shardUri: string): AsyncGenerator<ReadEntry> {
   } catch (err) {
     throw new VistaError(SystemErrorCode.SHARD_NOT_FOUND, `cannot open shard ${shardUri}: ${(err as Error).message}`, { cause: err });
   }
-  // pipeline(), not pipe(): an error of the source (a reset S3 body) must reach the reader, not
-  // become an unhandled 'error' event that kills the process.
-  const input = shardUri.endsWith('.gz') ? pipeline(stream, createGunzip(), () => undefined) : stream;
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  const lines = readLines(stream, {
+    gzip: shardUri.endsWith('.gz'),
+    invalidGzip: (err) => new VistaError(SystemErrorCode.SHARD_INVALID, `shard ${shardUri} is not valid gzip: ${err.message}`, { cause: err }),
+  });
   let index = 0;
-  try {
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      yield parseShardLine(line, index++);
-    }
-  } catch (err) {
-    if (isZlibError(err)) {
-      throw new VistaError(SystemErrorCode.SHARD_INVALID, `shard ${shardUri} is not valid gzip: ${(err as Error).message}`, { cause: err });
-    }
-    throw err;
-  } finally {
-    // Also when the consumer stops early: do not leave an S3 socket open.
-    stream.destroy();
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    yield parseShardLine(line, index++);
   }
-}
-
-function isZlibError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /** Number of entries in a shard (one streaming pass), for progress totals. */

@@ -3,9 +3,9 @@
  * worker (source → decoder → enricher) with a micro-batcher in place of the shard batcher.
  * Knows nothing of HTTP, Lambda or SageMaker.
  */
-import { ImageErrorCode, SystemErrorCode, VistaError, isVistaError, type VistaErrorCode } from '../errors';
+import { SystemErrorCode, VistaError, type VistaErrorCode } from '../errors';
 import { imageIdFromUri } from '../image-id';
-import type { DecodedEntry, Enricher, EnrichOutcome } from '../pipeline/enricher';
+import { isModelGone, type DecodedEntry, type Enricher, type EnrichOutcome } from '../pipeline/enricher';
 import type { ImageDecoder, ImageFetcher } from '../pipeline/run-shard';
 import type { ShardEntry } from '../types';
 import { makeMicroBatcher, type MicroBatcherOptions } from './micro-batcher';
@@ -42,7 +42,7 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
     try {
       return await deps.enricher.enrich(batch);
     } catch (err) {
-      if (isVistaError(err) && err.code === SystemErrorCode.MODEL_UNAVAILABLE) modelGone ??= err.message;
+      if (isModelGone(err)) modelGone ??= (err as Error).message;
       throw err;
     }
   });
@@ -77,11 +77,6 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
       return toEnrichResult(outcome.row, request.include_embedding);
     },
   };
-}
-
-/** Image-level codes are the caller's image; anything else is the service's own trouble. */
-export function isImageError(code: string): boolean {
-  return code in ImageErrorCode;
 }
 
 /**

@@ -7,16 +7,16 @@
  *   - application/json: the EnrichRequest (image_base64 or uri, plus optional metadata);
  *   - image/* or application/octet-stream: the image bytes, metadata in the query string or in
  *     SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header (`image_id=…;hotel_name=…`).
- * and answers 200 with an EnrichResult, or a status from httpStatusFor with {error: {code, message}}.
+ * and answers 200 with an EnrichResult, or a status and {error: {code, message}} from errorAnswer.
  * Bodies are capped before they are read, in-flight requests are bounded (503 BUSY past it).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SystemErrorCode, VistaError, toVistaError } from '../errors';
+import { SystemErrorCode, VistaError } from '../errors';
 import type { Logger } from '../log';
 import type { EnrichService } from './enrich-service';
 import { enrichRequestFromHttp } from './http-request';
-import { type EnrichErrorBody, httpStatusFor } from './protocol';
+import { type EnrichErrorBody, errorAnswer } from './protocol';
 
 export interface InferenceServerOptions {
   /** @default 8080 (SageMaker's port); 0 picks a free one. */
@@ -50,9 +50,8 @@ export async function startInferenceServer(service: EnrichService, options: Infe
       options.logger?.info('request', { method: req.method, path: req.url?.split('?')[0], status, ms: Math.round(performance.now() - started), ...(status >= 400 ? { code: (body as EnrichErrorBody).error?.code } : {}) });
     };
     const fail = (err: unknown) => {
-      const e = toVistaError(err, SystemErrorCode.REQUEST_INVALID);
-      const status = isVistaCoded(err) ? httpStatusFor(e.code) : 500;
-      reply(status, { error: { code: isVistaCoded(err) ? e.code : 'INTERNAL', message: status === 500 ? 'internal error' : e.message } });
+      const { status, body } = errorAnswer(err);
+      reply(status, body);
       if (status === 500) options.logger?.error('request failed', { error: String(err) });
     };
 
@@ -120,10 +119,6 @@ export async function startInferenceServer(service: EnrichService, options: Infe
       await closed;
     },
   };
-}
-
-function isVistaCoded(err: unknown): err is VistaError {
-  return err instanceof VistaError;
 }
 
 /**

@@ -4,7 +4,7 @@
  * out, or a typed error with the HTTP status that goes with it.
  */
 import { z } from 'zod';
-import { ImageErrorCode, SystemErrorCode, type VistaErrorCode } from '../errors';
+import { ImageErrorCode, SystemErrorCode, isVistaError, type VistaErrorCode } from '../errors';
 import type { EnrichedImage } from '../types';
 
 const metadataFields = {
@@ -83,6 +83,15 @@ export function httpStatusFor(code: string): number {
     default:
       return 500;
   }
+}
+
+/**
+ * What a caller sees of a failure: a VistaError's code and message with its status; anything
+ * else is our bug, answered as a bare 500 (the details go to the log, not to the caller).
+ */
+export function errorAnswer(err: unknown): { status: number; body: EnrichErrorBody | { error: { code: 'INTERNAL'; message: string } } } {
+  if (isVistaError(err)) return { status: httpStatusFor(err.code), body: { error: { code: err.code, message: err.message } } };
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
 }
 
 export function toEnrichResult(row: EnrichedImage, includeEmbedding: boolean): EnrichResult {

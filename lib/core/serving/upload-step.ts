@@ -80,6 +80,7 @@ export async function enrichUploads(messages: QueueMessage[], options: UploadSte
     if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
     const { error } = body as EnrichErrorBody;
     await removeFiles([resultUri]);
+    // The fields of the worker's errors.jsonl records; the code may also be a request's (REQUEST_INVALID).
     await writeJsonAtomic(errorUri, {
       image_id: imageId,
       source_uri: uri,

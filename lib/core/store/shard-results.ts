@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
-import { createInterface } from 'node:readline';
+import { readLines } from '../io/lines';
 import { exists, joinUri, openReadStream, readBytes } from '../io/location';
 import { ResultColumn } from '../pipeline/schema';
 import { ERRORS_FILE, SUMMARY_FILE, type FailureRecord, type ShardSummary } from '../pipeline/shard-output';
@@ -77,27 +77,22 @@ export async function* readFailures(shard: CompleteShard, chunkSize: number): As
     if (shard.summary.failed > 0) throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} missing but ${shard.summary.failed} images failed`);
     return;
   }
-  const stream = await openReadStream(uri);
   let lineNumber = 0;
   let count = 0;
   let chunk: FailureRecord[] = [];
-  try {
-    for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-      lineNumber++;
-      if (line.trim() === '') continue;
-      try {
-        chunk.push(JSON.parse(line) as FailureRecord);
-      } catch (err) {
-        throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} line ${lineNumber} is not JSON`, { cause: err });
-      }
-      count++;
-      if (chunk.length >= chunkSize) {
-        yield chunk;
-        chunk = [];
-      }
+  for await (const line of readLines(await openReadStream(uri))) {
+    lineNumber++;
+    if (line.trim() === '') continue;
+    try {
+      chunk.push(JSON.parse(line) as FailureRecord);
+    } catch (err) {
+      throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `${uri} line ${lineNumber} is not JSON`, { cause: err });
     }
-  } finally {
-    stream.destroy();
+    count++;
+    if (chunk.length >= chunkSize) {
+      yield chunk;
+      chunk = [];
+    }
   }
   if (chunk.length > 0) yield chunk;
   if (count !== shard.summary.failed) {
