@@ -78,11 +78,14 @@ export async function writeJsonAtomic(uri: string, value: unknown): Promise<void
   await writeAtomic(uri, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
 }
 
-/** Names (not full URIs) of the files directly under a folder or prefix, sorted. Missing → []. */
-export async function listNames(dirUri: string): Promise<string[]> {
+/**
+ * Names (not full URIs) of the files directly under a folder or prefix, sorted. Missing → [].
+ * `limit` bounds an S3 listing to its first keys (for a flat prefix: the first names).
+ */
+export async function listNames(dirUri: string, limit = Infinity): Promise<string[]> {
   if (isS3Uri(dirUri)) {
     const prefix = dirUri.replace(/\/+$/, '') + '/';
-    const uris = await listObjects(prefix);
+    const uris = await listObjects(prefix, undefined, limit);
     return uris
       .map((u) => u.slice(prefix.length))
       .filter((name) => name !== '' && !name.includes('/'))
@@ -90,7 +93,7 @@ export async function listNames(dirUri: string): Promise<string[]> {
   }
   try {
     const entries = await fs.readdir(toLocalPath(dirUri), { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && !e.name.includes('.tmp-')).map((e) => e.name).sort();
+    return entries.filter((e) => e.isFile() && !e.name.includes('.tmp-')).map((e) => e.name).sort().slice(0, limit);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

@@ -108,16 +108,18 @@ export async function objectExists(uri: string, client = getS3Client()): Promise
 }
 
 /** Every key under a prefix (paginated), as full s3:// URIs. */
-export async function listObjects(prefixUri: string, client = getS3Client()): Promise<string[]> {
+/** Every object under the prefix, in key order; only the first `limit` when given. */
+export async function listObjects(prefixUri: string, client = getS3Client(), limit = Infinity): Promise<string[]> {
   const { bucket, key } = parseS3Uri(prefixUri);
   const uris: string[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }));
+    const maxKeys = Number.isFinite(limit) ? Math.min(1000, limit - uris.length) : undefined;
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: maxKeys }));
     for (const obj of page.Contents ?? []) if (obj.Key) uris.push(`s3://${bucket}/${obj.Key}`);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    token = page.IsTruncated && uris.length < limit ? page.NextContinuationToken : undefined;
   } while (token);
-  return uris;
+  return uris.slice(0, limit);
 }
 
 export async function deleteObjects(uris: string[], client = getS3Client()): Promise<void> {

@@ -11,7 +11,8 @@ import { mapWithConcurrency } from '../io/concurrency';
 import { joinUri, removeFiles, writeJsonAtomic } from '../io/location';
 import type { Logger } from '../log';
 import type { InferenceClient } from './inference-client';
-import type { EnrichErrorBody } from './protocol';
+import type { EnrichErrorBody, EnrichResult } from './protocol';
+import { type RealtimeFailure, writeInboxRecord } from './realtime-inbox';
 
 export interface QueueMessage {
   messageId: string;
@@ -21,6 +22,11 @@ export interface QueueMessage {
 export interface UploadStepOptions {
   client: InferenceClient;
   resultsUri: string;
+  /**
+   * Where each outcome is also dropped, immutable, for the ingest into LanceDB
+   * (realtime-inbox.ts). @default - none: results only, nothing reaches the store
+   */
+  inboxUri?: string;
   /** Time left to this invocation: calls that cannot finish before it are not started (their messages are retried). */
   remainingMs?: () => number;
   /** Images enriched at once per invocation. @default 4 */
@@ -74,20 +80,23 @@ export async function enrichUploads(messages: QueueMessage[], options: UploadSte
       await writeJsonAtomic(resultUri, body);
       // A re-upload under the same key replaces what an earlier upload left.
       await removeFiles([errorUri]);
+      // Last: a crash before it redelivers the message, and the ingest applies records in order.
+      if (options.inboxUri) await writeInboxRecord(options.inboxUri, imageId, { kind: 'result', result: body as EnrichResult });
       written.results++;
       return;
     }
     if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
     const { error } = body as EnrichErrorBody;
     await removeFiles([resultUri]);
-    // The fields of the worker's errors.jsonl records; the code may also be a request's (REQUEST_INVALID).
-    await writeJsonAtomic(errorUri, {
+    const failure: RealtimeFailure = {
       image_id: imageId,
       source_uri: uri,
       error_code: error?.code ?? `HTTP_${status}`,
       message: error?.message ?? '',
       at: new Date().toISOString(),
-    });
+    };
+    await writeJsonAtomic(errorUri, failure);
+    if (options.inboxUri) await writeInboxRecord(options.inboxUri, imageId, { kind: 'error', error: failure });
     written.errors++;
   };
 

@@ -1,0 +1,51 @@
+/**
+ * The real-time path's hand-off to the store. Next to the latest-outcome view
+ * (`realtime/results/<image_id>.json`, overwritten by a re-upload, what callers read), every
+ * enrichment also drops one immutable record into the inbox (`realtime/inbox/`). The ingest
+ * (realtime-ingest.ts) turns inbox records into LanceDB rows and then deletes them: records never
+ * change once written, so deleting what was ingested can never lose a newer outcome.
+ *
+ * Names sort by the time they were written, so records of one image are applied in order.
+ */
+import { randomBytes } from 'node:crypto';
+import { joinUri, writeJsonAtomic } from '../io/location';
+import type { EnrichResult } from './protocol';
+
+/** The fields of the worker's errors.jsonl records; the code may also be a request's (REQUEST_INVALID) or `HTTP_<status>`. */
+export interface RealtimeFailure {
+  image_id: string;
+  source_uri: string;
+  error_code: string;
+  message: string;
+  at: string;
+}
+
+export type InboxRecord = { kind: 'result'; result: EnrichResult } | { kind: 'error'; error: RealtimeFailure };
+
+export const INBOX_SUFFIX = '.json';
+
+/**
+ * `<UTC yyyymmddThhmmssSSS>-<8 hex>-<image_id, URI-encoded>.json`: sortable by time, unique per
+ * write, one flat name whatever the id holds ('/' included).
+ */
+export function inboxRecordName(imageId: string, at: Date = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('.', '').replace('Z', '');
+  return `${stamp}-${randomBytes(4).toString('hex')}-${encodeURIComponent(imageId)}${INBOX_SUFFIX}`;
+}
+
+/** The image id a record name carries (what `inboxRecordName` encoded), or undefined. */
+export function imageIdOfInboxName(name: string): string | undefined {
+  const match = /^\d{8}T\d{9}-[0-9a-f]{8}-(.+)\.json$/.exec(name);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeInboxRecord(inboxUri: string, imageId: string, record: InboxRecord, at: Date = new Date()): Promise<string> {
+  const uri = joinUri(inboxUri, inboxRecordName(imageId, at));
+  await writeJsonAtomic(uri, record);
+  return uri;
+}

@@ -1,0 +1,208 @@
+/**
+ * The real-time ingest on local folders and LanceDB on disk: inbox records become rows and failure
+ * records, a newer outcome of an image replaces the older one wherever it was stored (backfill
+ * included), and a run stopped at any point is finished by the next one without duplicates.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ingestRealtime, INBOX_RECORD_INVALID, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
+import { imageIdOfInboxName, inboxRecordName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
+import type { EnrichResult } from '../../lib/core/serving/protocol';
+import { TableName, openStore } from '../../lib/core/store/connect';
+import { loadShardResults } from '../../lib/core/store/loader';
+import { writeSyntheticShardResults } from '../support/results';
+
+const DIM = 8;
+let root: string;
+let seq = 0;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-ingest-'));
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+function setup(name: string): RealtimeIngestOptions & { put: (record: Put) => Promise<void> } {
+  const base = path.join(root, name);
+  const options = { inboxUri: path.join(base, 'inbox'), batchesUri: path.join(base, 'batches'), dbUri: path.join(base, 'db'), settleSeconds: 0 };
+  return {
+    ...options,
+    // Stamped in the past and in the order written, like records that have settled.
+    put: async (record) => {
+      const at = new Date(Date.now() - 3_600_000 + ++seq);
+      if ('error' in record) {
+        await writeInboxRecord(options.inboxUri, record.id, { kind: 'error', error: { image_id: record.id, source_uri: `s3://up/${record.id}`, error_code: record.error, message: 'broken', at: at.toISOString() } }, at);
+      } else {
+        await writeInboxRecord(options.inboxUri, record.id, { kind: 'result', result: result(record.id, record.name ?? `${record.id}-name.jpg`) }, at);
+      }
+    },
+  };
+}
+
+type Put = { id: string; name?: string } | { id: string; error: string };
+
+function result(id: string, seoFilename: string, dim = DIM): EnrichResult {
+  const embedding = Array.from({ length: dim }, (_, i) => (i === (id.length + seq) % dim ? 1 : 0));
+  return {
+    image_id: id,
+    source_uri: `s3://up/${id}.jpg`,
+    hotel_id: 'h1',
+    seo_filename: seoFilename,
+    tags: ['ocean view'],
+    tag_scores: [0.9],
+    embedding,
+    width: 640,
+    height: 480,
+    format: 'jpeg',
+    content_sha256: 'ab'.repeat(32),
+    model_id: 'tiny@test',
+    taxonomy_id: 'hotel@test',
+    processed_at: new Date().toISOString(),
+  };
+}
+
+async function stored(db: string): Promise<{ rows: Record<string, string[]>; errors: Record<string, string[]> }> {
+  const store = await openStore(db, { readConsistencySeconds: 0 });
+  try {
+    const group = (list: { image_id: string; v: string }[]) => {
+      const out: Record<string, string[]> = {};
+      for (const r of list) (out[r.image_id] ??= []).push(r.v);
+      return out;
+    };
+    const images = await store.table(TableName.images);
+    const errors = await store.table(TableName.imageErrors);
+    const rows = images ? ((await images.query().select(['image_id', 'seo_filename']).toArray()) as { image_id: string; seo_filename: string }[]) : [];
+    const errs = errors ? ((await errors.query().select(['image_id', 'error_code']).toArray()) as { image_id: string; error_code: string }[]) : [];
+    return { rows: group(rows.map((r) => ({ image_id: r.image_id, v: r.seo_filename }))), errors: group(errs.map((r) => ({ image_id: r.image_id, v: r.error_code }))) };
+  } finally {
+    store.close();
+  }
+}
+
+const files = async (dir: string) => fs.readdir(dir).catch(() => [] as string[]);
+
+test('results and errors become rows and failure records; the inbox is emptied; a second run does nothing', async () => {
+  const o = setup('basic');
+  await o.put({ id: 'a' });
+  await o.put({ id: 'b' });
+  await o.put({ id: 'c', error: 'CORRUPT_IMAGE' });
+  const first = await ingestRealtime(o);
+  expect(first.batches).toHaveLength(1);
+  expect(first.batches[0]).toMatchObject({ records: 3, rows: 2, failed: 1, resumed: false });
+  expect(first.batches[0].shardId).toMatch(/^realtime\/\d{8}T\d{9}-[0-9a-f]{8}$/);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { c: ['CORRUPT_IMAGE'] } });
+  expect(await files(o.inboxUri)).toEqual([]);
+  expect((await files(o.batchesUri)).filter((n) => n.endsWith('.done.json'))).toHaveLength(1);
+
+  expect((await ingestRealtime(o)).batches).toEqual([]);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { c: ['CORRUPT_IMAGE'] } });
+});
+
+test('the latest outcome of an image wins, within a batch and across batches', async () => {
+  const o = setup('latest');
+  await o.put({ id: 'a', name: 'a-old.jpg' });
+  await o.put({ id: 'a', name: 'a-new.jpg' });
+  await o.put({ id: 'b', name: 'b-1.jpg' });
+  await ingestRealtime(o);
+  expect((await stored(o.dbUri)).rows).toEqual({ a: ['a-new.jpg'], b: ['b-1.jpg'] });
+
+  // Re-uploads: b now fails, then a fails and succeeds again in one batch.
+  await o.put({ id: 'b', error: 'NOT_AN_IMAGE' });
+  const second = await ingestRealtime(o);
+  expect(second.batches[0].superseded).toEqual({ images: 1, imageErrors: 0 });
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-new.jpg'] }, errors: { b: ['NOT_AN_IMAGE'] } });
+
+  await o.put({ id: 'b', name: 'b-2.jpg' });
+  await ingestRealtime(o);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-new.jpg'], b: ['b-2.jpg'] }, errors: {} });
+});
+
+test('a real-time outcome replaces the backfill row of the same image', async () => {
+  const o = setup('over-backfill');
+  const shard = await writeSyntheticShardResults(path.join(root, 'over-backfill', 'results', 'shard-00000'), { shardId: 'run-1/shard-00000', count: 5, dim: DIM, seed: 3 });
+  await loadShardResults({ dbUri: o.dbUri, shardResultsUri: shard.dir, shardId: shard.shardId });
+  const replaced = shard.rows[2].imageId;
+  await o.put({ id: replaced, name: 'reuploaded.jpg' });
+  await ingestRealtime(o);
+  const { rows } = await stored(o.dbUri);
+  expect(Object.keys(rows)).toHaveLength(5);
+  expect(rows[replaced]).toEqual(['reuploaded.jpg']);
+  expect(Object.values(rows).every((names) => names.length === 1)).toBe(true);
+});
+
+test('a run that stops after the load is finished by the next one: no duplicates, nothing left behind', async () => {
+  const o = setup('crash');
+  await o.put({ id: 'old', name: 'old.jpg' });
+  await ingestRealtime(o);
+  await o.put({ id: 'old', name: 'new.jpg' });
+  await o.put({ id: 'x' });
+  await expect(ingestRealtime({ ...o, hooks: { afterLoad: () => { throw new Error('killed'); } } })).rejects.toThrow('killed');
+  // Loaded, not yet superseded: both versions of "old" are visible until the next run.
+  expect((await stored(o.dbUri)).rows.old?.sort()).toEqual(['new.jpg', 'old.jpg']);
+  expect(await files(o.inboxUri)).toHaveLength(2);
+
+  await o.put({ id: 'y' });
+  const next = await ingestRealtime(o);
+  expect(next.batches.map((b) => [b.resumed, b.records])).toEqual([[true, 2], [false, 1]]);
+  expect((await stored(o.dbUri)).rows).toEqual({ old: ['new.jpg'], x: ['x-name.jpg'], y: ['y-name.jpg'] });
+  expect(await files(o.inboxUri)).toEqual([]);
+});
+
+test('a claim without its batch (a crash while building) is rebuilt from the inbox', async () => {
+  const o = setup('claim-only');
+  await o.put({ id: 'p' });
+  const sources = await files(o.inboxUri);
+  await fs.mkdir(o.batchesUri, { recursive: true });
+  const batchId = '20260101T000000000-00000000';
+  await fs.writeFile(path.join(o.batchesUri, `${batchId}.sources.json`), JSON.stringify({ batch_id: batchId, shard_id: `realtime/${batchId}`, sources, created_at: '2026-01-01T00:00:00Z' }));
+  const run = await ingestRealtime(o);
+  expect(run.batches).toEqual([expect.objectContaining({ batchId, resumed: true, rows: 1 })]);
+  expect((await stored(o.dbUri)).rows).toEqual({ p: ['p-name.jpg'] });
+});
+
+test('failures alone wait for the first result (the store needs its embedding width); unreadable records become failures', async () => {
+  const o = setup('errors-first');
+  await o.put({ id: 'e1', error: 'EMPTY' });
+  expect(await ingestRealtime(o)).toEqual({ batches: [], leftInInbox: 'no-embedding-dimension-yet' });
+  expect(await files(o.inboxUri)).toHaveLength(1);
+  expect(await files(o.batchesUri)).toEqual([]);
+
+  await fs.writeFile(path.join(o.inboxUri, inboxRecordName('garbled', new Date(Date.now() - 3_000_000))), '{ not json');
+  await o.put({ id: 'ok' });
+  await ingestRealtime(o);
+  expect(await stored(o.dbUri)).toEqual({ rows: { ok: ['ok-name.jpg'] }, errors: { e1: ['EMPTY'], garbled: [INBOX_RECORD_INVALID] } });
+  expect(await files(o.inboxUri)).toEqual([]);
+});
+
+test('records younger than the settle time stay for the next run; batches are bounded', async () => {
+  const o = setup('settle');
+  await o.put({ id: 'a' });
+  await o.put({ id: 'b' });
+  await o.put({ id: 'c' });
+  await writeInboxRecord(o.inboxUri, 'fresh', { kind: 'result', result: result('fresh', 'fresh.jpg') });
+  const run = await ingestRealtime({ ...o, settleSeconds: 600, maxRecordsPerBatch: 2 });
+  expect(run.batches.map((b) => b.records)).toEqual([2, 1]);
+  expect(Object.keys((await stored(o.dbUri)).rows).sort()).toEqual(['a', 'b', 'c']);
+  expect(await files(o.inboxUri)).toHaveLength(1);
+});
+
+test('a result whose embedding width differs from the store’s is kept as a failure, not a poison batch', async () => {
+  const o = setup('width');
+  await o.put({ id: 'a' });
+  await ingestRealtime(o);
+  await writeInboxRecord(o.inboxUri, 'wide', { kind: 'result', result: result('wide', 'wide.jpg', DIM * 2) }, new Date(Date.now() - 60_000));
+  await o.put({ id: 'b' });
+  await ingestRealtime(o);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { wide: [INBOX_RECORD_INVALID] } });
+});
+
+test('inbox names sort by time, are flat whatever the image id holds, and give the id back', () => {
+  const early = inboxRecordName('run-1/shard 7', new Date('2026-12-01T10:00:00.000Z'));
+  const late = inboxRecordName('a', new Date('2026-12-01T10:00:00.001Z'));
+  expect(early < late).toBe(true);
+  expect(early).toMatch(/^20261201T100000000-[0-9a-f]{8}-run-1%2Fshard%207\.json$/);
+  expect(imageIdOfInboxName(early)).toBe('run-1/shard 7');
+  expect(imageIdOfInboxName('notes.txt')).toBeUndefined();
+});
