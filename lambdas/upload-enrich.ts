@@ -15,7 +15,7 @@ export interface SqsEvent {
 }
 
 export function makeUploadHandler(
-  deps: { getClient: () => InferenceClient; resultsUri: () => string | undefined },
+  deps: { getClient: () => InferenceClient; resultsUri: () => string | undefined; inboxUri?: () => string | undefined },
   logger = makeLogger({ json: true }),
 ): (event: SqsEvent, context?: { getRemainingTimeInMillis(): number }) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   let client: InferenceClient | undefined;
@@ -24,10 +24,15 @@ export function makeUploadHandler(
     if (!resultsUri) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${REALTIME_LAMBDA_ENV.resultsUri} is not set`);
     client ??= deps.getClient();
     const remainingMs = context ? () => context.getRemainingTimeInMillis() : undefined;
-    const { batchItemFailures, written } = await enrichUploads(event.Records, { client, resultsUri, logger, remainingMs });
+    const inboxUri = deps.inboxUri?.();
+    const { batchItemFailures, written } = await enrichUploads(event.Records, { client, resultsUri, inboxUri, logger, remainingMs });
     logger.info('uploads enriched', { messages: event.Records.length, ...written, retried: batchItemFailures.length });
     return { batchItemFailures };
   };
 }
 
-export const handler = makeUploadHandler({ getClient: () => inferenceClientFromEnv(), resultsUri: () => process.env[REALTIME_LAMBDA_ENV.resultsUri] });
+export const handler = makeUploadHandler({
+  getClient: () => inferenceClientFromEnv(),
+  resultsUri: () => process.env[REALTIME_LAMBDA_ENV.resultsUri],
+  inboxUri: () => process.env[REALTIME_LAMBDA_ENV.inboxUri],
+});

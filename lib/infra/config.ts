@@ -266,6 +266,10 @@ export const infraConfigSchema = z
     uploadSuffixes: list([]),
     /** Days before uploaded files expire (results are kept in the work bucket); 0 keeps them. @default 30 */
     uploadRetentionDays: int(30, 0, 3_650),
+    /** Minutes between runs of the real-time ingest (uploaded images into LanceDB). @default 5 */
+    realtimeIngestIntervalMinutes: int(5, 1, 1_440),
+    /** Memory of the real-time ingest function, MiB (a batch of 10,000 results is ~25 MB of embeddings as JSON). @default 2048 */
+    realtimeIngestMemoryMiB: int(2_048, 512, 10_240),
 
     /** Alarm when the inference endpoint answers this many 5xx within 5 minutes. @default 5 */
     alarmEndpoint5xx: int(5, 1, 100_000),

@@ -29,6 +29,10 @@ export const STORAGE_LAYOUT = {
   uploads: 'uploads',
   /** Work bucket: the upload trigger's results (`<image_id>.json`, `<image_id>.error.json`). */
   realtimeResults: 'realtime/results',
+  /** Work bucket: every real-time outcome, immutable, until the ingest has put it into LanceDB. */
+  realtimeInbox: 'realtime/inbox',
+  /** Work bucket: the ingest's batches (worker output format) and their claim and done markers. */
+  realtimeBatches: 'realtime/batches',
 } as const;
 
 /**
@@ -124,6 +128,16 @@ export class VistaStorage extends Construct {
   /** `s3://<work>/realtime/results/`: where the upload trigger writes each image's result. */
   get realtimeResultsUri(): string {
     return `s3://${this.workBucket.bucketName}/${STORAGE_LAYOUT.realtimeResults}/`;
+  }
+
+  /** `s3://<work>/realtime/inbox/`: real-time outcomes waiting for the ingest into LanceDB. */
+  get realtimeInboxUri(): string {
+    return `s3://${this.workBucket.bucketName}/${STORAGE_LAYOUT.realtimeInbox}/`;
+  }
+
+  /** `s3://<work>/realtime/batches/`: what the ingest loaded, batch by batch. */
+  get realtimeBatchesUri(): string {
+    return `s3://${this.workBucket.bucketName}/${STORAGE_LAYOUT.realtimeBatches}/`;
   }
 
   /**

@@ -38,6 +38,8 @@ export interface VistaFunctionProps {
   readonly environment?: Record<string, string>;
   /** Load @lancedb/lancedb and apache-arrow from this layer instead of bundling them. */
   readonly lanceDb?: LanceDbLayer;
+  /** Concurrent executions reserved (and allowed at most). @default - none: the account's pool */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 export class VistaFunction extends NodejsFunction {
@@ -66,6 +68,7 @@ export class VistaFunction extends NodejsFunction {
       logGroup,
       role,
       layers: props.lanceDb ? [props.lanceDb.layer] : [],
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         forceDockerBundling: false,
@@ -116,13 +119,31 @@ export class VistaFunction extends NodejsFunction {
 
   /**
    * Where the upload trigger records each image's outcome: sets VISTA_REALTIME_RESULTS_URI and
-   * allows writing `realtime/results/*` of the work bucket, nothing else there.
+   * VISTA_REALTIME_INBOX_URI, and allows writing `realtime/results/*` and `realtime/inbox/*` of
+   * the work bucket, nothing else there.
    */
   bindRealtimeResults(storage: VistaStorage): this {
     this.addEnvironment(REALTIME_LAMBDA_ENV.resultsUri, storage.realtimeResultsUri);
+    this.addEnvironment(REALTIME_LAMBDA_ENV.inboxUri, storage.realtimeInboxUri);
     const results = `${STORAGE_LAYOUT.realtimeResults}/*`;
-    grantObjects(this, storage.workBucket, { write: [results], delete: [results] }, {
-      why: 'The upload trigger writes the result (or error record) of each uploaded image, and deletes the other one when a re-upload changes the outcome',
+    grantObjects(this, storage.workBucket, { write: [results, `${STORAGE_LAYOUT.realtimeInbox}/*`], delete: [results] }, {
+      why: 'The upload trigger writes the result (or error record) of each uploaded image, deletes the other one when a re-upload changes the outcome, and drops each outcome in the inbox for the ingest',
+    });
+    return this;
+  }
+
+  /**
+   * The real-time ingest's inputs and bookkeeping: sets VISTA_REALTIME_INBOX_URI and
+   * VISTA_REALTIME_BATCHES_URI; reads and deletes `realtime/inbox/*`, reads, writes and deletes
+   * `realtime/batches/*`. Pair with bindVectorStore().
+   */
+  bindRealtimeIngest(storage: VistaStorage): this {
+    this.addEnvironment(REALTIME_LAMBDA_ENV.inboxUri, storage.realtimeInboxUri);
+    this.addEnvironment(REALTIME_LAMBDA_ENV.batchesUri, storage.realtimeBatchesUri);
+    const inbox = `${STORAGE_LAYOUT.realtimeInbox}/*`;
+    const batches = `${STORAGE_LAYOUT.realtimeBatches}/*`;
+    grantObjects(this, storage.workBucket, { read: [inbox, batches], write: [batches], delete: [inbox, batches] }, {
+      why: 'The real-time ingest lists and reads inbox records, writes its batches, and deletes the records it has loaded',
     });
     return this;
   }

@@ -27,6 +27,8 @@ beforeAll(() => {
       uploadTimeoutSeconds: '300',
       uploadBatchSize: '50',
       uploadBatchingWindowSeconds: '20',
+      realtimeIngestIntervalMinutes: '15',
+      realtimeIngestMemoryMiB: '4096',
     },
     { cfnValidation: false },
   );
@@ -99,9 +101,18 @@ it('sizes the queue and the event source from the upload settings', () => {
   expect(one('AWS::Lambda::EventSourceMapping').Properties).toMatchObject({ BatchSize: 50, MaximumBatchingWindowInSeconds: 20 });
 });
 
+it('runs the ingest at the configured interval and size, its alarm over three of those intervals', () => {
+  const rule = one('AWS::Events::Rule').Properties;
+  expect(rule.ScheduleExpression).toBe('rate(15 minutes)');
+  const ingest = Object.entries(resources('AWS::Lambda::Function')).find(([id]) => id.startsWith('FunctionsIngest'))![1] as Json;
+  expect(ingest.Properties.MemorySize).toBe(4096);
+  const alarm = (Object.values(resources('AWS::CloudWatch::Alarm')) as Json[]).find((a) => a.Properties.MetricName === 'Errors')!;
+  expect(alarm.Properties).toMatchObject({ Period: 900, EvaluationPeriods: 3 });
+});
+
 it('notifies the backfill stack\'s alarm topic', () => {
   const alarms = Object.values(resources('AWS::CloudWatch::Alarm')) as Json[];
-  expect(alarms).toHaveLength(3);
+  expect(alarms).toHaveLength(4);
   for (const alarm of alarms) expect(alarm.Properties.AlarmActions.map(flat)).toEqual(['<backfill:ObservabilityAlarmTopic>']);
 });
 

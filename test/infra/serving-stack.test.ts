@@ -191,12 +191,44 @@ describe('real-time functions', () => {
     }
   });
 
-  it('the upload function writes (and replaces) only realtime/results/ of the work bucket; the API function touches no bucket', () => {
+  it('the upload function writes (and replaces) only realtime/results/ and the inbox of the work bucket; the API function touches no bucket', () => {
     const upload = statementsOf('FunctionsUploadRole');
-    expect(allowed(upload, 's3:PutObject')).toEqual(['<backfill:StorageWork.Arn>/realtime/results/*']);
+    expect(allowed(upload, 's3:PutObject')).toEqual(['<backfill:StorageWork.Arn>/realtime/inbox/*', '<backfill:StorageWork.Arn>/realtime/results/*']);
+    expect(flat(fn('FunctionsUpload').Environment.Variables[REALTIME_LAMBDA_ENV.inboxUri])).toBe('s3://<backfill:StorageWork>/realtime/inbox/');
     expect(allowed(upload, 's3:DeleteObject')).toEqual(['<backfill:StorageWork.Arn>/realtime/results/*']);
     expect(allowed(upload, 's3:GetObject')).toEqual([]);
     expect(statementsOf('FunctionsApiRole').flatMap((s) => s.actions).filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+
+  it('ingest the inbox into the backfill’s LanceDB on a schedule, one run at a time, with LanceDB from a layer', () => {
+    const ingest = fn('FunctionsIngest');
+    expect(ingest.ReservedConcurrentExecutions).toBe(1);
+    expect(ingest.Timeout).toBe(900);
+    expect(ingest.Layers).toHaveLength(1);
+    const vars = ingest.Environment.Variables;
+    expect(flat(vars[REALTIME_LAMBDA_ENV.inboxUri])).toBe('s3://<backfill:StorageWork>/realtime/inbox/');
+    expect(flat(vars[REALTIME_LAMBDA_ENV.batchesUri])).toBe('s3://<backfill:StorageWork>/realtime/batches/');
+    expect(flat(vars[REALTIME_LAMBDA_ENV.dbUri])).toBe('s3://<backfill:StorageVectorStore>/db');
+
+    const rule = only('AWS::Events::Rule').Properties;
+    expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(rule.Targets).toHaveLength(1);
+    expect(flat(rule.Targets[0].Arn)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}.Arn>`);
+    expect(rule.Targets[0].RetryPolicy).toMatchObject({ MaximumRetryAttempts: 0 });
+
+    const statements = statementsOf('FunctionsIngestRole');
+    expect(allowed(statements, 's3:GetObject')).toEqual([
+      '<backfill:StorageVectorStore.Arn>/db/*',
+      '<backfill:StorageWork.Arn>/realtime/batches/*',
+      '<backfill:StorageWork.Arn>/realtime/inbox/*',
+    ]);
+    expect(allowed(statements, 's3:PutObject')).toEqual(['<backfill:StorageVectorStore.Arn>/db/*', '<backfill:StorageWork.Arn>/realtime/batches/*']);
+    expect(allowed(statements, 's3:DeleteObject')).toEqual([
+      '<backfill:StorageVectorStore.Arn>/db/*',
+      '<backfill:StorageWork.Arn>/realtime/batches/*',
+      '<backfill:StorageWork.Arn>/realtime/inbox/*',
+    ]);
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
   });
 
   it('drain the uploads queue in batches, reporting partial failures, with bounded concurrency', () => {
@@ -285,7 +317,7 @@ describe('uploads', () => {
 });
 
 describe('observability', () => {
-  it('alarms on any dead letter, endpoint 5xx and API 5xx', () => {
+  it('alarms on any dead letter, endpoint 5xx, API 5xx and three failed ingest runs in a row', () => {
     const alarms = Object.values(resources('AWS::CloudWatch::Alarm')) as Json[];
     const dlq = alarms.find((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')!.Properties;
     expect(dlq).toMatchObject({ Namespace: 'AWS/SQS', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
@@ -296,6 +328,9 @@ describe('observability', () => {
       expect.arrayContaining([{ Name: 'EndpointName', Value: 'vistaserving-enrich' }, { Name: 'VariantName', Value: 'AllTraffic' }]),
     );
     expect(alarms.find((a) => a.Properties.MetricName === '5xx')!.Properties).toMatchObject({ Namespace: 'AWS/ApiGateway', Threshold: 5 });
+    const ingest = alarms.find((a) => a.Properties.MetricName === 'Errors')!.Properties;
+    expect(ingest).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3, Period: 300 });
+    expect(flat(ingest.Dimensions[0].Value)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}>`);
     // No alarm topic configured: no actions.
     expect(alarms.every((a) => a.Properties.AlarmActions === undefined)).toBe(true);
   });

@@ -19,4 +19,10 @@ export const REALTIME_LAMBDA_ENV = {
   inferenceUrl: 'VISTA_INFERENCE_URL',
   /** Where the upload trigger writes each image's result (`<image_id>.json`) or error (`<image_id>.error.json`). */
   resultsUri: 'VISTA_REALTIME_RESULTS_URI',
+  /** Where every outcome is also dropped for the ingest into LanceDB (realtime-inbox.ts); unset: results only. */
+  inboxUri: 'VISTA_REALTIME_INBOX_URI',
+  /** The ingest's batches (realtime-ingest.ts). */
+  batchesUri: 'VISTA_REALTIME_BATCHES_URI',
+  /** The LanceDB database the ingest writes (the backfill's). */
+  dbUri: 'VISTA_DB_URI',
 } as const;

@@ -1,19 +1,25 @@
 /**
- * The real-time path's two Lambdas (handlers in lambdas/), each bound to exactly what it does:
+ * The real-time path's Lambdas (handlers in lambdas/), each bound to exactly what it does:
  *
  *   api     POST /v1/enrich (API Gateway HTTP API, payload 2.0) → InvokeEndpoint
  *   upload  SQS batches of S3 ObjectCreated notifications → InvokeEndpoint per image → writes
- *           `<image_id>.json` / `<image_id>.error.json` under realtime/results/ of the work bucket;
- *           returns { batchItemFailures } so that only the failed messages are redelivered
+ *           `<image_id>.json` / `<image_id>.error.json` under realtime/results/ of the work bucket
+ *           and one inbox record per outcome under realtime/inbox/; returns { batchItemFailures }
+ *           so that only the failed messages are redelivered
+ *   ingest  every few minutes, one run at a time: inbox records → LanceDB rows (the backfill's
+ *           store), so that uploaded images are searchable
  *
  * Neither reads images itself: a `{ "uri": … }` request is fetched by the inference server, which
  * may read only the uploads prefix. Both may invoke the one endpoint and nothing else.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
+import { LanceDbLayer } from '../lancedb-layer';
 import type { VistaStorage } from '../storage';
 import { VistaFunction } from '../vista-function';
 import type { InferenceEndpoint } from './inference-endpoint';
@@ -28,6 +34,8 @@ export type RealtimeFunctionsConfig = Pick<
   | 'uploadBatchSize'
   | 'uploadBatchingWindowSeconds'
   | 'uploadMaxConcurrency'
+  | 'realtimeIngestIntervalMinutes'
+  | 'realtimeIngestMemoryMiB'
   | 'logRetentionDays'
 >;
 
@@ -42,6 +50,7 @@ export interface RealtimeFunctionsProps {
 export const REALTIME_HANDLERS = {
   api: 'lambdas/api-enrich.ts',
   upload: 'lambdas/upload-enrich.ts',
+  ingest: 'lambdas/realtime-ingest.ts',
 } as const;
 
 export class RealtimeFunctions extends Construct {
@@ -50,6 +59,11 @@ export class RealtimeFunctions extends Construct {
   /** Drains the uploads queue. */
   readonly upload: VistaFunction;
   readonly uploadEventSource: SqsEventSource;
+  /** Inbox records into LanceDB, on a schedule, one run at a time. */
+  readonly ingest: VistaFunction;
+  readonly ingestSchedule: events.Rule;
+  /** LanceDB's native module for the ingest (a layer of this stack). */
+  readonly lanceDb: LanceDbLayer;
 
   constructor(scope: Construct, id: string, props: RealtimeFunctionsProps) {
     super(scope, id);
@@ -84,10 +98,30 @@ export class RealtimeFunctions extends Construct {
       maxConcurrency: config.uploadMaxConcurrency,
     });
     this.upload.addEventSource(this.uploadEventSource);
+
+    this.lanceDb = new LanceDbLayer(this, 'LanceDb');
+    this.ingest = new VistaFunction(this, 'Ingest', {
+      entry: REALTIME_HANDLERS.ingest,
+      description: 'Vista real time: loads the outcomes of uploaded images into LanceDB',
+      logRetention,
+      memorySize: config.realtimeIngestMemoryMiB,
+      timeout: Duration.minutes(15),
+      lanceDb: this.lanceDb,
+      // Runs must not overlap: two would batch the same inbox records (realtime-ingest.ts).
+      reservedConcurrentExecutions: 1,
+    })
+      .bindRealtimeIngest(storage)
+      .bindVectorStore(storage);
+    this.ingestSchedule = new events.Rule(this, 'IngestSchedule', {
+      description: 'Vista real time: ingest uploaded images into LanceDB',
+      schedule: events.Schedule.rate(Duration.minutes(config.realtimeIngestIntervalMinutes)),
+      // A run that fails is not retried: the next scheduled run finishes what it left.
+      targets: [new targets.LambdaFunction(this.ingest, { retryAttempts: 0, maxEventAge: Duration.minutes(config.realtimeIngestIntervalMinutes) })],
+    });
   }
 
   /** By display name, for the dashboard. */
   get all(): Record<string, VistaFunction> {
-    return { api: this.api, upload: this.upload };
+    return { api: this.api, upload: this.upload, ingest: this.ingest };
   }
 }

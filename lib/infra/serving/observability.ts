@@ -1,8 +1,9 @@
 /**
  * What an operator watches on the real-time path: one dashboard (endpoint invocations, latency,
  * errors and instance utilization; the API's requests, errors and latency; the uploads queue's
- * backlog and age and the dead-letter queue; the two functions) and alarms on dead letters,
- * endpoint 5xx and API 5xx, notifying the backfill's alarm topic when there is one.
+ * backlog and age and the dead-letter queue; the functions) and alarms on dead letters,
+ * endpoint 5xx, API 5xx and an ingest into LanceDB that keeps failing, notifying the backfill's
+ * alarm topic when there is one.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
@@ -24,6 +25,8 @@ export interface ServingObservabilityProps {
   readonly uploads: UploadsIntake;
   /** The real-time functions by display name. */
   readonly functions: Record<string, lambda.IFunction>;
+  /** The scheduled ingest into LanceDB and its interval: alarmed when three runs in a row fail. */
+  readonly ingest: { readonly fn: lambda.IFunction; readonly interval: Duration };
   /**
    * Topic every alarm notifies.
    * @default - alarms only change state (visible on the dashboard)
@@ -40,6 +43,8 @@ export class ServingObservability extends Construct {
   readonly deadLettersAlarm: cw.Alarm;
   readonly endpoint5xxAlarm: cw.Alarm;
   readonly api5xxAlarm: cw.Alarm;
+  /** The ingest failed three runs in a row: uploaded images are not reaching search. */
+  readonly ingestFailingAlarm: cw.Alarm;
 
   constructor(scope: Construct, id: string, props: ServingObservabilityProps) {
     super(scope, id);
@@ -64,6 +69,15 @@ export class ServingObservability extends Construct {
       threshold: config.alarmApi5xx,
       evaluationPeriods: 1,
       alarmDescription: `The enrichment API answered ${config.alarmApi5xx}+ server errors within 5 minutes: see the API function's logs and the access logs.`,
+    });
+
+    this.ingestFailingAlarm = this.alarm(alarmTopic, 'IngestFailing', {
+      metric: props.ingest.fn.metricErrors({ period: props.ingest.interval, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      alarmDescription:
+        'The real-time ingest failed three runs in a row: uploaded images are enriched but not searchable. See the ingest function\'s logs; the next successful run catches up (docs/deploy.md, "Real-time path").',
     });
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {

@@ -3,14 +3,17 @@
  *
  *   caller ──SigV4──▶ HTTP API POST /v1/enrich ──▶ api function ──InvokeEndpoint──▶ SageMaker endpoint
  *   s3://<uploads>/uploads/… ──ObjectCreated──▶ SQS (+DLQ) ──▶ upload function ──InvokeEndpoint──▶  (same)
- *                                                               └──▶ s3://<work>/realtime/results/<image_id>.json
+ *                                                               ├──▶ s3://<work>/realtime/results/<image_id>.json
+ *                                                               └──▶ s3://<work>/realtime/inbox/ ──(ingest function,
+ *                                                                     every 5 min)──▶ LanceDB (the backfill's store)
  *
  * The endpoint runs the Batch worker's image with `serve`. This stack reads the backfill stack's
- * storage (artifacts: model, taxonomy, label banks; work: real-time results; logs) and its alarm
+ * storage (artifacts: model, taxonomy, label banks; work: real-time results; vectors: the LanceDB
+ * store; logs) and its alarm
  * topic, so it deploys after it, and separately: the GPU endpoint is billed by the hour, and its
  * first deploy needs the model already uploaded (docs/deploy.md, "Real-time path").
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
@@ -58,6 +61,7 @@ export class ServingStack extends Stack {
       api: this.api,
       uploads: this.uploads,
       functions: this.functions.all,
+      ingest: { fn: this.functions.ingest, interval: Duration.minutes(config.realtimeIngestIntervalMinutes) },
       alarmTopic: props.alarmTopic,
     });
 
@@ -68,6 +72,8 @@ export class ServingStack extends Stack {
     output('UploadsBucket', this.uploads.bucket.bucketName, 'Uploads bucket');
     output('UploadsUri', this.uploads.uploadsUri, 'Put images here to have them enriched');
     output('RealtimeResultsUri', storage.realtimeResultsUri, 'Results of uploaded images: <image_id>.json or <image_id>.error.json');
+    output('RealtimeInboxUri', storage.realtimeInboxUri, 'Outcomes waiting for the ingest into LanceDB (empties every few minutes)');
+    output('IngestFunctionName', this.functions.ingest.functionName, 'The scheduled ingest of uploaded images into LanceDB (invoke it to ingest now)');
     output('UploadDeadLetterQueueUrl', this.uploads.deadLetterQueue.queueUrl, 'Upload notifications that failed every attempt (redrive after fixing the cause)');
     output('EndpointLogGroup', this.endpoint.logGroup.logGroupName, 'Inference server logs');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard of the real-time path');

@@ -1,0 +1,40 @@
+/**
+ * Lambda on a schedule: real-time outcomes (the upload trigger's inbox records) into LanceDB
+ * (lib/core/serving/realtime-ingest). Runs with a concurrency of one; each run first finishes
+ * whatever an earlier run left, then ingests batches while time is left.
+ * Environment: REALTIME_LAMBDA_ENV.inboxUri, .batchesUri, .dbUri (lib/core/serving/serving-env.ts).
+ */
+import { SystemErrorCode, VistaError } from '../lib/core/errors';
+import { makeLogger } from '../lib/core/log';
+import { REALTIME_LAMBDA_ENV } from '../lib/core/serving/serving-env';
+import { ingestRealtime, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
+
+export function makeIngestHandler(
+  env: () => NodeJS.ProcessEnv = () => process.env,
+  logger = makeLogger({ json: true }),
+): (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<RealtimeIngestResult> {
+  return async (_event, context) => {
+    const vars = env();
+    const required = (name: string): string => {
+      const value = vars[name];
+      if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${name} is not set`);
+      return value;
+    };
+    const result = await ingestRealtime({
+      inboxUri: required(REALTIME_LAMBDA_ENV.inboxUri),
+      batchesUri: required(REALTIME_LAMBDA_ENV.batchesUri),
+      dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
+      remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
+      logger,
+    });
+    logger.info('realtime ingest run', {
+      batches: result.batches.length,
+      rows: result.batches.reduce((n, b) => n + b.rows, 0),
+      failed: result.batches.reduce((n, b) => n + b.failed, 0),
+      left_in_inbox: result.leftInInbox ?? null,
+    });
+    return result;
+  };
+}
+
+export const handler = makeIngestHandler();
