@@ -7,11 +7,13 @@
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
 import { REALTIME_LAMBDA_ENV } from '../lib/core/serving/serving-env';
-import { ingestRealtime, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
+import { ingestRealtime, type RealtimeIngestOptions, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
 
 export function makeIngestHandler(
   env: () => NodeJS.ProcessEnv = () => process.env,
   logger = makeLogger({ json: true }),
+  /** Tests: e.g. no settle time. */
+  overrides: Partial<RealtimeIngestOptions> = {},
 ): (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<RealtimeIngestResult> {
   return async (_event, context) => {
     const vars = env();
@@ -26,6 +28,7 @@ export function makeIngestHandler(
       dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
       remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       logger,
+      ...overrides,
     });
     logger.info('realtime ingest run', {
       batches: result.batches.length,

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelError } from '@aws-sdk/client-sagemaker-runtime';
-import { exists, readJson, writeAtomic } from '../../lib/core/io/location';
+import { exists, listNames, readJson, writeAtomic } from '../../lib/core/io/location';
 import { silentLogger } from '../../lib/core/log';
 import { createWorker, type Worker } from '../../lib/core/pipeline/worker';
 import { parseWorkerConfig } from '../../lib/core/pipeline/worker-config';
@@ -17,7 +17,11 @@ import { makeEnrichService } from '../../lib/core/serving/enrich-service';
 import { type InferenceServer, startInferenceServer } from '../../lib/core/serving/http-server';
 import { httpInferenceClient, sagemakerInferenceClient } from '../../lib/core/serving/inference-client';
 import type { EnrichResult } from '../../lib/core/serving/protocol';
+import { REALTIME_LAMBDA_ENV } from '../../lib/core/serving/serving-env';
 import { uploadedUris } from '../../lib/core/serving/upload-step';
+import { TableName, openStore } from '../../lib/core/store/connect';
+import { searchByVector } from '../../lib/core/store/search';
+import { makeIngestHandler } from '../../lambdas/realtime-ingest';
 import { makeApiHandler } from '../../lambdas/api-enrich';
 import { makeUploadHandler } from '../../lambdas/upload-enrich';
 import { writeFixtureImages, type FixtureImage } from '../support/fixtures';
@@ -116,6 +120,38 @@ describe('upload trigger Lambda', () => {
     const outside = await handler({ Records: [{ messageId: 'm3', body: s3Event('private/secret.jpg') }] });
     expect(outside.batchItemFailures).toEqual([]);
     expect(await readJson(`${results}/${imageIdFromUri(`${uploads}/private/secret.jpg`)}.error.json`)).toMatchObject({ error_code: 'REQUEST_INVALID' });
+  });
+
+  test('uploaded images become searchable: upload function → inbox on S3 → ingest function → LanceDB', async () => {
+    const inbox = `${await s3.bucket('work-ingest')}/realtime/inbox`;
+    const batches = inbox.replace(/inbox$/, 'batches');
+    const db = path.join(tmp, 'db-realtime');
+    const upload = makeUploadHandler({ getClient: () => httpInferenceClient(server.url), resultsUri: () => results, inboxUri: () => inbox }, silentLogger);
+    const keys = ['uploads/h-002/pool.png', 'uploads/h-002/lobby.webp', 'uploads/h-002/broken.jpg'];
+    await writeAtomic(`${uploads}/${keys[0]}`, await fs.readFile(fixture('alpha.png').path));
+    await writeAtomic(`${uploads}/${keys[1]}`, await fs.readFile(fixture('photo.webp').path));
+    await writeAtomic(`${uploads}/${keys[2]}`, await fs.readFile(fixture('truncated.jpg').path));
+    expect((await upload({ Records: [{ messageId: 'u1', body: s3Event(...keys) }] })).batchItemFailures).toEqual([]);
+    expect(await listNames(inbox)).toHaveLength(3);
+
+    const env = { [REALTIME_LAMBDA_ENV.inboxUri]: inbox, [REALTIME_LAMBDA_ENV.batchesUri]: batches, [REALTIME_LAMBDA_ENV.dbUri]: db };
+    const ingest = makeIngestHandler(() => env, silentLogger, { settleSeconds: 0 });
+    const run = await ingest({}, { getRemainingTimeInMillis: () => 600_000 });
+    expect(run.batches).toEqual([expect.objectContaining({ records: 3, rows: 2, failed: 1 })]);
+    expect(await listNames(inbox)).toEqual([]);
+    expect((await ingest({})).batches).toEqual([]);
+
+    const [poolId, , brokenId] = keys.map((k) => imageIdFromUri(`${uploads}/${k}`));
+    const pool = await readJson<EnrichResult>(`${results}/${poolId}.json`);
+    const store = await openStore(db);
+    try {
+      const found = await searchByVector(store, Float32Array.from(pool.embedding!), { k: 1 });
+      expect(found.results[0]).toMatchObject({ imageId: poolId, seoFilename: pool.seo_filename, sourceUri: `${uploads}/${keys[0]}` });
+      const errors = await (await store.table(TableName.imageErrors))!.query().select(['image_id', 'error_code']).toArray();
+      expect(errors.map((e) => ({ ...e }))).toEqual([{ image_id: brokenId, error_code: 'CORRUPT_IMAGE' }]);
+    } finally {
+      store.close();
+    }
   });
 
   test('hands back for redelivery what it could not finish: endpoint down, malformed notification', async () => {
