@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   backfill: () => require('./commands/backfill').command,
   search: () => require('./commands/search').command,
   serve: () => require('./commands/serve').command,
+  'realtime ingest': () => require('./commands/realtime-ingest').command,
   demo: () => require('./commands/demo').command,
   'bench worker': () => require('./commands/bench-worker').command,
   'bench store': () => require('./commands/bench-store').command,
