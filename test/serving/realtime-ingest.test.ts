@@ -192,7 +192,9 @@ test('a result whose embedding width differs from the store’s is kept as a fai
   const o = setup('width');
   await o.put({ id: 'a' });
   await ingestRealtime(o);
+  // Alone in its batch: the store's width still decides.
   await writeInboxRecord(o.inboxUri, 'wide', { kind: 'result', result: result('wide', 'wide.jpg', DIM * 2) }, new Date(Date.now() - 60_000));
+  await ingestRealtime(o);
   await o.put({ id: 'b' });
   await ingestRealtime(o);
   expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { wide: [INBOX_RECORD_INVALID] } });

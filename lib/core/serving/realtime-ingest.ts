@@ -149,8 +149,10 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
     else latest.set(imageIdOf(record), record);
   });
 
+  // The store's width first: results of another width (a model swapped without a new store)
+  // become failures below instead of a batch that could never load.
   const results = [...latest.values()].flatMap((r) => (r.kind === 'result' ? [r.result] : []));
-  const dim = results.find((r) => Array.isArray(r.embedding))?.embedding?.length ?? (await storeEmbeddingDim(options.dbUri));
+  const dim = (await storeEmbeddingDim(options.dbUri)) ?? results.find((r) => Array.isArray(r.embedding))?.embedding?.length;
   if (dim === undefined) return 'waiting';
 
   const rows: EnrichedImage[] = [];
