@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench worker': () => require('./commands/bench-worker').command,
   'bench store': () => require('./commands/bench-store').command,
   'bench serve': () => require('./commands/bench-serve').command,
+  'bench ingest': () => require('./commands/bench-ingest').command,
 };
 
 function printHelp(): void {

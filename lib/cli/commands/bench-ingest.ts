@@ -1,0 +1,26 @@
+import * as path from 'node:path';
+import { runIngestBench } from '../../../bench/ingest';
+import { type CliCommand, intOpt, stringOpt } from '../command';
+
+export const command: CliCommand = {
+  name: 'bench ingest',
+  summary: 'Benchmark the real-time ingest (inbox records → LanceDB, re-uploads superseding); prints JSON',
+  usage: [
+    'vista bench ingest [--records N] [--dim D] [--dir DIR]',
+    '',
+    '  --records N   inbox records of the first round (default 10000: one batch); a tenth are re-uploaded in round 2',
+    '  --dim D       embedding width (default 512)',
+    '  --dir DIR     work folder, wiped first (default .vista/bench/ingest)',
+  ].join('\n'),
+  options: { records: { type: 'string' }, dim: { type: 'string' }, dir: { type: 'string' } },
+  async run(values) {
+    const result = await runIngestBench({
+      records: intOpt(values, 'records', 10_000)!,
+      dim: intOpt(values, 'dim', 512)!,
+      workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/ingest')),
+      log: (m) => process.stderr.write(`${m}\n`),
+    });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  },
+};
