@@ -2,7 +2,7 @@
  * Lambda on a schedule: real-time outcomes (the upload trigger's inbox records) into LanceDB
  * (lib/core/serving/realtime-ingest). Runs with a concurrency of one; each run first finishes
  * whatever an earlier run left, then ingests batches while time is left.
- * Environment: REALTIME_LAMBDA_ENV.inboxUri, .batchesUri, .dbUri (lib/core/serving/serving-env.ts).
+ * Environment: REALTIME_LAMBDA_ENV.inboxUri, .batchesUri, .dbUri, .settleSeconds (lib/core/serving/serving-env.ts).
  */
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
@@ -26,6 +26,7 @@ export function makeIngestHandler(
       inboxUri: required(REALTIME_LAMBDA_ENV.inboxUri),
       batchesUri: required(REALTIME_LAMBDA_ENV.batchesUri),
       dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
+      settleSeconds: vars[REALTIME_LAMBDA_ENV.settleSeconds] ? Number(vars[REALTIME_LAMBDA_ENV.settleSeconds]) : undefined,
       remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       logger,
       ...overrides,

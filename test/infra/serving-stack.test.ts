@@ -209,6 +209,10 @@ describe('real-time functions', () => {
     expect(flat(vars[REALTIME_LAMBDA_ENV.inboxUri])).toBe('s3://<backfill:StorageWork>/realtime/inbox/');
     expect(flat(vars[REALTIME_LAMBDA_ENV.batchesUri])).toBe('s3://<backfill:StorageWork>/realtime/batches/');
     expect(flat(vars[REALTIME_LAMBDA_ENV.dbUri])).toBe('s3://<backfill:StorageVectorStore>/db');
+    // Records land at the latest when the upload function's invocation (120 s) ends.
+    expect(vars[REALTIME_LAMBDA_ENV.settleSeconds]).toBe('180');
+    // Neither EventBridge nor Lambda's asynchronous invocation retries a failed run.
+    expect(only('AWS::Lambda::EventInvokeConfig').Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
 
     const rule = only('AWS::Events::Rule').Properties;
     expect(rule.ScheduleExpression).toBe('rate(5 minutes)');

@@ -6,12 +6,21 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as location from '../../lib/core/io/location';
 import { ingestRealtime, INBOX_RECORD_INVALID, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
 import { imageIdOfInboxName, inboxRecordName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
 import type { EnrichResult } from '../../lib/core/serving/protocol';
 import { TableName, openStore } from '../../lib/core/store/connect';
 import { loadShardResults } from '../../lib/core/store/loader';
+import { supersedeOlderShards } from '../../lib/core/store/supersede';
+import { makeShardOutput } from '../../lib/core/pipeline/shard-output';
 import { writeSyntheticShardResults } from '../support/results';
+
+// The real module, with readText spied on so that one test can make a read fail.
+jest.mock('../../lib/core/io/location', () => {
+  const actual = jest.requireActual<typeof import('../../lib/core/io/location')>('../../lib/core/io/location');
+  return { ...actual, readText: jest.fn(actual.readText) };
+});
 
 const DIM = 8;
 let root: string;
@@ -94,7 +103,9 @@ test('results and errors become rows and failure records; the inbox is emptied; 
   expect(first.batches[0].shardId).toMatch(/^realtime\/\d{8}T\d{9}-[0-9a-f]{8}$/);
   expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { c: ['CORRUPT_IMAGE'] } });
   expect(await files(o.inboxUri)).toEqual([]);
-  expect((await files(o.batchesUri)).filter((n) => n.endsWith('.done.json'))).toHaveLength(1);
+  // Done: the claim is released and the batch folder removed.
+  expect(await files(path.join(o.batchesUri, 'claims'))).toEqual([]);
+  expect(await files(path.join(o.batchesUri, first.batches[0].batchId))).toEqual([]);
 
   expect((await ingestRealtime(o)).batches).toEqual([]);
   expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { c: ['CORRUPT_IMAGE'] } });
@@ -154,26 +165,67 @@ test('a claim without its batch (a crash while building) is rebuilt from the inb
   const o = setup('claim-only');
   await o.put({ id: 'p' });
   const sources = await files(o.inboxUri);
-  await fs.mkdir(o.batchesUri, { recursive: true });
+  const claims = path.join(o.batchesUri, 'claims');
+  await fs.mkdir(claims, { recursive: true });
+  const claim = (batchId: string, names: string[]) =>
+    fs.writeFile(path.join(claims, `${batchId}.json`), JSON.stringify({ batch_id: batchId, shard_id: `realtime/${batchId}`, sources: names, created_at: '2026-01-01T00:00:00Z' }));
   const batchId = '20260101T000000000-00000000';
-  await fs.writeFile(path.join(o.batchesUri, `${batchId}.sources.json`), JSON.stringify({ batch_id: batchId, shard_id: `realtime/${batchId}`, sources, created_at: '2026-01-01T00:00:00Z' }));
+  await claim(batchId, sources);
   const run = await ingestRealtime(o);
   expect(run.batches).toEqual([expect.objectContaining({ batchId, resumed: true, rows: 1 })]);
   expect((await stored(o.dbUri)).rows).toEqual({ p: ['p-name.jpg'] });
+
+  // A claim whose records are all gone and whose batch was never built is released, and loads
+  // nothing: an empty batch under a known shard id would replace that shard's rows.
+  await claim(batchId, sources);
+  expect((await ingestRealtime(o)).batches).toEqual([]);
+  expect(await files(claims)).toEqual([]);
+  expect((await stored(o.dbUri)).rows).toEqual({ p: ['p-name.jpg'] });
 });
 
-test('failures alone wait for the first result (the store needs its embedding width); unreadable records become failures', async () => {
+test('failures before any success are stored at once (no images table needed); a result later creates it', async () => {
   const o = setup('errors-first');
   await o.put({ id: 'e1', error: 'EMPTY' });
-  expect(await ingestRealtime(o)).toEqual({ batches: [], leftInInbox: 'no-embedding-dimension-yet' });
-  expect(await files(o.inboxUri)).toHaveLength(1);
-  expect(await files(o.batchesUri)).toEqual([]);
+  expect((await ingestRealtime(o)).batches).toEqual([expect.objectContaining({ rows: 0, failed: 1 })]);
+  expect(await stored(o.dbUri)).toEqual({ rows: {}, errors: { e1: ['EMPTY'] } });
+  expect(await files(o.inboxUri)).toEqual([]);
 
-  await fs.writeFile(path.join(o.inboxUri, inboxRecordName('garbled', new Date(Date.now() - 3_000_000))), '{ not json');
   await o.put({ id: 'ok' });
   await ingestRealtime(o);
-  expect(await stored(o.dbUri)).toEqual({ rows: { ok: ['ok-name.jpg'] }, errors: { e1: ['EMPTY'], garbled: [INBOX_RECORD_INVALID] } });
+  expect(await stored(o.dbUri)).toEqual({ rows: { ok: ['ok-name.jpg'] }, errors: { e1: ['EMPTY'] } });
+});
+
+test('records that are not valid outcomes become failures and never block the inbox', async () => {
+  const o = setup('invalid');
+  const old = (ms: number) => new Date(Date.now() - 3_000_000 + ms);
+  await fs.mkdir(o.inboxUri, { recursive: true });
+  await fs.writeFile(path.join(o.inboxUri, inboxRecordName('garbled', old(1))), '{ not json');
+  const { tags: _tags, ...noTags } = result('no-tags', 'x.jpg');
+  await writeInboxRecord(o.inboxUri, 'no-tags', { kind: 'result', result: noTags as EnrichResult }, old(2));
+  await writeInboxRecord(o.inboxUri, 'bad-date', { kind: 'result', result: { ...result('bad-date', 'y.jpg'), processed_at: 'yesterday' } }, old(3));
+  await o.put({ id: 'ok' });
+  await ingestRealtime(o);
+  expect(await stored(o.dbUri)).toEqual({
+    rows: { ok: ['ok-name.jpg'] },
+    errors: { garbled: [INBOX_RECORD_INVALID], 'no-tags': [INBOX_RECORD_INVALID], 'bad-date': [INBOX_RECORD_INVALID] },
+  });
   expect(await files(o.inboxUri)).toEqual([]);
+});
+
+test('a record that cannot be read fails the run (retried later) instead of being stored as invalid', async () => {
+  const o = setup('unreadable');
+  await o.put({ id: 'a', name: 'a-1.jpg' });
+  await ingestRealtime(o);
+  await o.put({ id: 'a', name: 'a-2.jpg' });
+  // The record is there, but reading it fails as a dropped connection would.
+  jest.mocked(location.readText).mockRejectedValueOnce(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+  await expect(ingestRealtime(o)).rejects.toThrow('ECONNRESET');
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-1.jpg'] }, errors: {} });
+  expect(await files(o.inboxUri)).toHaveLength(1);
+
+  const next = await ingestRealtime(o);
+  expect(next.batches[0].resumed).toBe(true);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-2.jpg'] }, errors: {} });
 });
 
 test('records younger than the settle time stay for the next run; batches are bounded', async () => {
@@ -207,4 +259,24 @@ test('inbox names sort by time, are flat whatever the image id holds, and give t
   expect(early).toMatch(/^20261201T100000000-[0-9a-f]{8}-run-1%2Fshard%207\.json$/);
   expect(imageIdOfInboxName(early)).toBe('run-1/shard 7');
   expect(imageIdOfInboxName('notes.txt')).toBeUndefined();
+});
+
+test('supersede only removes older shards: overlapping runs applied in either order keep the newer row', async () => {
+  const base = path.join(root, 'overlap');
+  const db = path.join(base, 'db');
+  const shardOf = async (batchId: string, seoFilename: string) => {
+    const dir = path.join(base, batchId);
+    const output = makeShardOutput(dir, DIM);
+    const r = result('z', seoFilename);
+    const row = { imageId: 'z', sourceUri: r.source_uri, seoFilename, tags: r.tags, tagScores: r.tag_scores, embedding: Float32Array.from(r.embedding!), width: 1, height: 1, format: 'jpeg' as const, contentSha256: 'x', modelId: 'm', taxonomyId: 't', processedAt: new Date() };
+    const marker = await output.writePart(0, 0, [row], [], { part_size: 1, model_id: 'm', taxonomy_id: 't' });
+    await output.finish([marker], { shard: batchId, model_id: 'm', taxonomy_id: 't', embedding_dim: DIM, started_at: '', finished_at: '', resumed_parts: 0, timings_ms: {}, images_per_second: 0 });
+    await loadShardResults({ dbUri: db, shardResultsUri: dir, shardId: `realtime/${batchId}` });
+  };
+  await shardOf('20261201T100000000-aaaaaaaa', 'older.jpg');
+  await shardOf('20261201T100500000-bbbbbbbb', 'newer.jpg');
+  // The newer batch supersedes first, then the older one (a run that overlapped and lagged).
+  await supersedeOlderShards(db, { shardId: 'realtime/20261201T100500000-bbbbbbbb', orderedPrefix: 'realtime/' }, ['z']);
+  await supersedeOlderShards(db, { shardId: 'realtime/20261201T100000000-aaaaaaaa', orderedPrefix: 'realtime/' }, ['z']);
+  expect((await stored(db)).rows).toEqual({ z: ['newer.jpg'] });
 });

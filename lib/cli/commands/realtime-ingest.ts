@@ -1,6 +1,6 @@
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { makeLogger } from '../../core/log';
-import { ingestRealtime } from '../../core/serving/realtime-ingest';
+import { DEFAULT_SETTLE_SECONDS, ingestRealtime } from '../../core/serving/realtime-ingest';
 import { REALTIME_LAMBDA_ENV } from '../../core/serving/serving-env';
 import { type CliCommand, intOpt, stringOpt } from '../command';
 
@@ -15,7 +15,7 @@ const USAGE = [
   '  --inbox URI           the inbox (local folder or s3://…/realtime/inbox/)',
   '  --batches URI         where batches and their markers go (…/realtime/batches/)',
   '  --db URI              the LanceDB database (the backfill\'s)',
-  '  --settle-seconds N    take only records older than this (default 60)',
+  `  --settle-seconds N    take only records older than this, above the upload function's timeout (default ${DEFAULT_SETTLE_SECONDS})`,
   '  --max-records N       inbox records per batch (default 10000)',
   `  --from-env            ${REALTIME_LAMBDA_ENV.inboxUri}, ${REALTIME_LAMBDA_ENV.batchesUri}, ${REALTIME_LAMBDA_ENV.dbUri}`,
 ].join('\n');
@@ -43,7 +43,7 @@ export const command: CliCommand = {
       inboxUri: pick('inbox', REALTIME_LAMBDA_ENV.inboxUri),
       batchesUri: pick('batches', REALTIME_LAMBDA_ENV.batchesUri),
       dbUri: pick('db', REALTIME_LAMBDA_ENV.dbUri),
-      settleSeconds: intOpt(values, 'settle-seconds', 60),
+      settleSeconds: intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS),
       maxRecordsPerBatch: intOpt(values, 'max-records', 10_000),
       logger: makeLogger({ json: !process.stderr.isTTY }),
     });

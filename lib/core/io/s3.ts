@@ -107,8 +107,7 @@ export async function objectExists(uri: string, client = getS3Client()): Promise
   }
 }
 
-/** Every key under a prefix (paginated), as full s3:// URIs. */
-/** Every object under the prefix, in key order; only the first `limit` when given. */
+/** Every object under the prefix (paginated) as full s3:// URIs, in key order; only the first `limit` when given. */
 export async function listObjects(prefixUri: string, client = getS3Client(), limit = Infinity): Promise<string[]> {
   const { bucket, key } = parseS3Uri(prefixUri);
   const uris: string[] = [];
@@ -122,12 +121,26 @@ export async function listObjects(prefixUri: string, client = getS3Client(), lim
   return uris.slice(0, limit);
 }
 
+/**
+ * Deletes the objects (missing ones are fine), 1,000 keys per call and bucket. DeleteObjects
+ * answers 200 even when some keys could not be deleted (access denied, throttled): those per-key
+ * errors are thrown, never ignored.
+ */
 export async function deleteObjects(uris: string[], client = getS3Client()): Promise<void> {
-  for (let i = 0; i < uris.length; i += 1000) {
-    const chunk = uris.slice(i, i + 1000).map(parseS3Uri);
-    if (chunk.length === 0) continue;
-    await client.send(
-      new DeleteObjectsCommand({ Bucket: chunk[0].bucket, Delete: { Objects: chunk.map((c) => ({ Key: c.key })) } }),
-    );
+  const byBucket = new Map<string, string[]>();
+  for (const { bucket, key } of uris.map(parseS3Uri)) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), key]);
+  for (const [bucket, keys] of byBucket) {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      const out = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }));
+      const errors = out.Errors ?? [];
+      if (errors.length > 0) {
+        const first = errors[0];
+        throw Object.assign(new Error(`could not delete ${errors.length} of ${chunk.length} objects in s3://${bucket}, e.g. ${first.Key}: ${first.Code} ${first.Message ?? ''}`.trim()), {
+          name: 'DeleteObjectsFailed',
+          errors,
+        });
+      }
+    }
   }
 }

@@ -1,24 +1,28 @@
 /**
  * Real-time outcomes into LanceDB: inbox records (realtime-inbox.ts) are gathered into batches in
  * the worker's output format and loaded with the backfill's idempotent shard loader, so uploaded
- * images become searchable next to the catalog. Under `batchesUri`, per batch:
+ * images become searchable next to the catalog. Under `batchesUri`:
  *
- *   <batch>.sources.json   the inbox records it takes (written first: the batch's claim)
- *   <batch>/               part-00000.arrow, errors.jsonl, image-ids.json, summary.json (last)
- *   <batch>.done.json      written last, once loaded, superseded and the inbox records deleted
+ *   claims/<batch>.json   the inbox records the batch takes; written first, deleted last (done)
+ *   <batch>/              part-00000.arrow, errors.jsonl, image-ids.json, summary.json (last);
+ *                         removed once the batch is done
  *
- * Every step is idempotent and a crash anywhere is finished by the next run: a batch with a claim
- * and no done marker is completed (rebuilt if its summary is missing) before any new one starts.
- * A newer outcome of an image replaces what the store held for it (supersede.ts). Runs must not
- * overlap (the deployed function has a concurrency of one; docs/store.md, "Real-time rows").
+ * Every step is idempotent and a crash anywhere is finished by the next run: every claim left is
+ * completed (its batch rebuilt if its summary is missing) before a new one starts. A newer outcome
+ * of an image replaces what older shards stored for it (supersede.ts). Nothing can block the inbox:
+ * a record that is not a valid outcome is stored as an INBOX_RECORD_INVALID failure; but a record
+ * that cannot be *read* (network, permissions) fails the run, to be retried, rather than be
+ * mistaken for an invalid one. Runs should not overlap (the deployed function has a concurrency of
+ * one); if they do, work is duplicated, never lost (docs/store.md, "Real-time rows").
  */
+import { z } from 'zod';
+import type { ImageErrorCode } from '../errors';
 import { mapWithConcurrency } from '../io/concurrency';
-import { exists, joinUri, listNames, readJson, removeFiles, writeJsonAtomic } from '../io/location';
+import { exists, joinUri, listNames, readJson, readText, removeFiles, writeJsonAtomic } from '../io/location';
 import { type Logger, silentLogger } from '../log';
 import { SUMMARY_FILE, makeShardOutput } from '../pipeline/shard-output';
 import { loadShardResults } from '../store/loader';
-import { type SupersedeResult, storeEmbeddingDim, supersedeOtherShards } from '../store/supersede';
-import type { ImageErrorCode } from '../errors';
+import { type SupersedeResult, storeEmbeddingDim, supersedeOlderShards } from '../store/supersede';
 import type { EnrichedImage, ImageFailure, ImageFormat } from '../types';
 import { INBOX_SUFFIX, type InboxRecord, imageIdOfInboxName, inboxRecordName } from './realtime-inbox';
 
@@ -30,8 +34,9 @@ export interface RealtimeIngestOptions {
   maxRecordsPerBatch?: number;
   /**
    * Only records older than this are taken, so that every record stamped before the cut-off has
-   * landed (writes in flight, clocks a little apart) and outcomes of an image apply in order.
-   * @default 60
+   * landed and outcomes of an image apply in order. A record is stamped just before its write,
+   * which ends with the upload function's invocation: keep this above that function's timeout.
+   * @default DEFAULT_SETTLE_SECONDS (the upload function's default timeout, 120 s, plus a minute)
    */
   settleSeconds?: number;
   /** Time left to this run (a Lambda's): no new batch starts with less than `minBatchMs` left. */
@@ -57,9 +62,14 @@ export interface IngestedBatch {
 
 export interface RealtimeIngestResult {
   batches: IngestedBatch[];
-  /** Why records were left in the inbox, when they were (time, or nothing to size the store with yet). */
-  leftInInbox?: 'time' | 'no-embedding-dimension-yet';
+  /** Records were left in the inbox because the run's time was up. */
+  leftInInbox?: 'time';
 }
+
+export const DEFAULT_SETTLE_SECONDS = 180;
+/** A record that is not a valid outcome: kept as a failure (never blocks the inbox). */
+export const INBOX_RECORD_INVALID = 'INBOX_RECORD_INVALID';
+export const REALTIME_SHARD_PREFIX = 'realtime/';
 
 interface BatchClaim {
   batch_id: string;
@@ -68,62 +78,56 @@ interface BatchClaim {
   created_at: string;
 }
 
-const CLAIM_SUFFIX = '.sources.json';
-const DONE_SUFFIX = '.done.json';
+const CLAIMS_FOLDER = 'claims';
 const IDS_FILE = 'image-ids.json';
-/** A record that cannot be read as one: kept as a failure (never blocks the inbox). */
-export const INBOX_RECORD_INVALID = 'INBOX_RECORD_INVALID';
-
-export const REALTIME_SHARD_PREFIX = 'realtime/';
+const READ_CONCURRENCY = 16;
 
 export async function ingestRealtime(options: RealtimeIngestOptions): Promise<RealtimeIngestResult> {
   const logger = options.logger ?? silentLogger;
   const timeLeft = () => (options.remainingMs ? options.remainingMs() >= (options.minBatchMs ?? 120_000) : true);
   const batches: IngestedBatch[] = [];
+  const claims = joinUri(options.batchesUri, CLAIMS_FOLDER);
 
-  const names = await listNames(options.batchesUri);
-  const done = new Set(names.filter((n) => n.endsWith(DONE_SUFFIX)).map((n) => n.slice(0, -DONE_SUFFIX.length)));
-  const unfinished = names.filter((n) => n.endsWith(CLAIM_SUFFIX)).map((n) => n.slice(0, -CLAIM_SUFFIX.length)).filter((id) => !done.has(id));
-  for (const batchId of unfinished) {
-    const claim = await readJson<BatchClaim>(claimUri(options, batchId));
-    const batch = await completeBatch(claim, options, logger, true);
-    if (batch === 'waiting') return { batches, leftInInbox: 'no-embedding-dimension-yet' };
-    batches.push(batch);
+  for (const name of (await listNames(claims)).filter((n) => n.endsWith('.json'))) {
+    const batch = await completeBatch(await readJson<BatchClaim>(joinUri(claims, name)), options, logger, true);
+    if (batch) batches.push(batch);
   }
 
   const limit = options.maxRecordsPerBatch ?? 10_000;
   for (;;) {
     if (!timeLeft()) return { batches, leftInInbox: 'time' };
     // Names start with their UTC stamp: everything below the cut-off name is old enough.
-    const cutoff = inboxRecordName('', new Date(Date.now() - (options.settleSeconds ?? 60) * 1000)).slice(0, 18);
+    const cutoff = inboxRecordName('', new Date(Date.now() - (options.settleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000)).slice(0, 18);
     const sources = (await listNames(options.inboxUri, limit)).filter((n) => n.endsWith(INBOX_SUFFIX) && n < cutoff);
     if (sources.length === 0) return { batches };
     const batchId = newBatchId();
     const claim: BatchClaim = { batch_id: batchId, shard_id: `${REALTIME_SHARD_PREFIX}${batchId}`, sources, created_at: new Date().toISOString() };
     await writeJsonAtomic(claimUri(options, batchId), claim);
     const batch = await completeBatch(claim, options, logger, false);
-    if (batch === 'waiting') return { batches, leftInInbox: 'no-embedding-dimension-yet' };
-    batches.push(batch);
+    if (batch) batches.push(batch);
   }
 }
 
-async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger, resumed: boolean): Promise<IngestedBatch | 'waiting'> {
+async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger, resumed: boolean): Promise<IngestedBatch | undefined> {
   const folder = joinUri(options.batchesUri, claim.batch_id);
   if (!(await exists(joinUri(folder, SUMMARY_FILE)))) {
     const built = await buildBatch(folder, claim, options, logger);
-    if (built === 'waiting') {
-      // Only failures, and no images table to take the embedding width from: the claim is
-      // dropped and the records stay in the inbox until an enrichment succeeds.
+    if (built === 'nothing-left') {
+      // Every claimed record is gone and the batch was never built: a claim whose batch finished
+      // and was cleaned up but not released. Loading an empty batch now would replace its rows.
+      logger.warn('realtime claim without records or batch: released', { batch_id: claim.batch_id });
       await removeFiles([claimUri(options, claim.batch_id)]);
-      logger.info('realtime ingest waits: only failure records and no images table yet', { records: claim.sources.length });
-      return 'waiting';
+      return undefined;
     }
   }
   const load = await loadShardResults({ dbUri: options.dbUri, shardResultsUri: folder, shardId: claim.shard_id });
   await options.hooks?.afterLoad?.();
   const imageIds = await readJson<string[]>(joinUri(folder, IDS_FILE));
-  const superseded = await supersedeOtherShards(options.dbUri, claim.shard_id, imageIds);
+  const superseded = await supersedeOlderShards(options.dbUri, { shardId: claim.shard_id, orderedPrefix: REALTIME_SHARD_PREFIX }, imageIds);
   await removeFiles(claim.sources.map((name) => joinUri(options.inboxUri, name)));
+  // The commit point of "done": after it, nothing refers to the batch folder any more.
+  await removeFiles([claimUri(options, claim.batch_id)]);
+  await removeFiles((await listNames(folder)).map((name) => joinUri(folder, name)));
   const batch: IngestedBatch = {
     batchId: claim.batch_id,
     shardId: claim.shard_id,
@@ -133,14 +137,14 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
     superseded,
     resumed,
   };
-  await writeJsonAtomic(joinUri(options.batchesUri, `${claim.batch_id}${DONE_SUFFIX}`), { ...batch, finished_at: new Date().toISOString() });
   logger.info('realtime batch ingested', { ...batch });
   return batch;
 }
 
-async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger): Promise<'built' | 'waiting'> {
+async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger): Promise<'built' | 'nothing-left'> {
   const started = new Date();
-  const read = await mapWithConcurrency(claim.sources, 16, (name) => readRecord(options.inboxUri, name));
+  const read = await mapWithConcurrency(claim.sources, READ_CONCURRENCY, (name) => readRecord(options.inboxUri, name));
+  if (read.every((r) => r === 'missing')) return 'nothing-left';
   // Names sort by time: a later record of the same image replaces an earlier one.
   const latest = new Map<string, InboxRecord>();
   claim.sources.forEach((name, i) => {
@@ -150,10 +154,10 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
   });
 
   // The store's width first: results of another width (a model swapped without a new store)
-  // become failures below instead of a batch that could never load.
+  // become failures below instead of a batch that could never load. With no images table and no
+  // result, the batch holds failures only and needs no width.
   const results = [...latest.values()].flatMap((r) => (r.kind === 'result' ? [r.result] : []));
-  const dim = (await storeEmbeddingDim(options.dbUri)) ?? results.find((r) => Array.isArray(r.embedding))?.embedding?.length;
-  if (dim === undefined) return 'waiting';
+  const dim = (await storeEmbeddingDim(options.dbUri)) ?? results[0]?.embedding?.length ?? 0;
 
   const rows: EnrichedImage[] = [];
   const failures: ImageFailure[] = [];
@@ -205,21 +209,53 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
   return 'built';
 }
 
+/** What the upload step writes (protocol.ts EnrichResult, errors as in realtime-inbox.ts); checked so that no record breaks a batch. */
+const resultSchema = z.object({
+  image_id: z.string().min(1),
+  source_uri: z.string(),
+  hotel_id: z.string().optional(),
+  seo_filename: z.string(),
+  tags: z.array(z.string()),
+  tag_scores: z.array(z.number()),
+  embedding: z.array(z.number()).optional(),
+  width: z.number().int().nonnegative(),
+  height: z.number().int().nonnegative(),
+  format: z.string(),
+  content_sha256: z.string(),
+  model_id: z.string(),
+  taxonomy_id: z.string(),
+  processed_at: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'not a date'),
+});
+const errorSchema = z.object({ image_id: z.string().min(1), source_uri: z.string(), error_code: z.string(), message: z.string(), at: z.string() });
+const recordSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('result'), result: resultSchema }),
+  z.object({ kind: z.literal('error'), error: errorSchema }),
+]);
+
 type ReadRecord = InboxRecord | 'missing';
 
 async function readRecord(inboxUri: string, name: string): Promise<ReadRecord> {
   const uri = joinUri(inboxUri, name);
-  let value: unknown;
+  let text: string;
   try {
-    value = await readJson(uri);
+    text = await readText(uri);
   } catch (err) {
     if (!(await exists(uri))) return 'missing';
+    // Not the record's fault (network, throttling, permissions): the run fails and is retried.
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
     return invalidRecord(name, uri, `not JSON: ${(err as Error).message}`);
   }
-  const record = value as Partial<InboxRecord> | null;
-  if (record?.kind === 'result' && typeof record.result?.image_id === 'string') return record as InboxRecord;
-  if (record?.kind === 'error' && typeof record.error?.image_id === 'string') return record as InboxRecord;
-  return invalidRecord(name, uri, 'neither a result nor an error record');
+  const parsed = recordSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return invalidRecord(name, uri, `not a result or error record (${issue.path.join('.') || 'record'}: ${issue.message})`);
+  }
+  return parsed.data as InboxRecord;
 }
 
 function invalidRecord(name: string, uri: string, why: string): InboxRecord {
@@ -232,7 +268,7 @@ function imageIdOf(record: InboxRecord): string {
 }
 
 function claimUri(options: RealtimeIngestOptions, batchId: string): string {
-  return joinUri(options.batchesUri, `${batchId}${CLAIM_SUFFIX}`);
+  return joinUri(options.batchesUri, CLAIMS_FOLDER, `${batchId}.json`);
 }
 
 /** Sortable by creation time, unique: `<UTC stamp>-<8 hex>`. */

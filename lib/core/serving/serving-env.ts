@@ -25,4 +25,6 @@ export const REALTIME_LAMBDA_ENV = {
   batchesUri: 'VISTA_REALTIME_BATCHES_URI',
   /** The LanceDB database the ingest writes (the backfill's). */
   dbUri: 'VISTA_DB_URI',
+  /** Age below which the ingest leaves inbox records for the next run (above the upload function's timeout). */
+  settleSeconds: 'VISTA_REALTIME_SETTLE_SECONDS',
 } as const;

@@ -78,10 +78,18 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   const { shardId } = options;
   const facts: LedgerFacts = { shard_id: shardId, fingerprint: shard.fingerprint, shard_uri: shard.uri };
   const ledger = await ensureTable(store, TableName.loadLedger, ledgerSchema());
-  const images = await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
+  // Width 0: failures only, from a producer that knows no width yet (the real-time ingest before
+  // its first success). Such a shard needs no images table and creates none.
+  const widthless = shard.summary.embedding_dim === 0;
+  if (widthless && shard.summary.parts.length > 0) {
+    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `shard ${shardId} has rows but an embedding width of 0`);
+  }
+  const images = widthless
+    ? await store.table(TableName.images)
+    : await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
   const errors = await ensureTable(store, TableName.imageErrors, imageErrorsSchema());
-  const storedDim = await storedEmbeddingDim(images);
-  if (storedDim !== shard.summary.embedding_dim) {
+  const storedDim = images ? await storedEmbeddingDim(images) : undefined;
+  if (!widthless && storedDim !== shard.summary.embedding_dim) {
     throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `shard ${shardId} has ${shard.summary.embedding_dim}-d embeddings, the store holds ${storedDim}-d`);
   }
 
@@ -124,7 +132,7 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
 
 async function appendShard(
   store: VistaStore,
-  images: lancedb.Table,
+  images: lancedb.Table | undefined,
   errors: lancedb.Table,
   shard: CompleteShard,
   loadId: string,
@@ -141,7 +149,7 @@ async function appendShard(
   const flush = async () => {
     if (pendingRows === 0) return;
     const table = tableOf(pending);
-    await store.commit(TableName.images, `append ${shardId}`, () => images.add(table));
+    await store.commit(TableName.images, `append ${shardId}`, () => images!.add(table));
     rowsAppended += pendingRows;
     pending = [];
     pendingRows = 0;
@@ -168,13 +176,13 @@ async function appendShard(
 /** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */
 async function prune(
   store: VistaStore,
-  images: lancedb.Table,
+  images: lancedb.Table | undefined,
   errors: lancedb.Table,
   shardId: string,
   loadId: string,
   which: 'older' | 'exactly',
 ): Promise<void> {
   const predicate = `${StoreColumn.shardId} = ${sqlString(shardId)} AND ${StoreColumn.loadId} ${which === 'older' ? '<' : '='} ${sqlString(loadId)}`;
-  await store.commit(TableName.images, `prune ${shardId} in images`, () => images.delete(predicate));
+  if (images) await store.commit(TableName.images, `prune ${shardId} in images`, () => images.delete(predicate));
   await store.commit(TableName.imageErrors, `prune ${shardId} in image_errors`, () => errors.delete(predicate));
 }

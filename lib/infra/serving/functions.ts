@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { LanceDbLayer } from '../lancedb-layer';
 import type { VistaStorage } from '../storage';
+import { REALTIME_LAMBDA_ENV } from '../../core/serving/serving-env';
 import { VistaFunction } from '../vista-function';
 import type { InferenceEndpoint } from './inference-endpoint';
 import type { UploadsIntake } from './uploads';
@@ -107,16 +108,23 @@ export class RealtimeFunctions extends Construct {
       memorySize: config.realtimeIngestMemoryMiB,
       timeout: Duration.minutes(15),
       lanceDb: this.lanceDb,
-      // Runs must not overlap: two would batch the same inbox records (realtime-ingest.ts).
+      // One run at a time: overlapping runs would batch the same inbox records twice (realtime-ingest.ts).
       reservedConcurrentExecutions: 1,
+      environment: {
+        // An inbox record lands at the latest when the upload invocation that writes it ends.
+        [REALTIME_LAMBDA_ENV.settleSeconds]: String(config.uploadTimeoutSeconds + 60),
+      },
     })
       .bindRealtimeIngest(storage)
       .bindVectorStore(storage);
+    // A run that fails is not retried, neither by EventBridge nor by Lambda's asynchronous
+    // retries: the next scheduled run finishes what it left.
+    const interval = Duration.minutes(config.realtimeIngestIntervalMinutes);
+    this.ingest.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(Math.max(60, interval.toSeconds())) });
     this.ingestSchedule = new events.Rule(this, 'IngestSchedule', {
       description: 'Vista real time: ingest uploaded images into LanceDB',
-      schedule: events.Schedule.rate(Duration.minutes(config.realtimeIngestIntervalMinutes)),
-      // A run that fails is not retried: the next scheduled run finishes what it left.
-      targets: [new targets.LambdaFunction(this.ingest, { retryAttempts: 0, maxEventAge: Duration.minutes(config.realtimeIngestIntervalMinutes) })],
+      schedule: events.Schedule.rate(interval),
+      targets: [new targets.LambdaFunction(this.ingest, { retryAttempts: 0, maxEventAge: interval })],
     });
   }
 
