@@ -6,7 +6,7 @@
  */
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
-import { REALTIME_LAMBDA_ENV } from '../lib/core/serving/serving-env';
+import { REALTIME_LAMBDA_ENV, settleSecondsFrom } from '../lib/core/serving/serving-env';
 import { ingestRealtime, type RealtimeIngestOptions, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
 
 export function makeIngestHandler(
@@ -26,7 +26,7 @@ export function makeIngestHandler(
       inboxUri: required(REALTIME_LAMBDA_ENV.inboxUri),
       batchesUri: required(REALTIME_LAMBDA_ENV.batchesUri),
       dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
-      settleSeconds: vars[REALTIME_LAMBDA_ENV.settleSeconds] ? Number(vars[REALTIME_LAMBDA_ENV.settleSeconds]) : undefined,
+      settleSeconds: settleSecondsFrom(vars),
       remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       logger,
       ...overrides,

@@ -12,6 +12,7 @@ import { imageIdOfInboxName, inboxRecordName, writeInboxRecord } from '../../lib
 import type { EnrichResult } from '../../lib/core/serving/protocol';
 import { TableName, openStore } from '../../lib/core/store/connect';
 import { loadShardResults } from '../../lib/core/store/loader';
+import { settleSecondsFrom } from '../../lib/core/serving/serving-env';
 import { supersedeOlderShards } from '../../lib/core/store/supersede';
 import { makeShardOutput } from '../../lib/core/pipeline/shard-output';
 import { writeSyntheticShardResults } from '../support/results';
@@ -261,22 +262,55 @@ test('inbox names sort by time, are flat whatever the image id holds, and give t
   expect(imageIdOfInboxName('notes.txt')).toBeUndefined();
 });
 
-test('supersede only removes older shards: overlapping runs applied in either order keep the newer row', async () => {
+test('supersede only removes older shards: overlapping runs keep the newer outcome in any interleaving', async () => {
   const base = path.join(root, 'overlap');
-  const db = path.join(base, 'db');
-  const shardOf = async (batchId: string, seoFilename: string) => {
-    const dir = path.join(base, batchId);
+  const [older, newer] = ['realtime/20261201T100000000-aaaaaaaa', 'realtime/20261201T100500000-bbbbbbbb'];
+  const load = async (db: string, shardId: string, seoFilename: string) => {
+    const dir = path.join(base, db, shardId);
     const output = makeShardOutput(dir, DIM);
     const r = result('z', seoFilename);
     const row = { imageId: 'z', sourceUri: r.source_uri, seoFilename, tags: r.tags, tagScores: r.tag_scores, embedding: Float32Array.from(r.embedding!), width: 1, height: 1, format: 'jpeg' as const, contentSha256: 'x', modelId: 'm', taxonomyId: 't', processedAt: new Date() };
     const marker = await output.writePart(0, 0, [row], [], { part_size: 1, model_id: 'm', taxonomy_id: 't' });
-    await output.finish([marker], { shard: batchId, model_id: 'm', taxonomy_id: 't', embedding_dim: DIM, started_at: '', finished_at: '', resumed_parts: 0, timings_ms: {}, images_per_second: 0 });
-    await loadShardResults({ dbUri: db, shardResultsUri: dir, shardId: `realtime/${batchId}` });
+    await output.finish([marker], { shard: shardId, model_id: 'm', taxonomy_id: 't', embedding_dim: DIM, started_at: '', finished_at: '', resumed_parts: 0, timings_ms: {}, images_per_second: 0 });
+    await loadShardResults({ dbUri: path.join(base, db), shardResultsUri: dir, shardId });
   };
-  await shardOf('20261201T100000000-aaaaaaaa', 'older.jpg');
-  await shardOf('20261201T100500000-bbbbbbbb', 'newer.jpg');
-  // The newer batch supersedes first, then the older one (a run that overlapped and lagged).
-  await supersedeOlderShards(db, { shardId: 'realtime/20261201T100500000-bbbbbbbb', orderedPrefix: 'realtime/' }, ['z']);
-  await supersedeOlderShards(db, { shardId: 'realtime/20261201T100000000-aaaaaaaa', orderedPrefix: 'realtime/' }, ['z']);
-  expect((await stored(db)).rows).toEqual({ z: ['newer.jpg'] });
+  const supersede = (db: string, shardId: string) => supersedeOlderShards(path.join(base, db), { shardId, orderedPrefix: 'realtime/' }, ['z']);
+  const steps = {
+    loadOlder: (db: string) => load(db, older, 'older.jpg'),
+    loadNewer: (db: string) => load(db, newer, 'newer.jpg'),
+    supersedeOlder: (db: string) => supersede(db, older),
+    supersedeNewer: (db: string) => supersede(db, newer),
+  };
+  // Each run loads, then supersedes; the two runs interleave in every way that keeps that order.
+  const orders: (keyof typeof steps)[][] = [
+    ['loadOlder', 'supersedeOlder', 'loadNewer', 'supersedeNewer'],
+    ['loadNewer', 'supersedeNewer', 'loadOlder', 'supersedeOlder'],
+    ['loadOlder', 'loadNewer', 'supersedeOlder', 'supersedeNewer'],
+    ['loadOlder', 'loadNewer', 'supersedeNewer', 'supersedeOlder'],
+    ['loadNewer', 'loadOlder', 'supersedeOlder', 'supersedeNewer'],
+    ['loadNewer', 'loadOlder', 'supersedeNewer', 'supersedeOlder'],
+  ];
+  for (const [i, order] of orders.entries()) {
+    for (const step of order) await steps[step](`db-${i}`);
+    expect([order, (await stored(path.join(base, `db-${i}`))).rows]).toEqual([order, { z: ['newer.jpg'] }]);
+  }
+});
+
+test('a batch built before the store had an images table is rebuilt when the table appears with another width', async () => {
+  const o = setup('width-race');
+  await o.put({ id: 'w', name: 'w.jpg' });
+  // The batch is built (width 8 from its own result) but the run stops before loading...
+  await expect(ingestRealtime({ ...o, hooks: { beforeLoad: () => { throw new Error('killed'); } } })).rejects.toThrow('killed');
+  // ...and meanwhile a backfill creates the images table with width 16.
+  const shard = await writeSyntheticShardResults(path.join(root, 'width-race', 'results', 'shard-00000'), { shardId: 'run-1/shard-00000', count: 2, dim: DIM * 2, seed: 5 });
+  await loadShardResults({ dbUri: o.dbUri, shardResultsUri: shard.dir, shardId: shard.shardId });
+  const next = await ingestRealtime(o);
+  expect(next.batches).toEqual([expect.objectContaining({ resumed: true, rows: 0, failed: 1 })]);
+  expect((await stored(o.dbUri)).errors).toEqual({ w: [INBOX_RECORD_INVALID] });
+});
+
+test('the settle time from the environment must be whole seconds', () => {
+  expect(settleSecondsFrom({})).toBeUndefined();
+  expect(settleSecondsFrom({ VISTA_REALTIME_SETTLE_SECONDS: '180' })).toBe(180);
+  expect(() => settleSecondsFrom({ VISTA_REALTIME_SETTLE_SECONDS: 'soon' })).toThrow(/whole number of seconds/);
 });

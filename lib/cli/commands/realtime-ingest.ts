@@ -1,7 +1,7 @@
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { makeLogger } from '../../core/log';
 import { DEFAULT_SETTLE_SECONDS, ingestRealtime } from '../../core/serving/realtime-ingest';
-import { REALTIME_LAMBDA_ENV } from '../../core/serving/serving-env';
+import { REALTIME_LAMBDA_ENV, settleSecondsFrom } from '../../core/serving/serving-env';
 import { type CliCommand, intOpt, stringOpt } from '../command';
 
 const USAGE = [
@@ -17,7 +17,7 @@ const USAGE = [
   '  --db URI              the LanceDB database (the backfill\'s)',
   `  --settle-seconds N    take only records older than this, above the upload function's timeout (default ${DEFAULT_SETTLE_SECONDS})`,
   '  --max-records N       inbox records per batch (default 10000)',
-  `  --from-env            ${REALTIME_LAMBDA_ENV.inboxUri}, ${REALTIME_LAMBDA_ENV.batchesUri}, ${REALTIME_LAMBDA_ENV.dbUri}`,
+  `  --from-env            ${REALTIME_LAMBDA_ENV.inboxUri}, ${REALTIME_LAMBDA_ENV.batchesUri}, ${REALTIME_LAMBDA_ENV.dbUri} (and ${REALTIME_LAMBDA_ENV.settleSeconds})`,
 ].join('\n');
 
 export const command: CliCommand = {
@@ -43,7 +43,7 @@ export const command: CliCommand = {
       inboxUri: pick('inbox', REALTIME_LAMBDA_ENV.inboxUri),
       batchesUri: pick('batches', REALTIME_LAMBDA_ENV.batchesUri),
       dbUri: pick('db', REALTIME_LAMBDA_ENV.dbUri),
-      settleSeconds: intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS),
+      settleSeconds: fromEnv ? (settleSecondsFrom(process.env) ?? DEFAULT_SETTLE_SECONDS) : intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS),
       maxRecordsPerBatch: intOpt(values, 'max-records', 10_000),
       logger: makeLogger({ json: !process.stderr.isTTY }),
     });

@@ -44,8 +44,8 @@ export interface RealtimeIngestOptions {
   /** @default 120_000 */
   minBatchMs?: number;
   logger?: Logger;
-  /** Fault injection for tests: a throw here is a crash after the load, before supersede and cleanup. */
-  hooks?: { afterLoad?: () => Promise<void> | void };
+  /** Fault injection for tests: a throw here is a crash at that point. */
+  hooks?: { beforeLoad?: () => Promise<void> | void; afterLoad?: () => Promise<void> | void };
 }
 
 export interface IngestedBatch {
@@ -89,6 +89,7 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
   const claims = joinUri(options.batchesUri, CLAIMS_FOLDER);
 
   for (const name of (await listNames(claims)).filter((n) => n.endsWith('.json'))) {
+    if (!timeLeft()) return { batches, leftInInbox: 'time' };
     const batch = await completeBatch(await readJson<BatchClaim>(joinUri(claims, name)), options, logger, true);
     if (batch) batches.push(batch);
   }
@@ -110,7 +111,14 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
 
 async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger, resumed: boolean): Promise<IngestedBatch | undefined> {
   const folder = joinUri(options.batchesUri, claim.batch_id);
-  if (!(await exists(joinUri(folder, SUMMARY_FILE)))) {
+  const summaryUri = joinUri(folder, SUMMARY_FILE);
+  if ((await exists(summaryUri)) && (await widthChanged(summaryUri, options.dbUri))) {
+    // Built before the store's images table existed, which has since been created with another
+    // width: as it is the batch could never load. Its records are all still in the inbox.
+    logger.warn('realtime batch rebuilt: the store now holds another embedding width', { batch_id: claim.batch_id });
+    await removeFiles([summaryUri]);
+  }
+  if (!(await exists(summaryUri))) {
     const built = await buildBatch(folder, claim, options, logger);
     if (built === 'nothing-left') {
       // Every claimed record is gone and the batch was never built: a claim whose batch finished
@@ -120,6 +128,7 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
       return undefined;
     }
   }
+  await options.hooks?.beforeLoad?.();
   const load = await loadShardResults({ dbUri: options.dbUri, shardResultsUri: folder, shardId: claim.shard_id });
   await options.hooks?.afterLoad?.();
   const imageIds = await readJson<string[]>(joinUri(folder, IDS_FILE));
@@ -139,6 +148,12 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
   };
   logger.info('realtime batch ingested', { ...batch });
   return batch;
+}
+
+async function widthChanged(summaryUri: string, dbUri: string): Promise<boolean> {
+  const { embedding_dim: built } = await readJson<{ embedding_dim: number }>(summaryUri);
+  const stored = await storeEmbeddingDim(dbUri);
+  return built > 0 && stored !== undefined && stored !== built;
 }
 
 async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger): Promise<'built' | 'nothing-left'> {

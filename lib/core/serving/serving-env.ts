@@ -1,3 +1,5 @@
+import { SystemErrorCode, VistaError } from '../errors';
+
 /** Environment of the inference container (a SageMaker model's Environment), read by `vista serve`. */
 export const SERVING_ENV = {
   modelUri: 'VISTA_MODEL_URI',
@@ -28,3 +30,14 @@ export const REALTIME_LAMBDA_ENV = {
   /** Age below which the ingest leaves inbox records for the next run (above the upload function's timeout). */
   settleSeconds: 'VISTA_REALTIME_SETTLE_SECONDS',
 } as const;
+
+/** REALTIME_LAMBDA_ENV.settleSeconds as a number of seconds, when set. */
+export function settleSecondsFrom(vars: NodeJS.ProcessEnv): number | undefined {
+  const raw = vars[REALTIME_LAMBDA_ENV.settleSeconds];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${REALTIME_LAMBDA_ENV.settleSeconds} must be a whole number of seconds, got "${raw}"`);
+  }
+  return seconds;
+}

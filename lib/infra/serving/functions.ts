@@ -120,7 +120,8 @@ export class RealtimeFunctions extends Construct {
     // A run that fails is not retried, neither by EventBridge nor by Lambda's asynchronous
     // retries: the next scheduled run finishes what it left.
     const interval = Duration.minutes(config.realtimeIngestIntervalMinutes);
-    this.ingest.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(Math.max(60, interval.toSeconds())) });
+    // Lambda keeps an event 60 s to 6 h.
+    this.ingest.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(Math.min(21_600, Math.max(60, interval.toSeconds()))) });
     this.ingestSchedule = new events.Rule(this, 'IngestSchedule', {
       description: 'Vista real time: ingest uploaded images into LanceDB',
       schedule: events.Schedule.rate(interval),
