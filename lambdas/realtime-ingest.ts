@@ -6,6 +6,8 @@
  */
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
+import { type MetricEmitter, makeEmfEmitter } from '../lib/core/metrics';
+import { FUNCTION_DIMENSION, IngestMetric } from '../lib/core/metrics-names';
 import { REALTIME_LAMBDA_ENV, settleSecondsFrom } from '../lib/core/serving/serving-env';
 import { ingestRealtime, type RealtimeIngestOptions, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
 
@@ -14,6 +16,7 @@ export function makeIngestHandler(
   logger = makeLogger({ json: true }),
   /** Tests: e.g. no settle time. */
   overrides: Partial<RealtimeIngestOptions> = {},
+  metrics: MetricEmitter<IngestMetric> = makeEmfEmitter<IngestMetric>(),
 ): (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<RealtimeIngestResult> {
   return async (_event, context) => {
     const vars = env();
@@ -31,7 +34,17 @@ export function makeIngestHandler(
       logger,
       ...overrides,
     });
+    const records = result.batches.reduce((n, b) => n + b.records, 0);
+    metrics.emit(
+      {
+        [IngestMetric.RecordsIngested]: { value: records, unit: 'Count' },
+        [IngestMetric.InboxOldestAge]: { value: result.oldestPendingSeconds, unit: 'Seconds' },
+      },
+      { [FUNCTION_DIMENSION]: vars.AWS_LAMBDA_FUNCTION_NAME ?? 'local' },
+    );
     logger.info('realtime ingest run', {
+      records,
+      oldest_pending_seconds: result.oldestPendingSeconds,
       batches: result.batches.length,
       rows: result.batches.reduce((n, b) => n + b.rows, 0),
       failed: result.batches.reduce((n, b) => n + b.failed, 0),

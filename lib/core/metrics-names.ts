@@ -18,6 +18,19 @@ export const WorkerMetric = {
 
 export type WorkerMetric = (typeof WorkerMetric)[keyof typeof WorkerMetric];
 
+/** The real-time ingest's metrics (lambdas/realtime-ingest.ts), one record per run. */
+export const IngestMetric = {
+  /** Inbox records ingested by the run (Count). */
+  RecordsIngested: 'RealtimeRecordsIngested',
+  /** Age of the oldest record left in the inbox when the run ends (Seconds): how far search lags uploads. */
+  InboxOldestAge: 'RealtimeInboxOldestAgeSeconds',
+} as const;
+
+export type IngestMetric = (typeof IngestMetric)[keyof typeof IngestMetric];
+
+/** Dimension of the ingest's metrics: the function's name. */
+export const FUNCTION_DIMENSION = 'FunctionName';
+
 /** Dimension of `ImagesFailed` naming the per-image error code (an `ImageErrorCode`). */
 export const ERROR_CODE_DIMENSION = 'ErrorCode';
 

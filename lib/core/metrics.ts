@@ -2,18 +2,18 @@
  * CloudWatch embedded metric format (EMF): a JSON log line that CloudWatch Logs turns into
  * metrics, with no agent and no PutMetricData calls from thousands of workers.
  */
-import { METRICS_NAMESPACE, WorkerMetric } from './metrics-names';
+import { METRICS_NAMESPACE, type WorkerMetric } from './metrics-names';
 
-export type MetricUnit = 'Count' | 'Count/Second' | 'Milliseconds';
+export type MetricUnit = 'Count' | 'Count/Second' | 'Milliseconds' | 'Seconds';
 
-export interface MetricEmitter {
-  emit(metrics: Partial<Record<WorkerMetric, { value: number; unit: MetricUnit }>>, dimensions?: Record<string, string>): void;
+export interface MetricEmitter<M extends string = WorkerMetric> {
+  emit(metrics: Partial<Record<M, { value: number; unit: MetricUnit }>>, dimensions?: Record<string, string>): void;
 }
 
-export function makeEmfEmitter(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): MetricEmitter {
+export function makeEmfEmitter<M extends string = WorkerMetric>(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): MetricEmitter<M> {
   return {
     emit(metrics, dimensions = {}) {
-      const names = Object.keys(metrics) as WorkerMetric[];
+      const names = Object.keys(metrics) as M[];
       if (names.length === 0) return;
       const record: Record<string, unknown> = {
         _aws: {
@@ -34,4 +34,4 @@ export function makeEmfEmitter(write: (line: string) => void = (l) => process.st
   };
 }
 
-export const noMetrics: MetricEmitter = { emit: () => {} };
+export const noMetrics: MetricEmitter<never> = { emit: () => {} };

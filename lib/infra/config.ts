@@ -275,6 +275,8 @@ export const infraConfigSchema = z
     alarmEndpoint5xx: int(5, 1, 100_000),
     /** Alarm when the enrichment API answers this many 5xx within 5 minutes. @default 5 */
     alarmApi5xx: int(5, 1, 100_000),
+    /** Alarm when the oldest upload waiting for the ingest into LanceDB is older than this, minutes. @default 30 */
+    alarmRealtimeLagMinutes: int(30, 5, 1_440),
   })
   .superRefine((c, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

@@ -321,7 +321,7 @@ describe('uploads', () => {
 });
 
 describe('observability', () => {
-  it('alarms on any dead letter, endpoint 5xx, API 5xx and three failed ingest runs in a row', () => {
+  it('alarms on any dead letter, endpoint 5xx, API 5xx, three failed ingest runs in a row and uploads waiting too long for search', () => {
     const alarms = Object.values(resources('AWS::CloudWatch::Alarm')) as Json[];
     const dlq = alarms.find((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')!.Properties;
     expect(dlq).toMatchObject({ Namespace: 'AWS/SQS', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
@@ -332,6 +332,9 @@ describe('observability', () => {
       expect.arrayContaining([{ Name: 'EndpointName', Value: 'vistaserving-enrich' }, { Name: 'VariantName', Value: 'AllTraffic' }]),
     );
     expect(alarms.find((a) => a.Properties.MetricName === '5xx')!.Properties).toMatchObject({ Namespace: 'AWS/ApiGateway', Threshold: 5 });
+    const lag = alarms.find((a) => a.Properties.MetricName === 'RealtimeInboxOldestAgeSeconds')!.Properties;
+    expect(lag).toMatchObject({ Namespace: 'Vista', Statistic: 'Maximum', Threshold: 1800, Period: 300 });
+    expect(flat(lag.Dimensions[0].Value)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}>`);
     const ingest = alarms.find((a) => a.Properties.MetricName === 'Errors')!.Properties;
     expect(ingest).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3, Period: 300 });
     expect(flat(ingest.Dimensions[0].Value)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}>`);
@@ -356,6 +359,8 @@ describe('observability', () => {
         'AWS/ApiGateway Latency',
         'AWS/SQS ApproximateAgeOfOldestMessage',
         'AWS/SQS ApproximateNumberOfMessagesVisible',
+        'Vista RealtimeRecordsIngested',
+        'Vista RealtimeInboxOldestAgeSeconds',
       ]),
     );
   });

@@ -22,6 +22,8 @@ import { uploadedUris } from '../../lib/core/serving/upload-step';
 import { TableName, openStore } from '../../lib/core/store/connect';
 import { searchByVector } from '../../lib/core/store/search';
 import { makeIngestHandler } from '../../lambdas/realtime-ingest';
+import { makeEmfEmitter } from '../../lib/core/metrics';
+import type { IngestMetric } from '../../lib/core/metrics-names';
 import { makeApiHandler } from '../../lambdas/api-enrich';
 import { makeUploadHandler } from '../../lambdas/upload-enrich';
 import { writeFixtureImages, type FixtureImage } from '../support/fixtures';
@@ -135,11 +137,17 @@ describe('upload trigger Lambda', () => {
     expect(await listNames(inbox)).toHaveLength(3);
 
     const env = { [REALTIME_LAMBDA_ENV.inboxUri]: inbox, [REALTIME_LAMBDA_ENV.batchesUri]: batches, [REALTIME_LAMBDA_ENV.dbUri]: db };
-    const ingest = makeIngestHandler(() => env, silentLogger, { settleSeconds: 0 });
+    const emf: Record<string, unknown>[] = [];
+    const metrics = makeEmfEmitter<IngestMetric>((line) => emf.push(JSON.parse(line)));
+    const ingest = makeIngestHandler(() => ({ ...env, AWS_LAMBDA_FUNCTION_NAME: 'vista-ingest' }), silentLogger, { settleSeconds: 0 }, metrics);
     const run = await ingest({}, { getRemainingTimeInMillis: () => 600_000 });
     expect(run.batches).toEqual([expect.objectContaining({ records: 3, rows: 2, failed: 1 })]);
     expect(await listNames(inbox)).toEqual([]);
     expect((await ingest({})).batches).toEqual([]);
+    // One embedded-metric record per run: what was ingested, and how far search lags (nothing left: 0).
+    expect(emf).toHaveLength(2);
+    expect(emf[0]).toMatchObject({ FunctionName: 'vista-ingest', RealtimeRecordsIngested: 3, RealtimeInboxOldestAgeSeconds: 0 });
+    expect((emf[0]._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Vista', Dimensions: [['FunctionName']] });
 
     const [poolId, , brokenId] = keys.map((k) => imageIdFromUri(`${uploads}/${k}`));
     const pool = await readJson<EnrichResult>(`${results}/${poolId}.json`);

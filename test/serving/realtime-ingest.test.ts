@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as location from '../../lib/core/io/location';
 import { ingestRealtime, INBOX_RECORD_INVALID, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
-import { imageIdOfInboxName, inboxRecordName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
+import { imageIdOfInboxName, inboxRecordName, stampOfInboxName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
 import type { EnrichResult } from '../../lib/core/serving/protocol';
 import { TableName, openStore } from '../../lib/core/store/connect';
 import { loadShardResults } from '../../lib/core/store/loader';
@@ -237,6 +237,7 @@ test('records younger than the settle time stay for the next run; batches are bo
   await writeInboxRecord(o.inboxUri, 'fresh', { kind: 'result', result: result('fresh', 'fresh.jpg') });
   const run = await ingestRealtime({ ...o, settleSeconds: 600, maxRecordsPerBatch: 2 });
   expect(run.batches.map((b) => b.records)).toEqual([2, 1]);
+  expect(run.oldestPendingSeconds).toBeLessThan(60);
   expect(Object.keys((await stored(o.dbUri)).rows).sort()).toEqual(['a', 'b', 'c']);
   expect(await files(o.inboxUri)).toHaveLength(1);
 });
@@ -313,4 +314,14 @@ test('the settle time from the environment must be whole seconds', () => {
   expect(settleSecondsFrom({})).toBeUndefined();
   expect(settleSecondsFrom({ VISTA_REALTIME_SETTLE_SECONDS: '180' })).toBe(180);
   expect(() => settleSecondsFrom({ VISTA_REALTIME_SETTLE_SECONDS: 'soon' })).toThrow(/whole number of seconds/);
+});
+
+test('a run out of time leaves the rest in the inbox and says how old the oldest record is', async () => {
+  const o = setup('time');
+  await o.put({ id: 'a' });
+  const run = await ingestRealtime({ ...o, remainingMs: () => 1_000 });
+  expect(run).toEqual({ batches: [], leftInInbox: 'time', oldestPendingSeconds: expect.any(Number) });
+  expect(run.oldestPendingSeconds).toBeGreaterThanOrEqual(3_500);
+  expect(stampOfInboxName('20261201T100000123-0a1b2c3d-x.json')).toEqual(new Date('2026-12-01T10:00:00.123Z'));
+  expect(stampOfInboxName('notes.json')).toBeUndefined();
 });

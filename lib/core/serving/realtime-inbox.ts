@@ -33,6 +33,14 @@ export function inboxRecordName(imageId: string, at: Date = new Date()): string 
   return `${stamp}-${randomBytes(4).toString('hex')}-${encodeURIComponent(imageId)}${INBOX_SUFFIX}`;
 }
 
+/** When a record was written, from its name; undefined for a name that is not a record's. */
+export function stampOfInboxName(name: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})-/.exec(name);
+  if (!m) return undefined;
+  const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
 /** The image id a record name carries (what `inboxRecordName` encoded), or undefined. */
 export function imageIdOfInboxName(name: string): string | undefined {
   const match = /^\d{8}T\d{9}-[0-9a-f]{8}-(.+)\.json$/.exec(name);

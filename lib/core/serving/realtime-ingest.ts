@@ -24,7 +24,7 @@ import { SUMMARY_FILE, makeShardOutput } from '../pipeline/shard-output';
 import { loadShardResults } from '../store/loader';
 import { type SupersedeResult, storeEmbeddingDim, supersedeOlderShards } from '../store/supersede';
 import type { EnrichedImage, ImageFailure, ImageFormat } from '../types';
-import { INBOX_SUFFIX, type InboxRecord, imageIdOfInboxName, inboxRecordName } from './realtime-inbox';
+import { INBOX_SUFFIX, type InboxRecord, imageIdOfInboxName, inboxRecordName, stampOfInboxName } from './realtime-inbox';
 
 export interface RealtimeIngestOptions {
   inboxUri: string;
@@ -64,6 +64,8 @@ export interface RealtimeIngestResult {
   batches: IngestedBatch[];
   /** Records were left in the inbox because the run's time was up. */
   leftInInbox?: 'time';
+  /** Age of the oldest record still in the inbox at the end (0 when empty): how far search lags uploads. */
+  oldestPendingSeconds: number;
 }
 
 export const DEFAULT_SETTLE_SECONDS = 180;
@@ -88,19 +90,25 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
   const batches: IngestedBatch[] = [];
   const claims = joinUri(options.batchesUri, CLAIMS_FOLDER);
 
+  const end = async (leftInInbox?: 'time'): Promise<RealtimeIngestResult> => ({
+    batches,
+    ...(leftInInbox ? { leftInInbox } : {}),
+    oldestPendingSeconds: await oldestPendingSeconds(options.inboxUri),
+  });
+
   for (const name of (await listNames(claims)).filter((n) => n.endsWith('.json'))) {
-    if (!timeLeft()) return { batches, leftInInbox: 'time' };
+    if (!timeLeft()) return end('time');
     const batch = await completeBatch(await readJson<BatchClaim>(joinUri(claims, name)), options, logger, true);
     if (batch) batches.push(batch);
   }
 
   const limit = options.maxRecordsPerBatch ?? 10_000;
   for (;;) {
-    if (!timeLeft()) return { batches, leftInInbox: 'time' };
+    if (!timeLeft()) return end('time');
     // Names start with their UTC stamp: everything below the cut-off name is old enough.
     const cutoff = inboxRecordName('', new Date(Date.now() - (options.settleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000)).slice(0, 18);
     const sources = (await listNames(options.inboxUri, limit)).filter((n) => n.endsWith(INBOX_SUFFIX) && n < cutoff);
-    if (sources.length === 0) return { batches };
+    if (sources.length === 0) return end();
     const batchId = newBatchId();
     const claim: BatchClaim = { batch_id: batchId, shard_id: `${REALTIME_SHARD_PREFIX}${batchId}`, sources, created_at: new Date().toISOString() };
     await writeJsonAtomic(claimUri(options, batchId), claim);
@@ -148,6 +156,12 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
   };
   logger.info('realtime batch ingested', { ...batch });
   return batch;
+}
+
+async function oldestPendingSeconds(inboxUri: string): Promise<number> {
+  const [first] = (await listNames(inboxUri, 1)).filter((n) => n.endsWith(INBOX_SUFFIX));
+  const at = first ? stampOfInboxName(first) : undefined;
+  return at ? Math.max(0, Math.round((Date.now() - at.getTime()) / 1000)) : 0;
 }
 
 async function widthChanged(summaryUri: string, dbUri: string): Promise<boolean> {

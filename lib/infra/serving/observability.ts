@@ -1,9 +1,9 @@
 /**
  * What an operator watches on the real-time path: one dashboard (endpoint invocations, latency,
  * errors and instance utilization; the API's requests, errors and latency; the uploads queue's
- * backlog and age and the dead-letter queue; the functions) and alarms on dead letters,
- * endpoint 5xx, API 5xx and an ingest into LanceDB that keeps failing, notifying the backfill's
- * alarm topic when there is one.
+ * backlog and age and the dead-letter queue; the functions; the ingest into LanceDB) and alarms on
+ * dead letters, endpoint 5xx, API 5xx, an ingest that keeps failing and uploads that wait too long
+ * to reach search, notifying the backfill's alarm topic when there is one.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
@@ -11,12 +11,13 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { FUNCTION_DIMENSION, IngestMetric, METRICS_NAMESPACE } from '../../core/metrics-names';
 import type { InfraConfig } from '../config';
 import type { EnrichApi } from './api';
 import type { InferenceEndpoint } from './inference-endpoint';
 import type { UploadsIntake } from './uploads';
 
-export type ServingObservabilityConfig = Pick<InfraConfig, 'alarmEndpoint5xx' | 'alarmApi5xx'>;
+export type ServingObservabilityConfig = Pick<InfraConfig, 'alarmEndpoint5xx' | 'alarmApi5xx' | 'alarmRealtimeLagMinutes'>;
 
 export interface ServingObservabilityProps {
   readonly config: ServingObservabilityConfig;
@@ -45,6 +46,8 @@ export class ServingObservability extends Construct {
   readonly api5xxAlarm: cw.Alarm;
   /** The ingest failed three runs in a row: uploaded images are not reaching search. */
   readonly ingestFailingAlarm: cw.Alarm;
+  /** Uploaded images wait longer than `alarmRealtimeLagMinutes` to reach search (the ingest falls behind). */
+  readonly ingestLagAlarm: cw.Alarm;
 
   constructor(scope: Construct, id: string, props: ServingObservabilityProps) {
     super(scope, id);
@@ -78,6 +81,17 @@ export class ServingObservability extends Construct {
       datapointsToAlarm: 3,
       alarmDescription:
         'The real-time ingest failed three runs in a row: uploaded images are enriched but not searchable. See the ingest function\'s logs; the next successful run catches up (docs/deploy.md, "Real-time path").',
+    });
+
+    const ingestMetric = (metricName: string, statistic: string, label?: string) =>
+      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { [FUNCTION_DIMENSION]: props.ingest.fn.functionName }, statistic, period: props.ingest.interval, label });
+    const oldestPending = ingestMetric(IngestMetric.InboxOldestAge, 'Maximum', 'oldest upload not yet searchable (s)');
+    this.ingestLagAlarm = this.alarm(alarmTopic, 'IngestLag', {
+      // Without a label: a labelled metric makes the alarm a metric-math one.
+      metric: ingestMetric(IngestMetric.InboxOldestAge, 'Maximum'),
+      threshold: config.alarmRealtimeLagMinutes * 60,
+      evaluationPeriods: 1,
+      alarmDescription: `Uploaded images have waited over ${config.alarmRealtimeLagMinutes} minutes to reach search: the ingest falls behind the uploads (or its runs fail: see IngestFailing and the ingest function's logs).`,
     });
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
@@ -142,6 +156,9 @@ export class ServingObservability extends Construct {
         ...fns.map(([name, fn]) => fn.metricThrottles({ period: FIVE_MINUTES, label: `${name} throttles` })),
       ]),
       graph('Function duration p95 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p95', label: name }))),
+    );
+    this.dashboard.addWidgets(
+      graph('Real-time ingest into LanceDB', [ingestMetric(IngestMetric.RecordsIngested, 'Sum', 'records ingested')], [oldestPending], 24),
     );
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
   }
