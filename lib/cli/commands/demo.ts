@@ -22,7 +22,7 @@ const options = {
 
 export const command: CliCommand = {
   name: 'demo',
-  summary: 'Sample catalog → local backfill (the real state machine) → LanceDB → example searches → a real-time request',
+  summary: 'Sample catalog → local backfill (the real state machine) → LanceDB → example searches → real-time requests and an upload into search',
   usage: [
     'vista demo [--dir DIR] [--model DIR] [--images N] [--shard-size N] [--workers N]',
     '',
@@ -68,7 +68,7 @@ export const command: CliCommand = {
     say('Example searches');
     await runDemoSearches({ dbUri: path.join(dir, 'db'), modelUri: model, print: (line) => console.log(line) });
 
-    say('Real time: one new picture, and one broken file, through the API Lambda and the inference server');
+    say('Real time: one new picture, and one broken file, through the API Lambda and the inference server; then an upload, into search');
     const hotel = DEMO_HOTELS[0];
     await runRealtimeDemo({
       modelUri: model,
@@ -76,6 +76,7 @@ export const command: CliCommand = {
       broken: catalog.broken[0].uri,
       hotelName: hotel.name,
       city: hotel.city,
+      dbUri: path.join(dir, 'db'),
       logger: silentLogger,
       print: (line) => console.log(line),
     });

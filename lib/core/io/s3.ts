@@ -92,7 +92,8 @@ export async function getObjectStream(uri: string, client = getS3Client()): Prom
 /** A single PUT is atomic: readers see the whole object or none of it. */
 export async function putObject(uri: string, body: Buffer | string, client = getS3Client(), contentType?: string): Promise<void> {
   const { bucket, key } = parseS3Uri(uri);
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  // Explicit: the SDK sets no length for an empty body (an errors.jsonl with no errors) and then warns.
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentLength: Buffer.byteLength(body) }));
 }
 
 export async function objectExists(uri: string, client = getS3Client()): Promise<boolean> {
