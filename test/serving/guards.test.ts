@@ -92,6 +92,21 @@ describe('inference server guards', () => {
     }
   });
 
+  it('answers 503 DEADLINE_EXCEEDED when the work outlasts the request deadline, and keeps counting that work', async () => {
+    const server = await startInferenceServer(makeEnrichService(fakeDeps({ enrichDelayMs: 600 }), { maxWaitMs: 0 }), { port: 0, host: '127.0.0.1', maxInFlight: 1, requestTimeoutMs: 150 });
+    try {
+      const late = await postImage(server.url);
+      expect(late.status).toBe(503);
+      expect(((await late.json()) as { error: { code: string } }).error.code).toBe('DEADLINE_EXCEEDED');
+      const busy = await postImage(server.url); // the first one's work still runs
+      expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('BUSY');
+      await sleep(700);
+      expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('lets requests in flight finish on close', async () => {
     const server = await startInferenceServer(makeEnrichService(fakeDeps({ enrichDelayMs: 300 }), { maxWaitMs: 0 }), { port: 0, host: '127.0.0.1' });
     const pending = postImage(server.url);

@@ -8,7 +8,8 @@
  *   - image/* or application/octet-stream: the image bytes, metadata in the query string or in
  *     SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header (`image_id=…;hotel_name=…`).
  * and answers 200 with an EnrichResult, or a status and {error: {code, message}} from errorAnswer.
- * Bodies are capped before they are read, in-flight requests are bounded (503 BUSY past it).
+ * Bodies are capped before they are read, in-flight requests are bounded (503 BUSY past it), and
+ * a request not answered within its deadline gets 503 DEADLINE_EXCEEDED.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,12 @@ export interface InferenceServerOptions {
   maxBodyBytes?: number;
   /** Requests handled at once (until their work ends, not their connection); more get 503 BUSY at once. @default 64 */
   maxInFlight?: number;
+  /**
+   * A request not answered within this gets 503 DEADLINE_EXCEEDED (its work still counts as in
+   * flight until it ends): an answer the caller can retry, before SageMaker's 60-second
+   * invocation limit turns it into an opaque timeout. 0: no deadline. @default 55_000
+   */
+  requestTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -38,6 +45,7 @@ export interface InferenceServer {
 export async function startInferenceServer(service: EnrichService, options: InferenceServerOptions = {}): Promise<InferenceServer> {
   const maxBodyBytes = options.maxBodyBytes ?? 70 * 1024 * 1024;
   const maxInFlight = options.maxInFlight ?? 64;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 55_000;
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
@@ -76,10 +84,21 @@ export async function startInferenceServer(service: EnrichService, options: Infe
     // Counted until the work is done, not until the client leaves: a client that times out does
     // not stop its fetch, decode and model call.
     inFlight++;
+    let answered = false;
+    const answerOnce = (answer: () => void) => {
+      if (answered) return;
+      answered = true;
+      answer();
+    };
+    const deadline =
+      requestTimeoutMs > 0
+        ? setTimeout(() => answerOnce(() => reply(503, { error: { code: 'DEADLINE_EXCEEDED', message: `not answered within ${requestTimeoutMs} ms; retry with backoff` } })), requestTimeoutMs)
+        : undefined;
     handle(req, url)
-      .then((result) => reply(200, result))
-      .catch(fail)
+      .then((result) => answerOnce(() => reply(200, result)))
+      .catch((err: unknown) => answerOnce(() => fail(err)))
       .finally(() => {
+        clearTimeout(deadline);
         inFlight--;
         if (inFlight === 0) idle?.();
       });

@@ -52,7 +52,7 @@ export interface EnrichResult {
 }
 
 export interface EnrichErrorBody {
-  error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY'; message: string };
+  error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY' | 'DEADLINE_EXCEEDED'; message: string };
 }
 
 /** The HTTP status of a failure: the caller's fault (4xx), a dependency's (502/503), or ours (500). */
@@ -79,6 +79,7 @@ export function httpStatusFor(code: string): number {
       return 502;
     case SystemErrorCode.MODEL_UNAVAILABLE:
     case 'BUSY':
+    case 'DEADLINE_EXCEEDED':
       return 503;
     default:
       return 500;
