@@ -1,12 +1,16 @@
 /**
  * Lambda behind API Gateway (HTTP API, payload 2.0): POST /v1/enrich with a JSON EnrichRequest
- * or the image bytes → the inference endpoint → its answer. Malformed requests are refused here,
- * before they cost a GPU call. Environment: REALTIME_LAMBDA_ENV (lib/core/serving/serving-env.ts).
+ * or the image bytes → the inference endpoint → its answer; with `store: true`, the outcome also
+ * goes to the catalog store through the real-time inbox (lib/core/serving/api-step.ts).
+ * Malformed requests are refused here, before they cost a GPU call.
+ * Environment: REALTIME_LAMBDA_ENV (lib/core/serving/serving-env.ts).
  */
 import { makeLogger } from '../lib/core/log';
+import { enrichForApi } from '../lib/core/serving/api-step';
 import { enrichRequestFromHttp } from '../lib/core/serving/http-request';
 import { type InferenceClient, inferenceClientFromEnv } from '../lib/core/serving/inference-client';
 import { errorAnswer } from '../lib/core/serving/protocol';
+import { REALTIME_LAMBDA_ENV } from '../lib/core/serving/serving-env';
 
 /** The parts of API Gateway's HTTP API event (payload format 2.0) this handler reads. */
 export interface HttpApiEvent {
@@ -35,6 +39,8 @@ const ANSWER_MARGIN_MS = 1_500;
 export function makeApiHandler(
   getClient: () => InferenceClient,
   logger = makeLogger({ json: true }),
+  /** Where `store: true` outcomes go (the real-time inbox). */
+  inboxUri: () => string | undefined = () => process.env[REALTIME_LAMBDA_ENV.inboxUri],
 ): (event: HttpApiEvent, context?: LambdaContext) => Promise<HttpApiResult> {
   let client: InferenceClient | undefined;
   return async (event, context) => {
@@ -43,7 +49,7 @@ export function makeApiHandler(
       const request = enrichRequestFromHttp({ contentType: event.headers?.['content-type'], body, query: event.queryStringParameters });
       client ??= getClient();
       const timeoutMs = context ? Math.max(1_000, context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS) : undefined;
-      const answer = await client.enrich(request, { timeoutMs });
+      const answer = await enrichForApi(request, { client, inboxUri: inboxUri(), timeoutMs });
       return json(answer.status, answer.body);
     } catch (err) {
       const { status, body } = errorAnswer(err);

@@ -119,15 +119,25 @@ export class VistaFunction extends NodejsFunction {
 
   /**
    * Where the upload trigger records each image's outcome: sets VISTA_REALTIME_RESULTS_URI and
-   * VISTA_REALTIME_INBOX_URI, and allows writing `realtime/results/*` and `realtime/inbox/*` of
-   * the work bucket, nothing else there.
+   * allows writing (and replacing) `realtime/results/*` of the work bucket, nothing else there.
    */
   bindRealtimeResults(storage: VistaStorage): this {
     this.addEnvironment(REALTIME_LAMBDA_ENV.resultsUri, storage.realtimeResultsUri);
-    this.addEnvironment(REALTIME_LAMBDA_ENV.inboxUri, storage.realtimeInboxUri);
     const results = `${STORAGE_LAYOUT.realtimeResults}/*`;
-    grantObjects(this, storage.workBucket, { write: [results, `${STORAGE_LAYOUT.realtimeInbox}/*`], delete: [results] }, {
-      why: 'The upload trigger writes the result (or error record) of each uploaded image, deletes the other one when a re-upload changes the outcome, and drops each outcome in the inbox for the ingest',
+    grantObjects(this, storage.workBucket, { write: [results], delete: [results] }, {
+      why: 'The upload trigger writes the result (or error record) of each uploaded image, and deletes the other one when a re-upload changes the outcome',
+    });
+    return this;
+  }
+
+  /**
+   * Outcomes headed for the catalog store: sets VISTA_REALTIME_INBOX_URI and allows writing
+   * `realtime/inbox/*` of the work bucket (new records only: no read, no delete).
+   */
+  bindRealtimeInbox(storage: VistaStorage): this {
+    this.addEnvironment(REALTIME_LAMBDA_ENV.inboxUri, storage.realtimeInboxUri);
+    grantObjects(this, storage.workBucket, { write: [`${STORAGE_LAYOUT.realtimeInbox}/*`] }, {
+      why: 'Drops each outcome to be stored in the real-time inbox, for the ingest into LanceDB',
     });
     return this;
   }

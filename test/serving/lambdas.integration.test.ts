@@ -22,6 +22,7 @@ import { uploadedUris } from '../../lib/core/serving/upload-step';
 import { TableName, openStore } from '../../lib/core/store/connect';
 import { searchByVector } from '../../lib/core/store/search';
 import { makeIngestHandler } from '../../lambdas/realtime-ingest';
+import { ingestRealtime } from '../../lib/core/serving/realtime-ingest';
 import { makeEmfEmitter } from '../../lib/core/metrics';
 import type { IngestMetric } from '../../lib/core/metrics-names';
 import { makeApiHandler } from '../../lambdas/api-enrich';
@@ -93,6 +94,41 @@ describe('API Lambda', () => {
     const down = await unreachable({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: 's3://uploads/uploads/x.jpg' }) });
     expect(down.statusCode).toBe(503);
     expect(JSON.parse(down.body).error.code).toBe('MODEL_UNAVAILABLE');
+  });
+});
+
+describe('API Lambda with store: true', () => {
+  test('stores the outcome through the inbox (result or bad image), answers as asked, and the ingest loads it', async () => {
+    const inbox = `${await s3.bucket('work-api')}/realtime/inbox`;
+    const api = makeApiHandler(() => httpInferenceClient(server.url), silentLogger, () => inbox);
+    const photo = (await fs.readFile(fixture('photo.jpg').path)).toString('base64');
+    const ok = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'api-stored', include_embedding: false, store: true }) });
+    expect(ok.statusCode).toBe(200);
+    expect(JSON.parse(ok.body).embedding).toBeUndefined();
+
+    const truncated = await fs.readFile(fixture('truncated.jpg').path);
+    const bad = await api({ headers: { 'content-type': 'image/jpeg' }, isBase64Encoded: true, body: truncated.toString('base64'), queryStringParameters: { image_id: 'api-broken', store: 'true' } });
+    expect(bad.statusCode).toBe(422);
+
+    const noId = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, store: true }) });
+    expect(noId.statusCode).toBe(400);
+    expect(JSON.parse(noId.body).error.message).toMatch(/store needs image_id/);
+    const unconfigured = makeApiHandler(() => httpInferenceClient(server.url), silentLogger, () => undefined);
+    const refused = await unconfigured({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'x', store: true }) });
+    expect([refused.statusCode, JSON.parse(refused.body).error.code]).toEqual([500, 'CONFIG_INVALID']);
+
+    expect(await listNames(inbox)).toHaveLength(2);
+    const db = path.join(tmp, 'db-api');
+    await ingestRealtime({ inboxUri: inbox, batchesUri: inbox.replace(/inbox$/, 'batches'), dbUri: db, settleSeconds: 0 });
+    const store = await openStore(db);
+    try {
+      const rows = await (await store.table(TableName.images))!.query().select(['image_id', 'source_uri']).toArray();
+      expect(rows.map((r) => ({ ...r }))).toEqual([{ image_id: 'api-stored', source_uri: expect.stringMatching(/^inline:sha256:[0-9a-f]{64}$/) }]);
+      const errors = await (await store.table(TableName.imageErrors))!.query().select(['image_id', 'error_code']).toArray();
+      expect(errors.map((e) => ({ ...e }))).toEqual([{ image_id: 'api-broken', error_code: 'CORRUPT_IMAGE' }]);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -11,7 +11,7 @@ const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
 export interface HttpEnrichInput {
   contentType: string | undefined;
   body: Buffer;
-  /** Query-string parameters (metadata for raw image bodies, include_embedding). */
+  /** Query-string parameters (metadata for raw image bodies, include_embedding, store). */
   query?: Record<string, string | undefined>;
   /** SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header, if any. */
   customAttributes?: string | string[];
@@ -34,7 +34,7 @@ export function enrichRequestFromHttp(input: HttpEnrichInput): EnrichRequest {
       if (value) metadata[key] = value;
     }
     if (input.body.length === 0) throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'empty body: send the image bytes');
-    const parsed = imageMetadataSchema.safeParse({ ...metadata, include_embedding: input.query?.include_embedding !== 'false' });
+    const parsed = imageMetadataSchema.safeParse({ ...metadata, include_embedding: input.query?.include_embedding !== 'false', ...(input.query?.store === 'true' ? { store: true } : {}) });
     if (!parsed.success) throw invalid(parsed.error.issues);
     return { ...parsed.data, image_bytes: input.body };
   } else {

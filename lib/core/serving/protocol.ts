@@ -14,7 +14,14 @@ const metadataFields = {
   city: z.string().min(1).max(256).optional(),
   /** The 512 floats are most of the response: callers that only want tags can leave them out. */
   include_embedding: z.boolean().default(true),
+  /**
+   * Also put the outcome in the catalog store, as uploads are (the API Lambda drops it in the
+   * real-time inbox; the inference server itself stores nothing). Needs `image_id`: the row's key.
+   */
+  store: z.boolean().optional(),
 };
+
+const storeNeedsImageId = { message: 'store needs image_id (the key of the stored row)', path: ['image_id'] };
 
 export const enrichRequestSchema = z
   .object({
@@ -25,10 +32,14 @@ export const enrichRequestSchema = z
     ...metadataFields,
   })
   .strict()
-  .refine((r) => (r.image_base64 === undefined) !== (r.uri === undefined), { message: 'give exactly one of image_base64 or uri' });
+  .refine((r) => (r.image_base64 === undefined) !== (r.uri === undefined), { message: 'give exactly one of image_base64 or uri' })
+  .refine((r) => !r.store || r.image_id !== undefined, storeNeedsImageId);
 
 /** What comes with raw image bytes (query string, SageMaker custom attributes). */
-export const imageMetadataSchema = z.object(metadataFields).strict();
+export const imageMetadataSchema = z
+  .object(metadataFields)
+  .strict()
+  .refine((r) => !r.store || r.image_id !== undefined, storeNeedsImageId);
 
 /** A validated request; raw bytes from an image/* body travel as `image_bytes`, never re-encoded. */
 export type EnrichRequest = z.output<typeof enrichRequestSchema> & { image_bytes?: Buffer };

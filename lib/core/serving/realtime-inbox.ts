@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { joinUri, writeJsonAtomic } from '../io/location';
-import type { EnrichResult } from './protocol';
+import type { EnrichErrorBody, EnrichResult } from './protocol';
 
 /** The fields of the worker's errors.jsonl records; the code may also be a request's (REQUEST_INVALID) or `HTTP_<status>`. */
 export interface RealtimeFailure {
@@ -18,6 +18,12 @@ export interface RealtimeFailure {
   error_code: string;
   message: string;
   at: string;
+}
+
+/** The failure record of an endpoint's error answer (status < 500) for one image. */
+export function failureFromAnswer(imageId: string, sourceUri: string, status: number, body: unknown): RealtimeFailure {
+  const { error } = (body ?? {}) as Partial<EnrichErrorBody>;
+  return { image_id: imageId, source_uri: sourceUri, error_code: error?.code ?? `HTTP_${status}`, message: error?.message ?? '', at: new Date().toISOString() };
 }
 
 export type InboxRecord = { kind: 'result'; result: EnrichResult } | { kind: 'error'; error: RealtimeFailure };

@@ -11,8 +11,8 @@ import { mapWithConcurrency } from '../io/concurrency';
 import { joinUri, removeFiles, writeJsonAtomic } from '../io/location';
 import type { Logger } from '../log';
 import type { InferenceClient } from './inference-client';
-import type { EnrichErrorBody, EnrichResult } from './protocol';
-import { type RealtimeFailure, writeInboxRecord } from './realtime-inbox';
+import type { EnrichResult } from './protocol';
+import { failureFromAnswer, writeInboxRecord } from './realtime-inbox';
 
 export interface QueueMessage {
   messageId: string;
@@ -86,15 +86,8 @@ export async function enrichUploads(messages: QueueMessage[], options: UploadSte
       return;
     }
     if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
-    const { error } = body as EnrichErrorBody;
     await removeFiles([resultUri]);
-    const failure: RealtimeFailure = {
-      image_id: imageId,
-      source_uri: uri,
-      error_code: error?.code ?? `HTTP_${status}`,
-      message: error?.message ?? '',
-      at: new Date().toISOString(),
-    };
+    const failure = failureFromAnswer(imageId, uri, status, body);
     await writeJsonAtomic(errorUri, failure);
     if (options.inboxUri) await writeInboxRecord(options.inboxUri, imageId, { kind: 'error', error: failure });
     written.errors++;

@@ -1,7 +1,8 @@
 /**
  * The real-time path's Lambdas (handlers in lambdas/), each bound to exactly what it does:
  *
- *   api     POST /v1/enrich (API Gateway HTTP API, payload 2.0) → InvokeEndpoint
+ *   api     POST /v1/enrich (API Gateway HTTP API, payload 2.0) → InvokeEndpoint; with
+ *           `store: true`, the outcome also goes to realtime/inbox/
  *   upload  SQS batches of S3 ObjectCreated notifications → InvokeEndpoint per image → writes
  *           `<image_id>.json` / `<image_id>.error.json` under realtime/results/ of the work bucket
  *           and one inbox record per outcome under realtime/inbox/; returns { batchItemFailures }
@@ -78,7 +79,9 @@ export class RealtimeFunctions extends Construct {
       memorySize: config.apiMemoryMiB,
       // Shorter than the integration timeout (29 s, api.ts): a slow call ends as this function's error.
       timeout: Duration.seconds(config.apiTimeoutSeconds),
-    }).bindInferenceEndpoint(endpoint);
+    })
+      .bindInferenceEndpoint(endpoint)
+      .bindRealtimeInbox(storage);
 
     this.upload = new VistaFunction(this, 'Upload', {
       entry: REALTIME_HANDLERS.upload,
@@ -88,7 +91,8 @@ export class RealtimeFunctions extends Construct {
       timeout: Duration.seconds(config.uploadTimeoutSeconds),
     })
       .bindInferenceEndpoint(endpoint)
-      .bindRealtimeResults(storage);
+      .bindRealtimeResults(storage)
+      .bindRealtimeInbox(storage);
 
     this.uploadEventSource = new SqsEventSource(uploads.queue, {
       batchSize: config.uploadBatchSize,
