@@ -35,6 +35,8 @@ export interface LambdaContext {
 
 /** Kept for answering: a call still running at the function's timeout would end in API Gateway's bare 500. */
 const ANSWER_MARGIN_MS = 1_500;
+/** Kept, too, for writing a `store: true` outcome after the call. */
+const STORE_MARGIN_MS = 3_000;
 
 export function makeApiHandler(
   getClient: () => InferenceClient,
@@ -48,7 +50,8 @@ export function makeApiHandler(
       const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
       const request = enrichRequestFromHttp({ contentType: event.headers?.['content-type'], body, query: event.queryStringParameters });
       client ??= getClient();
-      const timeoutMs = context ? Math.max(1_000, context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS) : undefined;
+      const margin = ANSWER_MARGIN_MS + (request.store ? STORE_MARGIN_MS : 0);
+      const timeoutMs = context ? Math.max(1_000, context.getRemainingTimeInMillis() - margin) : undefined;
       const answer = await enrichForApi(request, { client, inboxUri: inboxUri(), timeoutMs });
       return json(answer.status, answer.body);
     } catch (err) {
