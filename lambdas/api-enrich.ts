@@ -52,7 +52,7 @@ export function makeApiHandler(
       client ??= getClient();
       const margin = ANSWER_MARGIN_MS + (request.store ? STORE_MARGIN_MS : 0);
       const timeoutMs = context ? Math.max(1_000, context.getRemainingTimeInMillis() - margin) : undefined;
-      const answer = await enrichForApi(request, { client, inboxUri: inboxUri(), timeoutMs });
+      const answer = await enrichForApi(request, { client, inboxUri: inboxUri(), timeoutMs, storeTimeoutMs: STORE_MARGIN_MS - 500 });
       return json(answer.status, answer.body);
     } catch (err) {
       const { status, body } = errorAnswer(err);

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { SystemErrorCode, VistaError } from '../../lib/core/errors';
 import type { Enricher } from '../../lib/core/pipeline/enricher';
 import { makeEnrichService, type EnrichServiceDeps } from '../../lib/core/serving/enrich-service';
+import { makeLogger } from '../../lib/core/log';
 import { startInferenceServer } from '../../lib/core/serving/http-server';
 import type { InferenceClient } from '../../lib/core/serving/inference-client';
 import { makeMicroBatcher } from '../../lib/core/serving/micro-batcher';
@@ -93,7 +94,9 @@ describe('inference server guards', () => {
   });
 
   it('answers 503 DEADLINE_EXCEEDED when the work outlasts the request deadline, and keeps counting that work', async () => {
-    const server = await startInferenceServer(makeEnrichService(fakeDeps({ enrichDelayMs: 600 }), { maxWaitMs: 0 }), { port: 0, host: '127.0.0.1', maxInFlight: 1, requestTimeoutMs: 150 });
+    const lines: string[] = [];
+    const logger = makeLogger({ json: true, write: (line) => lines.push(line) });
+    const server = await startInferenceServer(makeEnrichService(fakeDeps({ enrichDelayMs: 600 }), { maxWaitMs: 0 }), { port: 0, host: '127.0.0.1', maxInFlight: 1, requestTimeoutMs: 150, logger });
     try {
       const late = await postImage(server.url);
       expect(late.status).toBe(503);
@@ -102,6 +105,8 @@ describe('inference server guards', () => {
       expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('BUSY');
       await sleep(700);
       expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+      // The late outcome is not lost from the logs.
+      expect(lines.map((l) => JSON.parse(l) as { message: string; outcome?: string })).toContainEqual(expect.objectContaining({ message: 'work ended after its deadline answer', outcome: 'ok' }));
     } finally {
       await server.close();
     }

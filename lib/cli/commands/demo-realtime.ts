@@ -36,33 +36,46 @@ const UPLOADS_PREFIX = 's3://uploads/uploads/';
 
 export async function runRealtimeDemo(options: RealtimeDemoOptions): Promise<void> {
   const { print } = options;
+  // Every resource is released whatever fails: the local S3 server also points this process's
+  // AWS environment at itself until it stops.
   const s3 = await startLocalS3(print);
-  const worker = await createWorker(parseWorkerConfig({ model: options.modelUri }), options.logger);
-  const service = makeEnrichService(worker, { allowedUriPrefixes: s3 ? [UPLOADS_PREFIX] : [] });
-  const server = await startInferenceServer(service, { port: 0, host: '127.0.0.1' });
   try {
-    print(`inference server (vista serve) at ${server.url}; API Lambda handler in front of it`);
-    const api = makeApiHandler(() => httpInferenceClient(server.url));
-    for (const file of [options.picture, options.broken]) {
-      const started = performance.now();
-      const res = await api({
-        headers: { 'content-type': 'application/octet-stream' },
-        isBase64Encoded: true,
-        body: (await fs.readFile(file)).toString('base64'),
-        queryStringParameters: { hotel_name: options.hotelName, city: options.city, include_embedding: 'false' },
-      });
-      const ms = Math.round(performance.now() - started);
-      const body = JSON.parse(res.body) as { seo_filename?: string; tags?: string[]; error?: { code: string; message: string } };
-      const name = file.split('/').slice(-2).join('/');
-      if (res.statusCode === 200) print(`  POST /v1/enrich ${name} → ${res.statusCode} in ${ms} ms: ${body.seo_filename}  [${body.tags!.slice(0, 4).join(', ')}]`);
-      else print(`  POST /v1/enrich ${name} → ${res.statusCode} ${body.error!.code}: ${body.error!.message}`);
+    const worker = await createWorker(parseWorkerConfig({ model: options.modelUri }), options.logger);
+    try {
+      const service = makeEnrichService(worker, { allowedUriPrefixes: s3 ? [UPLOADS_PREFIX] : [] });
+      const server = await startInferenceServer(service, { port: 0, host: '127.0.0.1' });
+      try {
+        await requestsAndUpload(server.url, s3, options);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await worker.close();
     }
-    if (s3) await uploadAndSearch(s3, server.url, options);
   } finally {
-    await server.close();
-    await worker.close();
     await s3?.stop();
   }
+}
+
+async function requestsAndUpload(serverUrl: string, s3: LocalS3 | undefined, options: RealtimeDemoOptions): Promise<void> {
+  const { print } = options;
+  print(`inference server (vista serve) at ${serverUrl}; API Lambda handler in front of it`);
+  const api = makeApiHandler(() => httpInferenceClient(serverUrl));
+  for (const file of [options.picture, options.broken]) {
+    const started = performance.now();
+    const res = await api({
+      headers: { 'content-type': 'application/octet-stream' },
+      isBase64Encoded: true,
+      body: (await fs.readFile(file)).toString('base64'),
+      queryStringParameters: { hotel_name: options.hotelName, city: options.city, include_embedding: 'false' },
+    });
+    const ms = Math.round(performance.now() - started);
+    const body = JSON.parse(res.body) as { seo_filename?: string; tags?: string[]; error?: { code: string; message: string } };
+    const name = file.split('/').slice(-2).join('/');
+    if (res.statusCode === 200) print(`  POST /v1/enrich ${name} → ${res.statusCode} in ${ms} ms: ${body.seo_filename}  [${body.tags!.slice(0, 4).join(', ')}]`);
+    else print(`  POST /v1/enrich ${name} → ${res.statusCode} ${body.error!.code}: ${body.error!.message}`);
+  }
+  if (s3) await uploadAndSearch(s3, serverUrl, options);
 }
 
 /** s3rver is a development dependency: without it (a production install) the upload part is skipped. */

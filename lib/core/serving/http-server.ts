@@ -94,9 +94,18 @@ export async function startInferenceServer(service: EnrichService, options: Infe
       requestTimeoutMs > 0
         ? setTimeout(() => answerOnce(() => reply(503, { error: { code: 'DEADLINE_EXCEEDED', message: `not answered within ${requestTimeoutMs} ms; retry with backoff` } })), requestTimeoutMs)
         : undefined;
+    const late = (outcome: string, err?: unknown) => {
+      if (answered) options.logger?.warn('work ended after its deadline answer', { outcome, ms: Math.round(performance.now() - started), ...(err ? { error: String(err) } : {}) });
+    };
     handle(req, url)
-      .then((result) => answerOnce(() => reply(200, result)))
-      .catch((err: unknown) => answerOnce(() => fail(err)))
+      .then((result) => {
+        late('ok');
+        answerOnce(() => reply(200, result));
+      })
+      .catch((err: unknown) => {
+        late('failed', err);
+        answerOnce(() => fail(err));
+      })
       .finally(() => {
         clearTimeout(deadline);
         inFlight--;
