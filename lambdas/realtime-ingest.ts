@@ -39,12 +39,14 @@ export function makeIngestHandler(
       {
         [IngestMetric.RecordsIngested]: { value: records, unit: 'Count' },
         [IngestMetric.InboxOldestAge]: { value: result.oldestPendingSeconds, unit: 'Seconds' },
+        [IngestMetric.UnindexedRows]: { value: result.unindexedRows, unit: 'Count' },
       },
       { [FUNCTION_DIMENSION]: vars.AWS_LAMBDA_FUNCTION_NAME ?? 'local' },
     );
     logger.info('realtime ingest run', {
       records,
       oldest_pending_seconds: result.oldestPendingSeconds,
+      unindexed_rows: result.unindexedRows,
       batches: result.batches.length,
       rows: result.batches.reduce((n, b) => n + b.rows, 0),
       failed: result.batches.reduce((n, b) => n + b.failed, 0),

@@ -24,6 +24,8 @@ export const IngestMetric = {
   RecordsIngested: 'RealtimeRecordsIngested',
   /** Age of the oldest record left in the inbox when the run ends (Seconds): how far search lags uploads. */
   InboxOldestAge: 'RealtimeInboxOldestAgeSeconds',
+  /** Rows of the store's images table outside the vector index (Count): searched exactly; an index run folds them in. */
+  UnindexedRows: 'StoreUnindexedRows',
 } as const;
 
 export type IngestMetric = (typeof IngestMetric)[keyof typeof IngestMetric];

@@ -277,6 +277,11 @@ export const infraConfigSchema = z
     alarmApi5xx: int(5, 1, 100_000),
     /** Alarm when the oldest upload waiting for the ingest into LanceDB is older than this, minutes. @default 30 */
     alarmRealtimeLagMinutes: int(30, 5, 1_440),
+    /**
+     * Alarm when this many rows of the store are outside the vector index (searched exactly, so
+     * slower as they grow): time for an index run (`vista backfill index`, or a backfill's). @default 1,000,000
+     */
+    alarmUnindexedRows: int(1_000_000, 1_000, 1_000_000_000),
   })
   .superRefine((c, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

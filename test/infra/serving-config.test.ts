@@ -112,7 +112,7 @@ it('runs the ingest at the configured interval and size, its alarm over three of
 
 it('notifies the backfill stack\'s alarm topic', () => {
   const alarms = Object.values(resources('AWS::CloudWatch::Alarm')) as Json[];
-  expect(alarms).toHaveLength(5);
+  expect(alarms).toHaveLength(6);
   for (const alarm of alarms) expect(alarm.Properties.AlarmActions.map(flat)).toEqual(['<backfill:ObservabilityAlarmTopic>']);
 });
 

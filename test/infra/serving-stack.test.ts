@@ -339,6 +339,8 @@ describe('observability', () => {
     const lag = alarms.find((a) => a.Properties.MetricName === 'RealtimeInboxOldestAgeSeconds')!.Properties;
     expect(lag).toMatchObject({ Namespace: 'Vista', Statistic: 'Maximum', Threshold: 1800, Period: 300 });
     expect(flat(lag.Dimensions[0].Value)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}>`);
+    const unindexed = alarms.find((a) => a.Properties.MetricName === 'StoreUnindexedRows')!.Properties;
+    expect(unindexed).toMatchObject({ Namespace: 'Vista', Statistic: 'Maximum', Threshold: 1_000_000 });
     const ingest = alarms.find((a) => a.Properties.MetricName === 'Errors')!.Properties;
     expect(ingest).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3, Period: 300 });
     expect(flat(ingest.Dimensions[0].Value)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsIngest')}>`);
@@ -365,6 +367,7 @@ describe('observability', () => {
         'AWS/SQS ApproximateNumberOfMessagesVisible',
         'Vista RealtimeRecordsIngested',
         'Vista RealtimeInboxOldestAgeSeconds',
+        'Vista StoreUnindexedRows',
       ]),
     );
   });

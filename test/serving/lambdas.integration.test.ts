@@ -182,7 +182,8 @@ describe('upload trigger Lambda', () => {
     expect((await ingest({})).batches).toEqual([]);
     // One embedded-metric record per run: what was ingested, and how far search lags (nothing left: 0).
     expect(emf).toHaveLength(2);
-    expect(emf[0]).toMatchObject({ FunctionName: 'vista-ingest', RealtimeRecordsIngested: 3, RealtimeInboxOldestAgeSeconds: 0 });
+    // No vector index on so small a store: both rows are searched exactly.
+    expect(emf[0]).toMatchObject({ FunctionName: 'vista-ingest', RealtimeRecordsIngested: 3, RealtimeInboxOldestAgeSeconds: 0, StoreUnindexedRows: 2 });
     expect((emf[0]._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Vista', Dimensions: [['FunctionName']] });
 
     const [poolId, , brokenId] = keys.map((k) => imageIdFromUri(`${uploads}/${k}`));

@@ -320,7 +320,7 @@ test('a run out of time leaves the rest in the inbox and says how old the oldest
   const o = setup('time');
   await o.put({ id: 'a' });
   const run = await ingestRealtime({ ...o, remainingMs: () => 1_000 });
-  expect(run).toEqual({ batches: [], leftInInbox: 'time', oldestPendingSeconds: expect.any(Number) });
+  expect(run).toEqual({ batches: [], leftInInbox: 'time', oldestPendingSeconds: expect.any(Number), unindexedRows: 0 });
   expect(run.oldestPendingSeconds).toBeGreaterThanOrEqual(3_500);
   expect(stampOfInboxName('20261201T100000123-0a1b2c3d-x.json')).toEqual(new Date('2026-12-01T10:00:00.123Z'));
   expect(stampOfInboxName('notes.json')).toBeUndefined();

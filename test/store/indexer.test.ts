@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TableName, openStore } from '../../lib/core/store/connect';
-import { buildIndexes, type IndexReport } from '../../lib/core/store/indexer';
+import { buildIndexes, type IndexReport, unindexedVectorRows } from '../../lib/core/store/indexer';
 import { loadShardResults } from '../../lib/core/store/loader';
 import { searchByVector, similarTo } from '../../lib/core/store/search';
 import { ivfPartitions, needsRetrain, planVectorIndex, pqSubVectors } from '../../lib/core/store/vector-index';
@@ -105,8 +105,12 @@ test('builds compaction, a cosine vector index and scalar indexes; re-running ke
   const again = await buildIndexes({ dbUri: db, minRowsForVectorIndex: 500, vectorIndex: { numPartitions: 4 } });
   expect(new Set(Object.values(actions(again)))).toEqual(new Set(['kept']));
 
+  expect(await unindexedVectorRows(db)).toBe(0);
   await loadShards(db, [200], 10);
+  // New rows are searched exactly until the next build folds them into the index.
+  expect(await unindexedVectorRows(db)).toBe(200);
   const grown = await buildIndexes({ dbUri: db, minRowsForVectorIndex: 500, vectorIndex: { numPartitions: 4 } });
+  expect(await unindexedVectorRows(db)).toBe(0);
   expect(grown.rows).toBe(1100);
   expect(actions(grown)['images.embedding']).toBe('kept');
   const vectorIndex = (await images.listIndices()).find((i) => i.columns[0] === 'embedding')!;

@@ -21,6 +21,7 @@ import { mapWithConcurrency } from '../io/concurrency';
 import { exists, joinUri, listNames, readJson, readText, removeFiles, writeJsonAtomic } from '../io/location';
 import { type Logger, silentLogger } from '../log';
 import { SUMMARY_FILE, makeShardOutput } from '../pipeline/shard-output';
+import { unindexedVectorRows } from '../store/indexer';
 import { loadShardResults } from '../store/loader';
 import { type SupersedeResult, storeEmbeddingDim, supersedeOlderShards } from '../store/supersede';
 import type { EnrichedImage, ImageFailure, ImageFormat } from '../types';
@@ -66,6 +67,8 @@ export interface RealtimeIngestResult {
   leftInInbox?: 'time';
   /** Age of the oldest record still in the inbox at the end (0 when empty): how far search lags uploads. */
   oldestPendingSeconds: number;
+  /** Rows vector search scans exactly at the end (not yet in the vector index): when an index run is due. */
+  unindexedRows: number;
 }
 
 export const DEFAULT_SETTLE_SECONDS = 180;
@@ -94,6 +97,7 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
     batches,
     ...(leftInInbox ? { leftInInbox } : {}),
     oldestPendingSeconds: await oldestPendingSeconds(options.inboxUri),
+    unindexedRows: await unindexedVectorRows(options.dbUri),
   });
 
   for (const name of (await listNames(claims)).filter((n) => n.endsWith('.json'))) {

@@ -154,3 +154,21 @@ export async function readPlan(images: lancedb.Table): Promise<VectorIndexPlan |
     return undefined;
   }
 }
+
+/**
+ * Rows of the images table that vector search scans exactly, not through the vector index: rows
+ * added since the last index build (or every row, while there is no vector index). What tells an
+ * operator that an index run is due. 0 when there is no images table.
+ */
+export async function unindexedVectorRows(dbUri: string): Promise<number> {
+  const store = await openStore(dbUri, { readConsistencySeconds: 0 });
+  try {
+    const images = await store.table(TableName.images);
+    if (!images) return 0;
+    const index = await existingIndex(images, ResultColumn.embedding);
+    const stats = index ? await images.indexStats(index.name) : undefined;
+    return stats ? stats.numUnindexedRows : await images.countRows();
+  } finally {
+    store.close();
+  }
+}

@@ -17,7 +17,7 @@ import type { EnrichApi } from './api';
 import type { InferenceEndpoint } from './inference-endpoint';
 import type { UploadsIntake } from './uploads';
 
-export type ServingObservabilityConfig = Pick<InfraConfig, 'alarmEndpoint5xx' | 'alarmApi5xx' | 'alarmRealtimeLagMinutes'>;
+export type ServingObservabilityConfig = Pick<InfraConfig, 'alarmEndpoint5xx' | 'alarmApi5xx' | 'alarmRealtimeLagMinutes' | 'alarmUnindexedRows'>;
 
 export interface ServingObservabilityProps {
   readonly config: ServingObservabilityConfig;
@@ -48,6 +48,8 @@ export class ServingObservability extends Construct {
   readonly ingestFailingAlarm: cw.Alarm;
   /** Uploaded images wait longer than `alarmRealtimeLagMinutes` to reach search (the ingest falls behind). */
   readonly ingestLagAlarm: cw.Alarm;
+  /** Over `alarmUnindexedRows` rows outside the vector index: an index run is due. */
+  readonly unindexedRowsAlarm: cw.Alarm;
 
   constructor(scope: Construct, id: string, props: ServingObservabilityProps) {
     super(scope, id);
@@ -92,6 +94,13 @@ export class ServingObservability extends Construct {
       threshold: config.alarmRealtimeLagMinutes * 60,
       evaluationPeriods: 1,
       alarmDescription: `Uploaded images have waited over ${config.alarmRealtimeLagMinutes} minutes to reach search: the ingest falls behind the uploads (or its runs fail: see IngestFailing and the ingest function's logs).`,
+    });
+
+    this.unindexedRowsAlarm = this.alarm(alarmTopic, 'UnindexedRows', {
+      metric: ingestMetric(IngestMetric.UnindexedRows, 'Maximum'),
+      threshold: config.alarmUnindexedRows,
+      evaluationPeriods: 1,
+      alarmDescription: `Over ${config.alarmUnindexedRows} rows of the image store are outside the vector index and searched exactly (slower as they grow): run the index step when no backfill is loading (\`vista backfill index --db s3://<vectors>/db\`, docs/deploy.md).`,
     });
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
@@ -158,7 +167,8 @@ export class ServingObservability extends Construct {
       graph('Function duration p95 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p95', label: name }))),
     );
     this.dashboard.addWidgets(
-      graph('Real-time ingest into LanceDB', [ingestMetric(IngestMetric.RecordsIngested, 'Sum', 'records ingested')], [oldestPending], 24),
+      graph('Real-time ingest into LanceDB', [ingestMetric(IngestMetric.RecordsIngested, 'Sum', 'records ingested')], [oldestPending], 12),
+      graph('Store rows outside the vector index', [ingestMetric(IngestMetric.UnindexedRows, 'Maximum', 'searched exactly')], [], 12),
     );
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
   }
