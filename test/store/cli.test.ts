@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { command as benchStore } from '../../lib/cli/commands/bench-store';
+import { command as realtimeIngest } from '../../lib/cli/commands/realtime-ingest';
 import { command as search, textModelLocation } from '../../lib/cli/commands/search';
+import { writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
 import { loadShardResults } from '../../lib/core/store/loader';
 import { TINY_MODEL_DIR } from '../support/models';
 import { writeSyntheticShardResults, type SyntheticShard } from '../support/results';
@@ -88,4 +90,29 @@ test('vista bench store runs end to end at a small size and reports every measur
   expect(result.search.recall_vs_float32_brute_force.queries).toBe(5);
   expect(result.search.sweep.length).toBeGreaterThan(0);
   expect(Object.keys(result.targets)).toEqual(['load_rows_per_second', 'recall_at_10', 'p50_ms']);
+});
+
+test('vista realtime ingest loads the inbox into the store; --from-env reads the deployed function’s variables', async () => {
+  const inbox = path.join(root, 'rt', 'inbox');
+  const batches = path.join(root, 'rt', 'batches');
+  const result = (id: string) => ({
+    image_id: id, source_uri: `s3://uploads/uploads/${id}.jpg`, seo_filename: `${id}.jpg`, tags: ['pool'], tag_scores: [0.5],
+    embedding: Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), width: 1, height: 1, format: 'jpeg', content_sha256: 'x',
+    model_id: 'm', taxonomy_id: 't', processed_at: new Date().toISOString(),
+  });
+  const old = new Date(Date.now() - 3_600_000);
+  await writeInboxRecord(inbox, 'rt-1', { kind: 'result', result: result('rt-1') }, old);
+  const byFlags = await captured(() => realtimeIngest.run({ inbox, batches, db }, []));
+  expect(byFlags).toMatchObject({ code: 0, out: '1 batch(es): 1 rows, 0 failure records' });
+
+  await writeInboxRecord(inbox, 'rt-2', { kind: 'result', result: result('rt-2') }, old);
+  const saved = { ...process.env };
+  Object.assign(process.env, { VISTA_REALTIME_INBOX_URI: inbox, VISTA_REALTIME_BATCHES_URI: batches, VISTA_DB_URI: db, VISTA_REALTIME_SETTLE_SECONDS: '60' });
+  try {
+    expect(await captured(() => realtimeIngest.run({ 'from-env': true }, []))).toMatchObject({ code: 0, out: '1 batch(es): 1 rows, 0 failure records' });
+  } finally {
+    process.env = saved;
+  }
+  const out = await captured(() => search.run({ db, similar: 'rt-1', k: '1', json: true }, []));
+  expect(JSON.parse(out.out).results[0].imageId).toBe('rt-2');
 });
