@@ -140,10 +140,10 @@ describe('endpoint execution role', () => {
 });
 
 describe('API', () => {
-  it('routes POST /v1/enrich, signed (AWS_IAM), to the API function with payload format 2.0, and nothing else', () => {
+  it('routes POST /v1/enrich and POST /v1/images, signed (AWS_IAM), to the API function with payload format 2.0, and nothing else', () => {
     const routes = Object.values(resources('AWS::ApiGatewayV2::Route')) as Json[];
-    expect(routes.map((r) => r.Properties.RouteKey)).toEqual(['POST /v1/enrich']);
-    expect(routes[0].Properties.AuthorizationType).toBe('AWS_IAM');
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(['POST /v1/enrich', 'POST /v1/images']);
+    expect(routes.every((r) => r.Properties.AuthorizationType === 'AWS_IAM')).toBe(true);
     const integration = only('AWS::ApiGatewayV2::Integration').Properties;
     expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', TimeoutInMillis: 29_000 });
     expect(flat(integration.IntegrationUri)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsApi')}.Arn>`);
@@ -157,13 +157,15 @@ describe('API', () => {
     expect(format).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.userArn', status: '$context.status' });
   });
 
-  it('offers callers a policy with execute-api:Invoke on that route only', () => {
-    const statements = only('AWS::IAM::ManagedPolicy', 'ApiInvokePolicy').Properties.PolicyDocument.Statement as Json[];
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Action).toBe('execute-api:Invoke');
-    expect(flat(statements[0].Resource)).toBe(
-      `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${id('AWS::ApiGatewayV2::Api', 'ApiHttpApi')}>/$default/POST/v1/enrich`,
-    );
+  it('offers one policy per route: enrich-only callers cannot store into the catalog', () => {
+    for (const [policy, path] of [['ApiInvokePolicy', 'v1/enrich'], ['ApiStorePolicy', 'v1/images']]) {
+      const statements = only('AWS::IAM::ManagedPolicy', policy).Properties.PolicyDocument.Statement as Json[];
+      expect(statements).toHaveLength(1);
+      expect(statements[0].Action).toBe('execute-api:Invoke');
+      expect(flat(statements[0].Resource)).toBe(
+        `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${id('AWS::ApiGatewayV2::Api', 'ApiHttpApi')}>/$default/POST/${path}`,
+      );
+    }
   });
 });
 
@@ -376,6 +378,8 @@ describe('observability', () => {
 it('outputs the API URL, the endpoint name and the uploads bucket', () => {
   const outputs = synth.serving.findOutputs('*');
   expect(flat(outputs.ApiUrl.Value)).toBe(`<${id('AWS::ApiGatewayV2::Api', 'ApiHttpApi')}.ApiEndpoint>/v1/enrich`);
+  expect(flat(outputs.ApiStoreUrl.Value)).toBe(`<${id('AWS::ApiGatewayV2::Api', 'ApiHttpApi')}.ApiEndpoint>/v1/images`);
+  expect(flat(outputs.ApiStorePolicyArn.Value)).toBe(`<${id('AWS::IAM::ManagedPolicy', 'ApiStorePolicy')}>`);
   expect(outputs.EndpointName.Value).toBe('vistaserving-enrich');
   expect(flat(outputs.UploadsBucket.Value)).toBe(`<${id('AWS::S3::Bucket', 'UploadsBucket')}>`);
   expect(flat(outputs.UploadsUri.Value)).toBe(`s3://<${id('AWS::S3::Bucket', 'UploadsBucket')}>/uploads/`);

@@ -97,24 +97,27 @@ describe('API Lambda', () => {
   });
 });
 
-describe('API Lambda with store: true', () => {
+describe('API Lambda, POST /v1/images (enrich and store)', () => {
+  const STORE = 'POST /v1/images';
   test('stores the outcome through the inbox (result or bad image), answers as asked, and the ingest loads it', async () => {
     const inbox = `${await s3.bucket('work-api')}/realtime/inbox`;
     const api = makeApiHandler(() => httpInferenceClient(server.url), silentLogger, () => inbox);
     const photo = (await fs.readFile(fixture('photo.jpg').path)).toString('base64');
-    const ok = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'api-stored', include_embedding: false, store: true }) });
+    const ok = await api({ routeKey: STORE, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'api-stored', include_embedding: false }) });
     expect(ok.statusCode).toBe(200);
     expect(JSON.parse(ok.body).embedding).toBeUndefined();
 
     const truncated = await fs.readFile(fixture('truncated.jpg').path);
-    const bad = await api({ headers: { 'content-type': 'image/jpeg' }, isBase64Encoded: true, body: truncated.toString('base64'), queryStringParameters: { image_id: 'api-broken', store: 'true' } });
+    const bad = await api({ routeKey: STORE, headers: { 'content-type': 'image/jpeg' }, isBase64Encoded: true, body: truncated.toString('base64'), queryStringParameters: { image_id: 'api-broken' } });
     expect(bad.statusCode).toBe(422);
 
-    const noId = await api({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, store: true }) });
-    expect(noId.statusCode).toBe(400);
-    expect(JSON.parse(noId.body).error.message).toMatch(/store needs image_id/);
+    const noId = await api({ routeKey: STORE, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo }) });
+    expect([noId.statusCode, JSON.parse(noId.body).error.message]).toEqual([400, '/v1/images needs image_id (the key of the stored row)']);
+    // The enrich route never stores, and says so rather than ignoring the ask.
+    const wrongRoute = await api({ routeKey: 'POST /v1/enrich', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'x', store: true }) });
+    expect([wrongRoute.statusCode, JSON.parse(wrongRoute.body).error.message]).toEqual([400, 'to store the outcome in the catalog, POST /v1/images']);
     const unconfigured = makeApiHandler(() => httpInferenceClient(server.url), silentLogger, () => undefined);
-    const refused = await unconfigured({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'x', store: true }) });
+    const refused = await unconfigured({ routeKey: STORE, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_base64: photo, image_id: 'x' }) });
     expect([refused.statusCode, JSON.parse(refused.body).error.code]).toEqual([500, 'CONFIG_INVALID']);
 
     expect(await listNames(inbox)).toHaveLength(2);

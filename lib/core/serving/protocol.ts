@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { ImageErrorCode, SystemErrorCode, isVistaError, type VistaErrorCode } from '../errors';
 import type { EnrichedImage } from '../types';
 
+/** The API's routes (lib/infra/serving/api.ts): enrich only, or enrich and store in the catalog. */
+export const API_PATHS = { enrich: '/v1/enrich', store: '/v1/images' } as const;
+
 const metadataFields = {
   image_id: z.string().min(1).max(256).optional(),
   hotel_id: z.string().min(1).max(256).optional(),
@@ -15,8 +18,9 @@ const metadataFields = {
   /** The 512 floats are most of the response: callers that only want tags can leave them out. */
   include_embedding: z.boolean().default(true),
   /**
-   * Also put the outcome in the catalog store, as uploads are (the API Lambda drops it in the
-   * real-time inbox; the inference server itself stores nothing). Needs `image_id`: the row's key.
+   * Also put the outcome in the catalog store, as uploads are. Set by the API Lambda for its
+   * store route (POST /v1/images), which drops the outcome in the real-time inbox; refused on
+   * /v1/enrich; ignored by the inference server, which stores nothing. Needs `image_id`: the row's key.
    */
   store: z.boolean().optional(),
 };

@@ -1,8 +1,10 @@
 /**
- * The enrichment API: an API Gateway HTTP API with one route, `POST /v1/enrich` → the API
- * function (payload format 2.0). Callers sign their requests with SigV4 (AWS_IAM authorization):
- * a role or user needs `execute-api:Invoke` on the route's ARN (`invokePolicy` grants exactly
- * that). Every other path answers 404 without invoking anything. Throttled at the stage,
+ * The enrichment API: an API Gateway HTTP API with two routes to the API function (payload format
+ * 2.0): `POST /v1/enrich` answers and stores nothing; `POST /v1/images` also puts the outcome in
+ * the catalog store, replacing what it held for that image_id. Callers sign their requests with
+ * SigV4 (AWS_IAM authorization): a role or user needs `execute-api:Invoke` on a route's ARN, and
+ * the two managed policies grant one route each, so callers that may enrich cannot overwrite the
+ * catalog. Every other path answers 404 without invoking anything. Throttled at the stage,
  * access-logged as JSON to CloudWatch Logs.
  *
  * Limits that shape the API (docs/deploy.md, "Real-time path"): API Gateway accepts 10 MB
@@ -18,6 +20,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_PATHS } from '../../core/serving/protocol';
 import type { InfraConfig } from '../config';
 
 export type EnrichApiConfig = Pick<InfraConfig, 'apiThrottleRate' | 'apiThrottleBurst' | 'logRetentionDays'>;
@@ -28,7 +31,8 @@ export interface EnrichApiProps {
   readonly handler: lambda.IFunction;
 }
 
-export const ENRICH_ROUTE = { method: apigw.HttpMethod.POST, path: '/v1/enrich' } as const;
+export const ENRICH_ROUTE = { method: apigw.HttpMethod.POST, path: API_PATHS.enrich } as const;
+export const STORE_ROUTE = { method: apigw.HttpMethod.POST, path: API_PATHS.store } as const;
 /** How long the API waits for the function; the function's own timeout (apiTimeoutSeconds) is shorter. */
 export const INTEGRATION_TIMEOUT = Duration.seconds(29);
 /** The default stage: the API's URL has no stage segment. */
@@ -64,6 +68,10 @@ export class EnrichApi extends Construct {
   readonly enrichRouteArn: string;
   /** A managed policy allowing exactly `execute-api:Invoke` on the enrich route: attach it to the callers' roles. */
   readonly invokePolicy: iam.ManagedPolicy;
+  /** `https://<api id>.execute-api.<region>.amazonaws.com/v1/images`. */
+  readonly storeUrl: string;
+  /** A managed policy allowing exactly `execute-api:Invoke` on the store route: for the services that add images to the catalog. */
+  readonly storePolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: EnrichApiProps) {
     super(scope, id);
@@ -74,16 +82,14 @@ export class EnrichApi extends Construct {
       // The stage below carries throttling and access logs, which the implicit one cannot.
       createDefaultStage: false,
     });
-    this.httpApi.addRoutes({
-      path: ENRICH_ROUTE.path,
-      methods: [ENRICH_ROUTE.method],
-      integration: new HttpLambdaIntegration('Enrich', props.handler, {
-        payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
-        // The most an HTTP API integration may take (API Gateway's hard limit is 30 s).
-        timeout: INTEGRATION_TIMEOUT,
-      }),
-      authorizer: new HttpIamAuthorizer(),
+    const integration = new HttpLambdaIntegration('Enrich', props.handler, {
+      payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+      // The most an HTTP API integration may take (API Gateway's hard limit is 30 s).
+      timeout: INTEGRATION_TIMEOUT,
     });
+    for (const route of [ENRICH_ROUTE, STORE_ROUTE]) {
+      this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration, authorizer: new HttpIamAuthorizer() });
+    }
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: config.logRetentionDays, removalPolicy: RemovalPolicy.DESTROY });
     this.stage = this.httpApi.addStage('DefaultStage', {
@@ -101,6 +107,11 @@ export class EnrichApi extends Construct {
     this.invokePolicy = new iam.ManagedPolicy(this, 'InvokePolicy', {
       description: 'Vista: call POST /v1/enrich of the enrichment API (SigV4)',
       statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: [this.enrichRouteArn] })],
+    });
+    this.storeUrl = `${this.httpApi.apiEndpoint}${STORE_ROUTE.path}`;
+    this.storePolicy = new iam.ManagedPolicy(this, 'StorePolicy', {
+      description: 'Vista: call POST /v1/images of the enrichment API (SigV4): enrich and store in the catalog',
+      statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: [this.httpApi.arnForExecuteApi(STORE_ROUTE.method, STORE_ROUTE.path, STAGE)] })],
     });
   }
 }

@@ -68,6 +68,8 @@ export class ServingStack extends Stack {
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.enrichUrl, 'POST a SigV4-signed JSON request here (service execute-api)');
     output('ApiInvokePolicyArn', this.api.invokePolicy.managedPolicyArn, 'Attach to a caller\'s role: execute-api:Invoke on POST /v1/enrich only');
+    output('ApiStoreUrl', this.api.storeUrl, 'POST a SigV4-signed JSON request with an image_id here to enrich and store it in the catalog');
+    output('ApiStorePolicyArn', this.api.storePolicy.managedPolicyArn, 'Attach to the role of a service that adds images to the catalog: execute-api:Invoke on POST /v1/images only');
     output('EndpointName', this.endpoint.endpointName, 'SageMaker inference endpoint (the worker image running `vista serve`)');
     output('UploadsBucket', this.uploads.bucket.bucketName, 'Uploads bucket');
     output('UploadsUri', this.uploads.uploadsUri, 'Put images here to have them enriched');
