@@ -1,8 +1,9 @@
 /**
  * The API Lambda's core: a validated request → the inference endpoint → its answer. With
- * `store: true` (the store route, POST /v1/images) the outcome also goes into the catalog store the way uploads do: a result, or the
- * failure of a bad image, is dropped in the real-time inbox (realtime-inbox.ts) before the answer
- * leaves, so a 200 means "stored" too; the ingest then loads it into LanceDB.
+ * `store: true` (the store route, POST /v1/images) the outcome also goes into the catalog store
+ * the way uploads do: a result, or the failure of a bad image, is dropped in the real-time inbox
+ * (realtime-inbox.ts) before the answer leaves, so a 200 means "stored" too; the ingest then
+ * loads it into LanceDB.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
 import type { InferenceClient, InferenceResponse } from './inference-client';
