@@ -4,11 +4,10 @@
  * whatever an earlier run left, then ingests batches while time is left.
  * Environment: REALTIME_LAMBDA_ENV.inboxUri, .batchesUri, .dbUri, .settleSeconds (lib/core/serving/serving-env.ts).
  */
-import { SystemErrorCode, VistaError } from '../lib/core/errors';
 import { makeLogger } from '../lib/core/log';
 import { type MetricEmitter, makeEmfEmitter } from '../lib/core/metrics';
 import { FUNCTION_DIMENSION, IngestMetric } from '../lib/core/metrics-names';
-import { REALTIME_LAMBDA_ENV, settleSecondsFrom } from '../lib/core/serving/serving-env';
+import { realtimeIngestEnv } from '../lib/core/serving/serving-env';
 import { ingestRealtime, type RealtimeIngestOptions, type RealtimeIngestResult } from '../lib/core/serving/realtime-ingest';
 
 export function makeIngestHandler(
@@ -20,16 +19,8 @@ export function makeIngestHandler(
 ): (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<RealtimeIngestResult> {
   return async (_event, context) => {
     const vars = env();
-    const required = (name: string): string => {
-      const value = vars[name];
-      if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${name} is not set`);
-      return value;
-    };
     const result = await ingestRealtime({
-      inboxUri: required(REALTIME_LAMBDA_ENV.inboxUri),
-      batchesUri: required(REALTIME_LAMBDA_ENV.batchesUri),
-      dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
-      settleSeconds: settleSecondsFrom(vars),
+      ...realtimeIngestEnv(vars),
       remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined,
       logger,
       ...overrides,

@@ -1,7 +1,7 @@
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { makeLogger } from '../../core/log';
 import { DEFAULT_SETTLE_SECONDS, ingestRealtime } from '../../core/serving/realtime-ingest';
-import { REALTIME_LAMBDA_ENV, settleSecondsFrom } from '../../core/serving/serving-env';
+import { REALTIME_LAMBDA_ENV, realtimeIngestEnv } from '../../core/serving/serving-env';
 import { type CliCommand, intOpt, stringOpt } from '../command';
 
 const USAGE = [
@@ -33,17 +33,17 @@ export const command: CliCommand = {
     'from-env': { type: 'boolean' },
   },
   async run(values) {
-    const fromEnv = values['from-env'] === true;
-    const pick = (option: string, env: string): string => {
-      const value = fromEnv ? process.env[env] : stringOpt(values, option);
-      if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${fromEnv ? env : `--${option}`} is required\n\n${USAGE}`);
+    const option = (name: string): string => {
+      const value = stringOpt(values, name);
+      if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `--${name} is required\n\n${USAGE}`);
       return value;
     };
+    const where =
+      values['from-env'] === true
+        ? realtimeIngestEnv(process.env)
+        : { inboxUri: option('inbox'), batchesUri: option('batches'), dbUri: option('db'), settleSeconds: intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS) };
     const result = await ingestRealtime({
-      inboxUri: pick('inbox', REALTIME_LAMBDA_ENV.inboxUri),
-      batchesUri: pick('batches', REALTIME_LAMBDA_ENV.batchesUri),
-      dbUri: pick('db', REALTIME_LAMBDA_ENV.dbUri),
-      settleSeconds: fromEnv ? (settleSecondsFrom(process.env) ?? DEFAULT_SETTLE_SECONDS) : intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS),
+      ...where,
       maxRecordsPerBatch: intOpt(values, 'max-records', 10_000),
       logger: makeLogger({ json: !process.stderr.isTTY }),
     });

@@ -6,6 +6,7 @@
  * loads it into LanceDB.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
+import { withTimeout } from '../io/retry';
 import type { InferenceClient, InferenceResponse } from './inference-client';
 import type { EnrichErrorBody, EnrichRequest, EnrichResult } from './protocol';
 import { failureFromAnswer, writeInboxRecord } from './realtime-inbox';
@@ -63,15 +64,9 @@ export async function enrichForApi(request: EnrichRequest, options: ApiStepOptio
 
 /** The write, or STORE_FAILED once it fails or outlasts `ms` (a late write that lands is harmless: the retry's record is newer). */
 async function withinStoreTime(write: () => Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from storage within ${ms} ms`)), ms);
-  });
   try {
-    await Promise.race([write(), deadline]);
+    await withTimeout(ms, 'inbox write', () => write());
   } catch (err) {
     throw new VistaError(SystemErrorCode.STORE_FAILED, `enriched but not stored (retry the request): ${(err as Error).message}`, { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 }

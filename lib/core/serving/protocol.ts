@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ImageErrorCode, SystemErrorCode, isVistaError, type VistaErrorCode } from '../errors';
-import type { EnrichedImage } from '../types';
+import type { EnrichedImage, ImageFormat } from '../types';
 
 /** The API's routes (lib/infra/serving/api.ts): enrich only, or enrich and store in the catalog. */
 export const API_PATHS = { enrich: '/v1/enrich', store: '/v1/images' } as const;
@@ -49,22 +49,24 @@ export const imageMetadataSchema = z
 export type EnrichRequest = z.output<typeof enrichRequestSchema> & { image_bytes?: Buffer };
 export type EnrichRequestInput = z.input<typeof enrichRequestSchema>;
 
-export interface EnrichResult {
-  image_id: string;
-  source_uri: string;
-  hotel_id?: string;
-  seo_filename: string;
-  tags: string[];
-  tag_scores: number[];
-  embedding?: number[];
-  width: number;
-  height: number;
-  format: string;
-  content_sha256: string;
-  model_id: string;
-  taxonomy_id: string;
-  processed_at: string;
-}
+/** One image's enrichment as JSON; the schema checks results read back from storage (the real-time inbox). */
+export const enrichResultSchema = z.object({
+  image_id: z.string().min(1),
+  source_uri: z.string(),
+  hotel_id: z.string().optional(),
+  seo_filename: z.string(),
+  tags: z.array(z.string()),
+  tag_scores: z.array(z.number()),
+  embedding: z.array(z.number()).optional(),
+  width: z.number().int().nonnegative(),
+  height: z.number().int().nonnegative(),
+  format: z.string(),
+  content_sha256: z.string(),
+  model_id: z.string(),
+  taxonomy_id: z.string(),
+  processed_at: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'not a date'),
+});
+export type EnrichResult = z.output<typeof enrichResultSchema>;
 
 export interface EnrichErrorBody {
   error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY' | 'DEADLINE_EXCEEDED'; message: string };
@@ -126,6 +128,26 @@ export function toEnrichResult(row: EnrichedImage, includeEmbedding: boolean): E
     model_id: row.modelId,
     taxonomy_id: row.taxonomyId,
     processed_at: row.processedAt.toISOString(),
+  };
+}
+
+/** The inverse of toEnrichResult, for a result that carries its embedding. */
+export function fromEnrichResult(result: EnrichResult & { embedding: number[] }): EnrichedImage {
+  return {
+    imageId: result.image_id,
+    sourceUri: result.source_uri,
+    ...(result.hotel_id !== undefined ? { hotelId: result.hotel_id } : {}),
+    seoFilename: result.seo_filename,
+    tags: result.tags,
+    tagScores: result.tag_scores,
+    embedding: Float32Array.from(result.embedding),
+    width: result.width,
+    height: result.height,
+    format: result.format as ImageFormat,
+    contentSha256: result.content_sha256,
+    modelId: result.model_id,
+    taxonomyId: result.taxonomy_id,
+    processedAt: new Date(result.processed_at),
   };
 }
 

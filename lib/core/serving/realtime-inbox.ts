@@ -8,17 +8,13 @@
  * Names sort by the time they were written, so records of one image are applied in order.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { joinUri, writeJsonAtomic } from '../io/location';
-import type { EnrichErrorBody, EnrichResult } from './protocol';
+import { type EnrichErrorBody, enrichResultSchema } from './protocol';
 
 /** The fields of the worker's errors.jsonl records; the code may also be a request's (REQUEST_INVALID) or `HTTP_<status>`. */
-export interface RealtimeFailure {
-  image_id: string;
-  source_uri: string;
-  error_code: string;
-  message: string;
-  at: string;
-}
+const realtimeFailureSchema = z.object({ image_id: z.string().min(1), source_uri: z.string(), error_code: z.string(), message: z.string(), at: z.string() });
+export type RealtimeFailure = z.output<typeof realtimeFailureSchema>;
 
 /** The failure record of an endpoint's error answer (status < 500) for one image. */
 export function failureFromAnswer(imageId: string, sourceUri: string, status: number, body: unknown): RealtimeFailure {
@@ -26,17 +22,31 @@ export function failureFromAnswer(imageId: string, sourceUri: string, status: nu
   return { image_id: imageId, source_uri: sourceUri, error_code: error?.code ?? `HTTP_${status}`, message: error?.message ?? '', at: new Date().toISOString() };
 }
 
-export type InboxRecord = { kind: 'result'; result: EnrichResult } | { kind: 'error'; error: RealtimeFailure };
+/** An inbox record as written; checked when read back, so that no record can break a batch. */
+export const inboxRecordSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('result'), result: enrichResultSchema }),
+  z.object({ kind: z.literal('error'), error: realtimeFailureSchema }),
+]);
+export type InboxRecord = z.output<typeof inboxRecordSchema>;
 
 export const INBOX_SUFFIX = '.json';
 
+/** `yyyymmddThhmmssSSS` in UTC: fixed width, so stamps (and names that start with one) sort by time. */
+export function inboxStamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '').replace('.', '').replace('Z', '');
+}
+
+/** `<stamp>-<8 hex>`: unique, and sorting by time (the ingest's batch ids). */
+export function stampedId(at: Date = new Date()): string {
+  return `${inboxStamp(at)}-${randomBytes(4).toString('hex')}`;
+}
+
 /**
- * `<UTC yyyymmddThhmmssSSS>-<8 hex>-<image_id, URI-encoded>.json`: sortable by time, unique per
- * write, one flat name whatever the id holds ('/' included).
+ * `<stamp>-<8 hex>-<image_id, URI-encoded>.json`: sortable by time, unique per write, one flat
+ * name whatever the id holds ('/' included).
  */
 export function inboxRecordName(imageId: string, at: Date = new Date()): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace('.', '').replace('Z', '');
-  return `${stamp}-${randomBytes(4).toString('hex')}-${encodeURIComponent(imageId)}${INBOX_SUFFIX}`;
+  return `${stampedId(at)}-${encodeURIComponent(imageId)}${INBOX_SUFFIX}`;
 }
 
 /** When a record was written, from its name; undefined for a name that is not a record's. */

@@ -15,7 +15,6 @@
  * mistaken for an invalid one. Runs should not overlap (the deployed function has a concurrency of
  * one); if they do, work is duplicated, never lost (docs/store.md, "Real-time rows").
  */
-import { z } from 'zod';
 import type { ImageErrorCode } from '../errors';
 import { mapWithConcurrency } from '../io/concurrency';
 import { exists, joinUri, listNames, readJson, readText, removeFiles, writeJsonAtomic } from '../io/location';
@@ -23,9 +22,11 @@ import { type Logger, silentLogger } from '../log';
 import { SUMMARY_FILE, makeShardOutput } from '../pipeline/shard-output';
 import { unindexedVectorRows } from '../store/indexer';
 import { loadShardResults } from '../store/loader';
-import { type SupersedeResult, storeEmbeddingDim, supersedeOlderShards } from '../store/supersede';
-import type { EnrichedImage, ImageFailure, ImageFormat } from '../types';
-import { INBOX_SUFFIX, type InboxRecord, imageIdOfInboxName, inboxRecordName, stampOfInboxName } from './realtime-inbox';
+import { type SupersedeResult, supersedeOlderShards } from '../store/supersede';
+import { storeEmbeddingDim } from '../store/tables';
+import type { EnrichedImage, ImageFailure } from '../types';
+import { fromEnrichResult } from './protocol';
+import { INBOX_SUFFIX, type InboxRecord, imageIdOfInboxName, inboxRecordSchema, inboxStamp, stampOfInboxName, stampedId } from './realtime-inbox';
 
 export interface RealtimeIngestOptions {
   inboxUri: string;
@@ -109,11 +110,11 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
   const limit = options.maxRecordsPerBatch ?? 10_000;
   for (;;) {
     if (!timeLeft()) return end('time');
-    // Names start with their UTC stamp: everything below the cut-off name is old enough.
-    const cutoff = inboxRecordName('', new Date(Date.now() - (options.settleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000)).slice(0, 18);
+    // Names start with their UTC stamp: everything below the cut-off stamp is old enough.
+    const cutoff = inboxStamp(new Date(Date.now() - (options.settleSeconds ?? DEFAULT_SETTLE_SECONDS) * 1000));
     const sources = (await listNames(options.inboxUri, limit)).filter((n) => n.endsWith(INBOX_SUFFIX) && n < cutoff);
     if (sources.length === 0) return end();
-    const batchId = newBatchId();
+    const batchId = stampedId();
     const claim: BatchClaim = { batch_id: batchId, shard_id: `${REALTIME_SHARD_PREFIX}${batchId}`, sources, created_at: new Date().toISOString() };
     await writeJsonAtomic(claimUri(options, batchId), claim);
     const batch = await completeBatch(claim, options, logger, false);
@@ -124,21 +125,19 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
 async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger, resumed: boolean): Promise<IngestedBatch | undefined> {
   const folder = joinUri(options.batchesUri, claim.batch_id);
   const summaryUri = joinUri(folder, SUMMARY_FILE);
-  if ((await exists(summaryUri)) && (await widthChanged(summaryUri, options.dbUri))) {
+  let built = await exists(summaryUri);
+  if (built && (await widthChanged(summaryUri, options.dbUri))) {
     // Built before the store's images table existed, which has since been created with another
     // width: as it is the batch could never load. Its records are all still in the inbox.
     logger.warn('realtime batch rebuilt: the store now holds another embedding width', { batch_id: claim.batch_id });
-    await removeFiles([summaryUri]);
+    built = false;
   }
-  if (!(await exists(summaryUri))) {
-    const built = await buildBatch(folder, claim, options, logger);
-    if (built === 'nothing-left') {
-      // Every claimed record is gone and the batch was never built: a claim whose batch finished
-      // and was cleaned up but not released. Loading an empty batch now would replace its rows.
-      logger.warn('realtime claim without records or batch: released', { batch_id: claim.batch_id });
-      await removeFiles([claimUri(options, claim.batch_id)]);
-      return undefined;
-    }
+  if (!built && (await buildBatch(folder, claim, options, logger)) === 'nothing-left') {
+    // Every claimed record is gone and the batch was never built: a claim whose batch finished
+    // and was cleaned up but not released. Loading an empty batch now would replace its rows.
+    logger.warn('realtime claim without records or batch: released', { batch_id: claim.batch_id });
+    await removeFiles([claimUri(options, claim.batch_id)]);
+    return undefined;
   }
   await options.hooks?.beforeLoad?.();
   const load = await loadShardResults({ dbUri: options.dbUri, shardResultsUri: folder, shardId: claim.shard_id });
@@ -205,22 +204,7 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
       failures.push({ imageId: r.image_id, sourceUri: r.source_uri, errorCode: INBOX_RECORD_INVALID as ImageErrorCode, message });
       continue;
     }
-    rows.push({
-      imageId: r.image_id,
-      sourceUri: r.source_uri,
-      hotelId: r.hotel_id,
-      seoFilename: r.seo_filename,
-      tags: r.tags,
-      tagScores: r.tag_scores,
-      embedding: Float32Array.from(r.embedding),
-      width: r.width,
-      height: r.height,
-      format: r.format as ImageFormat,
-      contentSha256: r.content_sha256,
-      modelId: r.model_id,
-      taxonomyId: r.taxonomy_id,
-      processedAt: new Date(r.processed_at),
-    });
+    rows.push(fromEnrichResult({ ...r, embedding: r.embedding }));
   }
 
   const output = makeShardOutput(folder, dim);
@@ -242,29 +226,6 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
   return 'built';
 }
 
-/** What the upload step writes (protocol.ts EnrichResult, errors as in realtime-inbox.ts); checked so that no record breaks a batch. */
-const resultSchema = z.object({
-  image_id: z.string().min(1),
-  source_uri: z.string(),
-  hotel_id: z.string().optional(),
-  seo_filename: z.string(),
-  tags: z.array(z.string()),
-  tag_scores: z.array(z.number()),
-  embedding: z.array(z.number()).optional(),
-  width: z.number().int().nonnegative(),
-  height: z.number().int().nonnegative(),
-  format: z.string(),
-  content_sha256: z.string(),
-  model_id: z.string(),
-  taxonomy_id: z.string(),
-  processed_at: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'not a date'),
-});
-const errorSchema = z.object({ image_id: z.string().min(1), source_uri: z.string(), error_code: z.string(), message: z.string(), at: z.string() });
-const recordSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('result'), result: resultSchema }),
-  z.object({ kind: z.literal('error'), error: errorSchema }),
-]);
-
 type ReadRecord = InboxRecord | 'missing';
 
 async function readRecord(inboxUri: string, name: string): Promise<ReadRecord> {
@@ -283,12 +244,12 @@ async function readRecord(inboxUri: string, name: string): Promise<ReadRecord> {
   } catch (err) {
     return invalidRecord(name, uri, `not JSON: ${(err as Error).message}`);
   }
-  const parsed = recordSchema.safeParse(value);
+  const parsed = inboxRecordSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return invalidRecord(name, uri, `not a result or error record (${issue.path.join('.') || 'record'}: ${issue.message})`);
   }
-  return parsed.data as InboxRecord;
+  return parsed.data;
 }
 
 function invalidRecord(name: string, uri: string, why: string): InboxRecord {
@@ -302,9 +263,4 @@ function imageIdOf(record: InboxRecord): string {
 
 function claimUri(options: RealtimeIngestOptions, batchId: string): string {
   return joinUri(options.batchesUri, CLAIMS_FOLDER, `${batchId}.json`);
-}
-
-/** Sortable by creation time, unique: `<UTC stamp>-<8 hex>`. */
-function newBatchId(): string {
-  return inboxRecordName('', new Date()).slice(0, 27);
 }

@@ -41,3 +41,19 @@ export function settleSecondsFrom(vars: NodeJS.ProcessEnv): number | undefined {
   }
   return seconds;
 }
+
+/** Where the real-time ingest reads and writes, from the ingest function's environment (also `vista realtime ingest --from-env`). */
+export function realtimeIngestEnv(vars: NodeJS.ProcessEnv): { inboxUri: string; batchesUri: string; dbUri: string; settleSeconds?: number } {
+  const required = (name: string): string => {
+    const value = vars[name];
+    if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${name} is not set`);
+    return value;
+  };
+  const settleSeconds = settleSecondsFrom(vars);
+  return {
+    inboxUri: required(REALTIME_LAMBDA_ENV.inboxUri),
+    batchesUri: required(REALTIME_LAMBDA_ENV.batchesUri),
+    dbUri: required(REALTIME_LAMBDA_ENV.dbUri),
+    ...(settleSeconds !== undefined ? { settleSeconds } : {}),
+  };
+}

@@ -10,7 +10,7 @@
  */
 import { ResultColumn } from '../pipeline/schema';
 import { type VistaStore, TableName, openStore } from './connect';
-import { ErrorColumn, StoreColumn, sqlString, storedEmbeddingDim } from './tables';
+import { ErrorColumn, StoreColumn, sqlString } from './tables';
 
 /** Image ids per statement: keeps each SQL statement small. */
 const IDS_PER_STATEMENT = 500;
@@ -62,15 +62,4 @@ async function supersedeIn(store: VistaStore, name: TableName, idColumn: string,
     if (lost.length > 0) await remove(`${idColumn} IN (${lost.map(sqlString).join(', ')}) AND ${shard} = ${self}`);
   }
   return deleted;
-}
-
-/** The embedding width of the store's images table; undefined while there is no such table. */
-export async function storeEmbeddingDim(dbUri: string): Promise<number | undefined> {
-  const store = await openStore(dbUri, { readConsistencySeconds: 0 });
-  try {
-    const images = await store.table(TableName.images);
-    return images ? await storedEmbeddingDim(images) : undefined;
-  } finally {
-    store.close();
-  }
 }

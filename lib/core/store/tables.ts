@@ -8,7 +8,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float16, Float32, Int32, Int64, Schema, TimestampMillisecond, Utf8 } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
 import { ResultColumn, resultSchema } from '../pipeline/schema';
-import { TableName, type VistaStore } from './connect';
+import { TableName, type VistaStore, openStore } from './connect';
 import { errorMessage, isCommitConflict } from './commit-retry';
 
 export type EmbeddingPrecision = 'float16' | 'float32';
@@ -119,4 +119,15 @@ export async function storedEmbeddingDim(table: lancedb.Table): Promise<number> 
 /** SQL string literal. */
 export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** The embedding width of the store's images table; undefined while there is no such table. */
+export async function storeEmbeddingDim(dbUri: string): Promise<number | undefined> {
+  const store = await openStore(dbUri, { readConsistencySeconds: 0 });
+  try {
+    const images = await store.table(TableName.images);
+    return images ? await storedEmbeddingDim(images) : undefined;
+  } finally {
+    store.close();
+  }
 }
