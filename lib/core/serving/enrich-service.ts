@@ -10,6 +10,7 @@ import type { ImageDecoder, ImageFetcher } from '../pipeline/run-shard';
 import type { ShardEntry } from '../types';
 import { makeMicroBatcher, type MicroBatcherOptions } from './micro-batcher';
 import { type EnrichRequest, type EnrichResult, toEnrichResult } from './protocol';
+import { makeUriAllowList, redactFetchError } from './uri-allow-list';
 
 export interface EnrichServiceDeps {
   source: ImageFetcher;
@@ -19,8 +20,9 @@ export interface EnrichServiceDeps {
 
 export interface EnrichServiceOptions extends MicroBatcherOptions {
   /**
-   * URI prefixes a request may ask the server to fetch. A server that fetches whatever it is
-   * told reads its own disk and its network's private hosts (SSRF). @default ['s3://']
+   * URI prefixes a request may ask the server to fetch (s3:// or local folders, checked by
+   * uri-allow-list.ts). A server that fetches whatever it is told reads its own disk and its
+   * network's private hosts (SSRF). @default ['s3://']
    */
   allowedUriPrefixes?: string[];
 }
@@ -34,7 +36,7 @@ export interface EnrichService {
 }
 
 export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServiceOptions = {}): EnrichService {
-  const allowed = (options.allowedUriPrefixes ?? ['s3://']).map(checkedPrefix);
+  const allowList = makeUriAllowList(options.allowedUriPrefixes ?? ['s3://']);
   const stats = { requests: 0, batches: 0 };
   let modelGone: string | undefined;
   const batcher = makeMicroBatcher<DecodedEntry, EnrichOutcome>(options, async (batch) => {
@@ -51,10 +53,12 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
     if (request.image_bytes !== undefined) return request.image_bytes;
     if (request.image_base64 !== undefined) return decodeBase64(request.image_base64);
     const uri = request.uri!;
-    if (uri.includes('..') || !allowed.some((prefix) => uri.startsWith(prefix))) {
-      throw new VistaError(SystemErrorCode.REQUEST_INVALID, `uri must start with one of: ${allowed.join(', ') || '(none allowed)'}`);
+    const target = await allowList.check(uri);
+    try {
+      return await deps.source.fetch(target.fetchUri);
+    } catch (err) {
+      throw target.local ? redactFetchError(uri, err) : err;
     }
-    return deps.source.fetch(uri);
   };
 
   return {
@@ -93,16 +97,3 @@ function decodeBase64(text: string): Buffer {
   return bytes;
 }
 
-/**
- * Prefixes are S3 (`s3://bucket/…`) or local folders, ending with '/' so that `s3://uploads`
- * cannot admit `s3://uploads-private`. HTTP(S) is refused: the HTTP fetcher follows redirects,
- * so a prefix check could not keep a request from reaching internal hosts.
- */
-function checkedPrefix(prefix: string): string {
-  if (/^https?:\/\//i.test(prefix)) {
-    throw new VistaError(SystemErrorCode.CONFIG_INVALID, `allowed URI prefix ${prefix}: http(s) is not allowed (redirects could reach internal hosts); use s3:// prefixes`);
-  }
-  if (prefix === 's3://') return prefix;
-  if (!prefix.endsWith('/')) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `allowed URI prefix ${prefix} must end with '/'`);
-  return prefix;
-}
