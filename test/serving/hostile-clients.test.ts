@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { makeImageSource } from '../../lib/core/io/source';
 import type { Enricher } from '../../lib/core/pipeline/enricher';
 import { makeEnrichService, type EnrichServiceDeps } from '../../lib/core/serving/enrich-service';
-import { type InferenceServer, type InferenceServerOptions, startInferenceServer } from '../../lib/core/serving/http-server';
+import { type InferenceServer, startInferenceServer } from '../../lib/core/serving/http-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
