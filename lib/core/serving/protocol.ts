@@ -69,7 +69,7 @@ export const enrichResultSchema = z.object({
 export type EnrichResult = z.output<typeof enrichResultSchema>;
 
 export interface EnrichErrorBody {
-  error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY' | 'DEADLINE_EXCEEDED'; message: string };
+  error: { code: VistaErrorCode | 'NOT_FOUND_ROUTE' | 'BUSY' | 'DEADLINE_EXCEEDED' | 'BODY_TIMEOUT'; message: string };
 }
 
 /** The HTTP status of a failure: the caller's fault (4xx), a dependency's (502/503), or ours (500). */
@@ -84,6 +84,8 @@ export function httpStatusFor(code: string): number {
       return 404;
     case ImageErrorCode.TOO_LARGE:
       return 413;
+    case 'BODY_TIMEOUT':
+      return 408;
     case ImageErrorCode.EMPTY:
     case ImageErrorCode.NOT_AN_IMAGE:
     case ImageErrorCode.UNSUPPORTED_FORMAT:
