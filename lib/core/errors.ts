@@ -45,6 +45,8 @@ export const SystemErrorCode = {
   OUTPUT_INVALID: 'OUTPUT_INVALID',
   STORE_FAILED: 'STORE_FAILED',
   REQUEST_INVALID: 'REQUEST_INVALID',
+  /** A cached label bank does not match its recorded model/taxonomy, its checksum, or the model's own text embeddings: refused, never used. */
+  LABEL_BANK_INVALID: 'LABEL_BANK_INVALID',
 } as const;
 export type SystemErrorCode = (typeof SystemErrorCode)[keyof typeof SystemErrorCode];
 

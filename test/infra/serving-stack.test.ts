@@ -121,11 +121,11 @@ describe('endpoint execution role', () => {
     expect(allowed(statements(), 'logs:PutLogEvents').every((r) => r.startsWith(logs) || r.endsWith(`:log-group:${logs}>`))).toBe(true);
   });
 
-  it('reads the model folder, the label banks and the uploads prefix; writes the label banks only', () => {
+  it('reads the model folder, the label banks and the uploads prefix; writes nothing (a poisoned label bank would re-tag the backfill)', () => {
     expect(allowed(statements(), 's3:GetObject')).toEqual(
       ['<backfill:StorageArtifacts.Arn>/models/clip-vit-b-32/*', '<backfill:StorageArtifacts.Arn>/label-banks/*', `${uploadsBucket()}/uploads/*`].sort(),
     );
-    expect(allowed(statements(), 's3:PutObject')).toEqual(['<backfill:StorageArtifacts.Arn>/label-banks/*']);
+    expect(allowed(statements(), 's3:PutObject')).toEqual([]);
     expect(allowed(statements(), 's3:DeleteObject')).toEqual([]);
   });
 

@@ -83,9 +83,10 @@ describe('label bank file', () => {
     expect(decodeLabelBank(bytes)).toEqual(bank);
     expect(decodeLabelBank(bytes.subarray(0, bytes.length - 4))).toBeUndefined();
     expect(decodeLabelBank(Buffer.from('{"not":"a bank"}'))).toBeUndefined();
+    // A changed vector no longer matches the recorded checksum: refused, not rebuilt.
     const nan = Buffer.from(bytes);
     nan.writeFloatLE(Number.NaN, nan.length - 4);
-    expect(decodeLabelBank(nan)).toBeUndefined();
+    expect(() => decodeLabelBank(nan)).toThrow(expect.objectContaining({ code: SystemErrorCode.LABEL_BANK_INVALID }));
   });
 });
 
@@ -106,8 +107,41 @@ describe('getLabelBank', () => {
     await expect(fs.stat(file)).resolves.toBeTruthy();
 
     const second = fakeClip();
-    expect(await getLabelBank(second, taxonomy, dir)).toEqual(bank);
+    expect(await getLabelBank(second, taxonomy, dir, { verifyRows: 0 })).toEqual(bank);
     expect(second.textCalls).toEqual([]);
+    // By default a reader re-embeds the prompts of 8 rows to check the bank against the model.
+    const third = fakeClip();
+    expect(await getLabelBank(third, taxonomy, dir)).toEqual(bank);
+    const rowsPrompts = resolveTaxonomy(taxonomy).flatMap((c) => [...c.labels.map((l) => l.prompts.length), ...(c.background.length ? [c.background.length] : [])]);
+    expect(third.textCalls.flat().length).toBeGreaterThan(0);
+    expect(third.textCalls.flat().length).toBeLessThanOrEqual(Math.max(...rowsPrompts) * 8);
+  });
+
+  it('refuses a bank whose header names another model or taxonomy than its file name', async () => {
+    const bank = await getLabelBank(fakeClip(), small(), dir);
+    const file = labelBankUri(dir, bank.modelId, bank.taxonomyId);
+    const foreign = await computeLabelBank(fakeClip({ id: 'other-clip@ffff' }), small());
+    await fs.writeFile(file, encodeLabelBank(foreign));
+    await expect(getLabelBank(fakeClip(), small(), dir)).rejects.toMatchObject({ code: SystemErrorCode.LABEL_BANK_INVALID, message: expect.stringContaining('built for model other-clip@ffff') });
+    await fs.writeFile(file, encodeLabelBank({ ...bank, taxonomyId: 'small@000000000000' }));
+    await expect(getLabelBank(fakeClip(), small(), dir)).rejects.toMatchObject({ code: SystemErrorCode.LABEL_BANK_INVALID, message: expect.stringContaining('built for taxonomy') });
+  });
+
+  it('refuses a tampered bank: vectors changed after writing, or poisoned with a recomputed checksum', async () => {
+    const bank = await getLabelBank(fakeClip(), small(), dir);
+    const file = labelBankUri(dir, bank.modelId, bank.taxonomyId);
+    const bytes = await fs.readFile(file);
+    bytes.writeFloatLE(0.5, bytes.length - 8);
+    await fs.writeFile(file, bytes);
+    await expect(getLabelBank(fakeClip(), small(), dir)).rejects.toMatchObject({ code: SystemErrorCode.LABEL_BANK_INVALID, message: expect.stringContaining('checksum') });
+
+    // One row swapped for another's vector, checksum recomputed by the writer: the model disagrees.
+    const poisoned = { ...bank, vectors: Float32Array.from(bank.vectors) };
+    poisoned.vectors.set(bank.vectors.subarray(0, bank.dim), bank.dim);
+    await fs.writeFile(file, encodeLabelBank(poisoned));
+    await expect(getLabelBank(fakeClip(), small(), dir, { verifyRows: Infinity })).rejects.toMatchObject({ code: SystemErrorCode.LABEL_BANK_INVALID, message: expect.stringContaining('row 1') });
+    // The file is left for an operator to look at, not replaced.
+    expect(decodeLabelBank(await fs.readFile(file))).toEqual(poisoned);
   });
 
   it('keys the cache by model and taxonomy content', async () => {
@@ -143,7 +177,7 @@ describe('getLabelBank', () => {
       const bank = await getLabelBank(first, small(), prefix);
       expect(decodeLabelBank(await readBytes(labelBankUri(prefix, bank.modelId, bank.taxonomyId)))).toEqual(bank);
       const second = fakeClip();
-      expect(await getLabelBank(second, small(), prefix)).toEqual(bank);
+      expect(await getLabelBank(second, small(), prefix, { verifyRows: 0 })).toEqual(bank);
       expect(second.textCalls).toEqual([]);
     } finally {
       await s3.stop();

@@ -7,7 +7,7 @@
  * The container downloads the model, taxonomy and label bank itself from the artifacts bucket
  * (VISTA_MODEL_URI …, lib/core/serving/serving-env.ts); SageMaker's ModelDataUrl is not used.
  * The execution role may pull the image, write the endpoint's log group, read the configured
- * model folder and taxonomy, read/write the label-bank cache, and read the uploads prefix: the
+ * model folder and taxonomy, read (not write) the label-bank cache, and read the uploads prefix: the
  * only prefix the server is allowed to fetch (VISTA_ALLOWED_URI_PREFIXES).
  *
  * Real-time, not serverless: SageMaker Serverless Inference has no GPUs. Instances run (and are
@@ -235,8 +235,10 @@ export class InferenceEndpoint extends Construct {
     grantObjects(
       this.role,
       storage.artifactsBucket,
-      { read: [`${config.modelPath.replace(/\/+$/, '')}/*`, ...(config.taxonomyPath ? [config.taxonomyPath] : []), labelBanks], write: [labelBanks] },
-      { why: 'The inference server reads its model folder and taxonomy, and shares the label-bank cache with the workers' },
+      // Read, never write: a poisoned label bank would re-tag the whole backfill. Without a bank
+      // built by the workers yet, the server builds its own in memory (getLabelBank).
+      { read: [`${config.modelPath.replace(/\/+$/, '')}/*`, ...(config.taxonomyPath ? [config.taxonomyPath] : []), labelBanks] },
+      { why: 'The inference server reads its model folder and taxonomy, and the label banks the workers built' },
     );
     grantObjects(this.role, uploads.bucket, { read: [`${uploads.prefix}*`] }, { why: 'The inference server fetches uploaded images (its only allowed URI prefix)' });
     allowWildcards(this.role, [
