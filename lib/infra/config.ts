@@ -200,6 +200,18 @@ export const infraConfigSchema = z
     /** Email subscribed to the alarm topic (implies alarmTopic). @default - none */
     alarmEmail: z.preprocess(fromText, z.email().optional()),
 
+    /**
+     * Cost allocation tags put on every resource of both stacks, as `Key=Value` (besides
+     * `Project=Vista` and `VistaStack=<stack>`, always set). Activate them once in the Billing
+     * console (Cost allocation tags) to see them in Cost Explorer. @default - none
+     */
+    costTags: list([]).refine((tags) => tags.every((t) => /^[^=]{1,128}=[^=]{0,256}$/.test(t)), 'each tag as Key=Value'),
+    /**
+     * A monthly AWS Budget (USD) over everything tagged `Project=Vista`, notifying `alarmEmail` at
+     * 80 % of actual and 100 % of forecast spend; 0: no budget. @default 0
+     */
+    budgetMonthlyUsd: int(0, 0, 100_000_000),
+
     // The real-time path (lib/infra/serving/): a SageMaker endpoint running the worker image with
     // `serve`, an HTTP API and an uploads bucket in front of it, in a stack of its own.
 
@@ -264,8 +276,11 @@ export const infraConfigSchema = z
      * @default [] - every object
      */
     uploadSuffixes: list([]),
-    /** Days before uploaded files expire (results are kept in the work bucket); 0 keeps them. @default 30 */
-    uploadRetentionDays: int(30, 0, 3_650),
+    /**
+     * Days before uploaded files expire (results are kept in the work bucket); 0 keeps them.
+     * Opt-in: an upload may be the only copy of a customer's image. @default 0
+     */
+    uploadRetentionDays: int(0, 0, 3_650),
     /** Minutes between runs of the real-time ingest (uploaded images into LanceDB). @default 5 */
     realtimeIngestIntervalMinutes: int(5, 1, 1_440),
     /** Memory of the real-time ingest function, MiB (a batch of 10,000 results is ~25 MB of embeddings as JSON). @default 2048 */

@@ -7,9 +7,10 @@
  * The serving stack depends on the backfill stack (cross-stack references to its buckets and
  * alarm topic); `cdk deploy VistaBackfill` deploys the backfill alone.
  */
-import type { App } from 'aws-cdk-lib';
+import { type App, type Stack, Tags } from 'aws-cdk-lib';
 import { BackfillStack } from './backfill/backfill-stack';
 import type { InfraConfig } from './config';
+import { PROJECT_TAG } from './cost';
 import { ServingStack } from './serving/serving-stack';
 
 export interface VistaStacks {
@@ -23,7 +24,19 @@ export function addVistaStacks(app: App, config: InfraConfig): VistaStacks {
     config,
     storage: backfill.storage,
     alarmTopic: backfill.observability.alarmTopic,
+    network: backfill.network,
   });
   serving.addStackDependency(backfill, 'reads the backfill stack\'s buckets');
+  for (const stack of [backfill, serving]) tagForCost(stack, config);
   return { backfill, serving };
+}
+
+/** Cost allocation tags on every taggable resource of the stack. */
+function tagForCost(stack: Stack, config: InfraConfig): void {
+  Tags.of(stack).add(PROJECT_TAG.key, PROJECT_TAG.value);
+  Tags.of(stack).add('VistaStack', stack.stackName);
+  for (const tag of config.costTags) {
+    const at = tag.indexOf('=');
+    Tags.of(stack).add(tag.slice(0, at), tag.slice(at + 1));
+  }
 }

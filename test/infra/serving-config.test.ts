@@ -16,7 +16,7 @@ beforeAll(() => {
       encryption: 'KMS',
       alarmEmail: 'ops@example.com',
       uploadSuffixes: '.jpg,.jpeg,.JPG,.png',
-      uploadRetentionDays: '0',
+      uploadRetentionDays: '30',
       taxonomyPath: 'taxonomies/hotel-v2.json',
       servingStackName: 'HotelsRealtime',
       endpointInstanceType: 'ml.g6.2xlarge',
@@ -83,8 +83,10 @@ it('encrypts the uploads bucket with the data key, which the endpoint and the up
   const sse = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0];
   expect(sse.ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
   expect(flat(sse.ServerSideEncryptionByDefault.KMSMasterKeyID)).toBe('<backfill:StorageDataKey.Arn>');
-  // uploadRetentionDays 0: uploads are kept.
-  expect((bucket.Properties.LifecycleConfiguration.Rules as Json[]).map((r) => r.Id)).toEqual(['abort-incomplete-multipart-uploads']);
+  // uploadRetentionDays 30 (opt-in): uploads expire.
+  expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
+    expect.arrayContaining([expect.objectContaining({ Id: 'expire-uploads', Prefix: 'uploads/', ExpirationInDays: 30 })]),
+  );
   for (const rolePrefix of ['InferenceRole', 'FunctionsUploadRole']) {
     const role = logicalId(synth.serving, 'AWS::IAM::Role', rolePrefix);
     const kms = (Object.values(resources('AWS::IAM::Policy')) as Json[])

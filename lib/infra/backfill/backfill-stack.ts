@@ -10,6 +10,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { allowWildcards } from '../nag';
+import { PROJECT_TAG, VistaBudget } from '../cost';
 import { VistaNetwork } from '../network';
 import { BackfillObservability } from '../observability';
 import { VistaStorage } from '../storage';
@@ -37,7 +38,12 @@ export class BackfillStack extends Stack {
     super(scope, id, { description: 'Vista backfill: GPU enrichment of an image catalog into LanceDB', ...props, env: props.env ?? env });
 
     this.storage = new VistaStorage(this, 'Storage', config);
-    this.network = new VistaNetwork(this, 'Network', { config, logsBucket: this.storage.logsBucket });
+    this.network = new VistaNetwork(this, 'Network', {
+      config,
+      logsBucket: this.storage.logsBucket,
+      writableBuckets: [this.storage.workBucket, this.storage.vectorBucket, this.storage.artifactsBucket],
+      readableBuckets: [this.storage.sourceBucket],
+    });
     this.compute = new BackfillCompute(this, 'Compute', { config, network: this.network, storage: this.storage });
     this.functions = new BackfillFunctions(this, 'Functions', { config, storage: this.storage });
     this.indexJob = new IndexJobCompute(this, 'IndexJob', {
@@ -83,6 +89,8 @@ export class BackfillStack extends Stack {
       functions: this.functions.all,
       jobQueue: this.compute.jobQueue,
     });
+    // One budget for both stacks (it counts the Project tag, which the serving stack carries too).
+    if (config.budgetMonthlyUsd > 0) new VistaBudget(this, 'Budget', { config, budgetName: `${this.stackName}-monthly`, tag: PROJECT_TAG });
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The backfill state machine (aws stepfunctions start-execution --state-machine-arn ...)');

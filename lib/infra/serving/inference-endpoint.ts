@@ -58,6 +58,14 @@ export interface InferenceEndpointProps {
    * @default - `<stack name>-enrich`, lowercased
    */
   readonly endpointName?: string;
+  /**
+   * Private subnets and security groups for the instances' network interfaces (SageMaker's
+   * VpcConfig): the container then reaches S3 through the VPC's gateway endpoint, under its
+   * policy, and nothing else. Network isolation stays off: the container downloads its model,
+   * taxonomy and label bank and fetches `uri` requests from S3 itself, which isolation forbids.
+   * @default - not attached to a VPC
+   */
+  readonly vpc?: { readonly subnetIds: string[]; readonly securityGroupIds: string[] };
 }
 
 /** The single production variant's name. */
@@ -119,6 +127,25 @@ export class InferenceEndpoint extends Construct {
       description: 'Vista inference endpoint: pulls the worker image, writes its log group, reads the model and the uploads prefix',
     });
     this.grantContainerAccess(config, storage, props.uploads);
+    if (props.vpc) {
+      // What SageMaker needs to put the instances' network interfaces in the subnets.
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:CreateNetworkInterfacePermission',
+            'ec2:DeleteNetworkInterface',
+            'ec2:DeleteNetworkInterfacePermission',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeVpcs',
+            'ec2:DescribeDhcpOptions',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeSecurityGroups',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
 
     const uploadsUri = `s3://${props.uploads.bucket.bucketName}/${props.uploads.prefix}`;
     this.environment = {
@@ -134,8 +161,9 @@ export class InferenceEndpoint extends Construct {
     this.model = new sagemaker.CfnModel(this, 'Model', {
       executionRoleArn: this.role.roleArn,
       primaryContainer: { image: this.image.imageUri, mode: 'SingleModel', environment: this.environment },
-      // The container fetches the model and images from S3 itself.
+      // The container fetches the model and images from S3 itself (isolation allows ModelDataUrl only).
       enableNetworkIsolation: false,
+      ...(props.vpc ? { vpcConfig: { subnets: props.vpc.subnetIds, securityGroupIds: props.vpc.securityGroupIds } } : {}),
     });
     // SageMaker checks the role's access (ECR pull) when the model is created.
     this.model.node.addDependency(this.role);
@@ -245,7 +273,7 @@ export class InferenceEndpoint extends Construct {
       {
         match: { finding: /^Resource::\*$/ },
         reason:
-          'ecr:GetAuthorizationToken has no resource-level permissions (pulling the image); cloudwatch:PutMetricData has none either and is limited to the /aws/sagemaker/Endpoints namespace by condition.',
+          'ecr:GetAuthorizationToken has no resource-level permissions (pulling the image); cloudwatch:PutMetricData has none either and is limited to the /aws/sagemaker/Endpoints namespace by condition; the ec2 network-interface actions SageMaker needs for VpcConfig are documented with Resource * (the interfaces do not exist before SageMaker creates them).',
       },
     ]);
   }

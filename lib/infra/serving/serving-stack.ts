@@ -23,6 +23,7 @@ import { RealtimeFunctions } from './functions';
 import { InferenceEndpoint } from './inference-endpoint';
 import { ServingObservability } from './observability';
 import { UploadsIntake } from './uploads';
+import type { VistaNetwork } from '../network';
 
 export interface ServingStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -33,6 +34,12 @@ export interface ServingStackProps extends StackProps {
    * @default - none (the backfill stack's topic when `alarmTopic`/`alarmEmail` is set; see bin/app.ts)
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * The backfill stack's network: the endpoint's instances get their network interfaces in its
+   * private subnets (no internet route with `egress: endpoints`), with the workers' security group.
+   * @default - SageMaker's own network (the endpoint is not attached to a VPC)
+   */
+  readonly network?: VistaNetwork;
 }
 
 export class ServingStack extends Stack {
@@ -52,6 +59,9 @@ export class ServingStack extends Stack {
       config,
       storage,
       uploads: { bucket: this.uploads.bucket, prefix: this.uploads.prefix },
+      ...(props.network
+        ? { vpc: { subnetIds: props.network.vpc.selectSubnets(props.network.workerSubnets).subnetIds, securityGroupIds: [props.network.workerSecurityGroup.securityGroupId] } }
+        : {}),
     });
     this.functions = new RealtimeFunctions(this, 'Functions', { config, storage, endpoint: this.endpoint, uploads: this.uploads });
     this.api = new EnrichApi(this, 'Api', { config, handler: this.functions.api });
