@@ -19,6 +19,8 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench store': () => require('./commands/bench-store').command,
   'bench serve': () => require('./commands/bench-serve').command,
   'bench ingest': () => require('./commands/bench-ingest').command,
+  show: () => require('./commands/show').command,
+  tags: () => require('./commands/tags').command,
 };
 
 function printHelp(): void {
