@@ -21,6 +21,8 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench ingest': () => require('./commands/bench-ingest').command,
   show: () => require('./commands/show').command,
   tags: () => require('./commands/tags').command,
+  export: () => require('./commands/export').command,
+  'export seo': () => require('./commands/export-seo').command,
 };
 
 function printHelp(): void {
