@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   tags: () => require('./commands/tags').command,
   export: () => require('./commands/export').command,
   'export seo': () => require('./commands/export-seo').command,
+  retag: () => require('./commands/retag').command,
 };
 
 function printHelp(): void {
