@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   export: () => require('./commands/export').command,
   'export seo': () => require('./commands/export-seo').command,
   retag: () => require('./commands/retag').command,
+  'bench catalog': () => require('./commands/bench-catalog').command,
 };
 
 function printHelp(): void {

@@ -3,7 +3,7 @@ import { type RetagReport } from '../../core/catalog/retag';
 import { runRetag } from '../../core/catalog/retag-run';
 import { RANDOM_WEIGHTS_WARNING } from '../../core/pipeline/worker';
 import { DEFAULT_ARTIFACTS_DIR, DEFAULT_MODEL_DIR } from '../../core/pipeline/worker-config';
-import { type CliCommand, stringOpt } from '../command';
+import { type CliCommand, type CliValues, intOpt, stringOpt } from '../command';
 
 const USAGE = [
   'vista retag --db DIR|s3://… --taxonomy T.json [--model DIR] [--rename --out DIR] [--units a,b] [--json]',
@@ -15,7 +15,9 @@ const USAGE = [
   `  --cache DIR       label bank cache (default ${path.relative(process.cwd(), DEFAULT_ARTIFACTS_DIR) || DEFAULT_ARTIFACTS_DIR})`,
   '  --rename          also rewrite seo_filename from the new tags (changes public URLs: off by default)',
   '  --out DIR         with --rename: DIR/rename-map.csv lists old → new names (and DIR/units/*.csv per unit)',
-  '  --units a,b       only these shard_ids (what one Retag state machine item runs)',
+  '  --units a,b       only these shard_ids',
+  '  --partitions N    run 1/N of the shards (by hash): the index is --partition-index I, or',
+  '                    AWS_BATCH_JOB_ARRAY_INDEX in a Batch array job (the deployed Retag state machine)',
   '  --json            the report as JSON',
   '',
   'Reads no image: tags and tag_scores are recomputed from each row\'s stored embedding with the',
@@ -35,6 +37,15 @@ export function formatRetagReport(report: RetagReport): string {
   return lines.join('\n');
 }
 
+function partitionOf(values: CliValues): { index: number; count: number } | undefined {
+  const count = intOpt(values, 'partitions');
+  if (count === undefined) return undefined;
+  const fromEnv = process.env.AWS_BATCH_JOB_ARRAY_INDEX;
+  const index = intOpt(values, 'partition-index', fromEnv === undefined ? (count === 1 ? 0 : undefined) : Number(fromEnv));
+  if (index === undefined) throw new Error('--partitions needs --partition-index or AWS_BATCH_JOB_ARRAY_INDEX');
+  return { index, count };
+}
+
 export const command: CliCommand = {
   name: 'retag',
   summary: 'Re-tag the catalog from its stored embeddings with a new taxonomy (no image read); resumable',
@@ -47,6 +58,8 @@ export const command: CliCommand = {
     rename: { type: 'boolean' },
     out: { type: 'string' },
     units: { type: 'string' },
+    partitions: { type: 'string' },
+    'partition-index': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(values) {
@@ -66,6 +79,7 @@ export const command: CliCommand = {
       rename,
       renameDir: out,
       units: stringOpt(values, 'units')?.split(',').map((u) => u.trim()).filter(Boolean),
+      partition: partitionOf(values),
       onUnit: (p) => process.stderr.write(`[retag] ${p.done}/${p.total} ${p.unit}: ${p.rows} rows${p.skipped ? ' (already done)' : ''}\n`),
     });
     if (report.randomWeights) console.error(RANDOM_WEIGHTS_WARNING);

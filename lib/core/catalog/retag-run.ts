@@ -18,6 +18,7 @@ export interface RetagRunConfig {
   rename?: boolean;
   renameDir?: string;
   units?: string[];
+  partition?: RetagOptions['partition'];
   onUnit?: RetagOptions['onUnit'];
   log?: (message: string) => void;
 }
@@ -45,6 +46,7 @@ export async function runRetag(config: RetagRunConfig): Promise<RetagReport & { 
         rename: config.rename,
         renameDir: config.renameDir,
         units: config.units,
+        partition: config.partition,
         onUnit: config.onUnit,
       });
       return { ...report, randomWeights: await modelHasRandomWeights(config.model) };

@@ -13,6 +13,7 @@
  */
 import type * as lancedb from '@lancedb/lancedb';
 import { Field, Float32, List, RecordBatch, Schema, Struct, Table, Utf8, type Vector, makeData, vectorFromArray, type Data } from 'apache-arrow';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SystemErrorCode, VistaError } from '../errors';
@@ -39,8 +40,10 @@ export interface RetagOptions {
   rename?: boolean;
   /** With rename: folder for the rename map of changed names (one CSV per unit, then rename-map.csv). */
   renameDir?: string;
-  /** Only these units (shard_ids), e.g. one Distributed Map item; default every unit in the store. */
+  /** Only these units (shard_ids); default every unit in the store. */
   units?: string[];
+  /** This run's share of the units: one child of a Batch array job (unitsOfPartition). */
+  partition?: { index: number; count: number };
   onUnit?: (progress: UnitReport & { done: number; total: number }) => void;
   /** Hook for the store's writer lease (none yet): runs each unit's commit. */
   withWriterLease?: <T>(unit: string, commit: () => Promise<T>) => Promise<T>;
@@ -75,6 +78,14 @@ export async function listUnits(table: lancedb.Table): Promise<string[]> {
     for (let i = 0; i < column.length; i++) units.add(column.get(i) as string);
   }
   return [...units].sort();
+}
+
+/** A stable split of units among `count` runs (by hash, so every run agrees without talking). */
+export function unitsOfPartition(units: readonly string[], index: number, count: number): string[] {
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new VistaError(SystemErrorCode.CONFIG_INVALID, `partition ${index} of ${count} is not one of 0…${count - 1}`);
+  }
+  return units.filter((unit) => createHash('sha256').update(unit).digest().readUInt32BE(0) % count === index);
 }
 
 function countInto(counts: Record<string, number>, tags: Iterable<string>): void {
@@ -201,7 +212,8 @@ export async function retagStore(options: RetagOptions): Promise<RetagReport> {
   const images = await imagesTable(options.store);
   const ledger = await openRetagLedger(options.store);
   const done = await readRetagLedger(ledger, taxId);
-  const units = options.units ?? (await listUnits(images));
+  const all = options.units ?? (await listUnits(images));
+  const units = options.partition ? unitsOfPartition(all, options.partition.index, options.partition.count) : all;
   const report: RetagReport = { taxonomyId: taxId, units: units.length, skippedUnits: 0, rows: 0, renamed: 0, labels: [] };
   const before: Record<string, number> = {};
   const after: Record<string, number> = {};
