@@ -21,6 +21,8 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench ingest': () => require('./commands/bench-ingest').command,
   show: () => require('./commands/show').command,
   tags: () => require('./commands/tags').command,
+  'tags calibrate': () => require('./commands/tags-calibrate').calibrateCommand,
+  'tags evaluate': () => require('./commands/tags-calibrate').evaluateCommand,
   export: () => require('./commands/export').command,
   'export seo': () => require('./commands/export-seo').command,
   retag: () => require('./commands/retag').command,
