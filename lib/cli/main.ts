@@ -19,6 +19,14 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench store': () => require('./commands/bench-store').command,
   'bench serve': () => require('./commands/bench-serve').command,
   'bench ingest': () => require('./commands/bench-ingest').command,
+  show: () => require('./commands/show').command,
+  tags: () => require('./commands/tags').command,
+  'tags calibrate': () => require('./commands/tags-calibrate').calibrateCommand,
+  'tags evaluate': () => require('./commands/tags-calibrate').evaluateCommand,
+  export: () => require('./commands/export').command,
+  'export seo': () => require('./commands/export-seo').command,
+  retag: () => require('./commands/retag').command,
+  'bench catalog': () => require('./commands/bench-catalog').command,
 };
 
 function printHelp(): void {

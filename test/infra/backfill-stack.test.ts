@@ -219,7 +219,7 @@ describe('network', () => {
 
 describe('state machine', () => {
   const definition = (): Json => {
-    const machine = only('AWS::StepFunctions::StateMachine');
+    const machine = only('AWS::StepFunctions::StateMachine', 'Workflow');
     return JSON.parse(flat(machine.Properties.DefinitionString));
   };
 
@@ -253,7 +253,7 @@ describe('state machine', () => {
   });
 
   it('logs everything to CloudWatch Logs and traces with X-Ray', () => {
-    const props = only('AWS::StepFunctions::StateMachine').Properties;
+    const props = only('AWS::StepFunctions::StateMachine', 'Workflow').Properties;
     expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
   });

@@ -111,7 +111,7 @@ describe('state machine role', () => {
     expect(everyResource(statements())).not.toContain(batchArn('job-definition/*'));
     // …and those are the names of the job definitions the stack deploys.
     const definitions = synth.template.findResources('AWS::Batch::JobDefinition') as Record<string, { Properties: { JobDefinitionName?: string } }>;
-    expect(Object.values(definitions).map((d) => d.Properties.JobDefinitionName).sort()).toEqual(['VistaBackfill-index', 'VistaBackfill-worker']);
+    expect(Object.values(definitions).map((d) => d.Properties.JobDefinitionName).sort()).toEqual(['VistaBackfill-index', 'VistaBackfill-retag', 'VistaBackfill-worker']);
   });
 });
 

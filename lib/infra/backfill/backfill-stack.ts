@@ -17,6 +17,7 @@ import { VistaStorage } from '../storage';
 import { BackfillCompute } from './compute';
 import { BackfillFunctions } from './functions';
 import { IndexJobCompute } from './index-job';
+import { RetagWorkflow } from '../retag/retag-workflow';
 import { BackfillWorkflow } from './workflow';
 
 export interface BackfillStackProps extends StackProps {
@@ -29,6 +30,8 @@ export class BackfillStack extends Stack {
   readonly compute: BackfillCompute;
   readonly functions: BackfillFunctions;
   readonly indexJob: IndexJobCompute;
+  /** Re-tags the store from stored embeddings with a new taxonomy (docs/catalog.md). */
+  readonly retag: RetagWorkflow;
   readonly workflow: BackfillWorkflow;
   readonly observability: BackfillObservability;
 
@@ -52,6 +55,13 @@ export class BackfillStack extends Stack {
       storage: this.storage,
       image: this.compute.image,
       logGroup: this.compute.logGroup,
+    });
+
+    this.retag = new RetagWorkflow(this, 'Retag', {
+      storage: this.storage,
+      network: this.network,
+      image: this.compute.image,
+      modelPath: config.modelPath,
     });
 
     const executionLogs = new logs.LogGroup(this, 'WorkflowLogs', {
@@ -104,6 +114,7 @@ export class BackfillStack extends Stack {
     output('IndexJobQueue', this.indexJob.jobQueue.jobQueueName, `AWS Batch queue of the index job (tables of ${config.indexJobMinRows}+ rows)`);
     output('WorkerJobRoleArn', this.compute.jobRole.roleArn, 'Role of the worker containers (for a cross-account source bucket policy)');
     output('WorkerLogGroup', this.compute.logGroup.logGroupName, 'Worker container logs (and EMF metrics)');
+    output('RetagStateMachineArn', this.retag.stateMachine.stateMachineArn, 'Re-tags the store from stored embeddings: start with {"taxonomyUri": "s3://…"}');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard');
   }
 

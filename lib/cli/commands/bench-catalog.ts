@@ -1,0 +1,32 @@
+import * as path from 'node:path';
+import { CATALOG_BENCH_DEFAULTS, runCatalogBench } from '../../../bench/catalog';
+import { type CliCommand, intOpt, stringOpt } from '../command';
+
+export const command: CliCommand = {
+  name: 'bench catalog',
+  summary: 'Benchmark re-tag (rows/s, ≥ 80 labels) and export (rows/s, peak RSS) on synthetic stores; prints JSON',
+  usage: [
+    'vista bench catalog [--rows N,N,…] [--dim D] [--labels L] [--shard-rows N] [--dir DIR]',
+    '',
+    `  --rows N,N        store sizes, each built, measured and deleted (default ${CATALOG_BENCH_DEFAULTS.rows.join(',')})`,
+    `  --dim D           embedding width (default ${CATALOG_BENCH_DEFAULTS.dim})`,
+    `  --labels L        tags of the synthetic taxonomy (default ${CATALOG_BENCH_DEFAULTS.labels})`,
+    `  --shard-rows N    rows per shard = per re-tag unit (default ${CATALOG_BENCH_DEFAULTS.shardRows})`,
+    '  --dir DIR         work folder (default .vista/bench/catalog)',
+  ].join('\n'),
+  options: { rows: { type: 'string' }, dim: { type: 'string' }, labels: { type: 'string' }, 'shard-rows': { type: 'string' }, dir: { type: 'string' } },
+  async run(values) {
+    const rows = (stringOpt(values, 'rows') ?? CATALOG_BENCH_DEFAULTS.rows.join(',')).split(',').map(Number);
+    if (rows.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--rows must be positive integers, comma-separated');
+    const result = await runCatalogBench({
+      rows,
+      dim: intOpt(values, 'dim', CATALOG_BENCH_DEFAULTS.dim)!,
+      labels: intOpt(values, 'labels', CATALOG_BENCH_DEFAULTS.labels)!,
+      shardRows: intOpt(values, 'shard-rows', CATALOG_BENCH_DEFAULTS.shardRows)!,
+      workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/catalog')),
+      log: (m) => process.stderr.write(`[bench catalog] ${m}\n`),
+    });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  },
+};

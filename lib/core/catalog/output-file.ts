@@ -1,0 +1,47 @@
+/**
+ * A local output file written through a temporary name and renamed into place once complete, so
+ * a reader never sees half an export. Writes respect the stream's back-pressure.
+ */
+import { once } from 'node:events';
+import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
+import * as path from 'node:path';
+
+export interface OutputFile {
+  write(text: string): Promise<void>;
+  /** Bytes written so far. */
+  readonly bytes: number;
+  /** Flushes, then renames into place. */
+  commit(): Promise<void>;
+  /** Removes the partial file. */
+  abort(): Promise<void>;
+}
+
+export async function openOutputFile(target: string): Promise<OutputFile> {
+  await fs.mkdir(path.dirname(path.resolve(target)), { recursive: true });
+  const temp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const stream: WriteStream = createWriteStream(temp);
+  let bytes = 0;
+  const closed = () => new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  return {
+    async write(text) {
+      bytes += Buffer.byteLength(text);
+      if (!stream.write(text)) await once(stream, 'drain');
+    },
+    get bytes() {
+      return bytes;
+    },
+    async commit() {
+      await closed();
+      await fs.rename(temp, target);
+    },
+    async abort() {
+      stream.destroy();
+      await fs.rm(temp, { force: true });
+    },
+  };
+}
+
+/** RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
