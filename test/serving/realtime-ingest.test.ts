@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as location from '../../lib/core/io/location';
-import { ingestRealtime, INBOX_RECORD_INVALID, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
+import { ingestRealtime, INBOX_RECORD_INVALID, INGEST_STEPS, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
 import { imageIdOfInboxName, inboxRecordName, stampOfInboxName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
 import type { EnrichResult } from '../../lib/core/serving/protocol';
 import { TableName, openStore } from '../../lib/core/store/connect';
@@ -161,6 +161,39 @@ test('a run that stops after the load is finished by the next one: no duplicates
   expect(next.batches.map((b) => [b.resumed, b.records])).toEqual([[true, 2], [false, 1]]);
   expect((await stored(o.dbUri)).rows).toEqual({ old: ['new.jpg'], x: ['x-name.jpg'], y: ['y-name.jpg'] });
   expect(await files(o.inboxUri)).toEqual([]);
+});
+
+test.each(INGEST_STEPS)('a run killed right after step “%s” is finished by the next run: exactly one row per image', async (step) => {
+  const o = setup(`crash-at-${step}`);
+  // A backfill row and an earlier upload that this batch replaces, and new images.
+  const shard = await writeSyntheticShardResults(path.join(root, `crash-at-${step}`, 'results', 'shard-00000'), { shardId: 'run-1/shard-00000', count: 3, dim: DIM, seed: 9 });
+  await loadShardResults({ dbUri: o.dbUri, shardResultsUri: shard.dir, shardId: shard.shardId });
+  const fromBackfill = shard.rows[0].imageId;
+  await o.put({ id: 'up', name: 'up-1.jpg' });
+  await ingestRealtime(o);
+  await o.put({ id: fromBackfill, name: 'reuploaded.jpg' });
+  await o.put({ id: 'up', name: 'up-2.jpg' });
+  await o.put({ id: 'new' });
+  await o.put({ id: 'bad', error: 'CORRUPT_IMAGE' });
+
+  await expect(ingestRealtime({ ...o, hooks: { after: (at) => { if (at === step) throw new Error(`killed after ${at}`); } } })).rejects.toThrow(`killed after ${step}`);
+  const next = await ingestRealtime(o);
+  // The claim is finished by the next run (the release step is the last one that needs it).
+  expect(next.batches.map((b) => b.resumed)).toEqual(step === 'release' ? [] : [true]);
+
+  const { rows, errors } = await stored(o.dbUri);
+  expect(rows).toEqual({
+    [fromBackfill]: ['reuploaded.jpg'],
+    [shard.rows[1].imageId]: [shard.rows[1].seoFilename],
+    [shard.rows[2].imageId]: [shard.rows[2].seoFilename],
+    up: ['up-2.jpg'],
+    new: ['new-name.jpg'],
+  });
+  expect(errors).toEqual({ bad: ['CORRUPT_IMAGE'] });
+  expect(await files(o.inboxUri)).toEqual([]);
+  expect(await files(path.join(o.batchesUri, 'claims'))).toEqual([]);
+  // And a third run finds nothing to do.
+  expect((await ingestRealtime(o)).batches).toEqual([]);
 });
 
 test('a claim without its batch (a crash while building) is rebuilt from the inbox', async () => {
