@@ -149,8 +149,8 @@ export const infraConfigSchema = z
      * tens to hundreds of GB). @default 1024
      */
     indexJobStorageGiB: int(1_024, 100, 16_384),
-    /** Minutes the Batch index job may run. @default 720 */
-    indexJobTimeoutMinutes: int(720, 10, 14 * 24 * 60),
+    /** Minutes the Batch index job may run: 500M rows are projected at ≈ 10 h (docs/benchmarks.md, "Index build fit"). @default 1440 */
+    indexJobTimeoutMinutes: int(1_440, 10, 14 * 24 * 60),
     /**
      * Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. Must be under
      * `models/`: the worker job role may read `models/*` of that bucket and nothing else there
