@@ -169,7 +169,8 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
     shardId: claim.shard_id,
     writer: REALTIME_WRITER,
     orderedFamily: REALTIME_SHARD_PREFIX,
-    lease: options.lease,
+    // Never wait for a backfill's operation past this run's time: the next run catches up.
+    lease: { ...(options.remainingMs ? { waitMs: Math.max(0, options.remainingMs() - (options.minBatchMs ?? 120_000)) } : {}), ...options.lease },
     ...(after ? { hooks: { crash: true, afterAppend: () => after('load'), afterSupersede: () => after('supersede') } } : {}),
   });
   await options.hooks?.afterLoad?.();

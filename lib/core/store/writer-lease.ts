@@ -96,7 +96,9 @@ export async function withWriterLease<T>(dbUri: string, options: WriterLeaseOpti
       if (lost) return;
       try {
         const outcome = await update(lease, (record) => {
-          if (record?.writer !== options.writer || !live(record, Date.now()).some((h) => h.id === me.id)) return 'lost';
+          // Another writer took it at some point (ours had expired): exclusivity was lost, even if
+          // that writer is done by now. Our own entry expired while our writer kept it: rejoin.
+          if (record?.writer !== options.writer) return 'lost';
           return withHolder(record, options.writer, me, ttlMs);
         });
         if (outcome !== 'done') lost = outcome;
