@@ -288,6 +288,16 @@ test('a result whose embedding width differs from the store’s is kept as a fai
   expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { wide: [INBOX_RECORD_INVALID] } });
 });
 
+test('a result of another model than the store’s is kept as a failure, not a refused (poison) batch', async () => {
+  const o = setup('model');
+  await o.put({ id: 'a' });
+  await ingestRealtime(o);
+  await writeInboxRecord(o.inboxUri, 'other', { kind: 'result', result: { ...result('other', 'other.jpg'), model_id: 'another-clip' } }, new Date(Date.now() - 60_000));
+  const run = await ingestRealtime(o);
+  expect(run.batches).toEqual([expect.objectContaining({ rows: 0, failed: 1 })]);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'] }, errors: { other: [INBOX_RECORD_INVALID] } });
+});
+
 test('inbox names sort by time, are flat whatever the image id holds, and give the id back', () => {
   const early = inboxRecordName('run-1/shard 7', new Date('2026-12-01T10:00:00.000Z'));
   const late = inboxRecordName('a', new Date('2026-12-01T10:00:00.001Z'));
