@@ -10,7 +10,8 @@
  * Atomic inside the proxy: every request that writes or deletes a key (conditional or not) runs
  * after the previous one on that key, and after the reads of it in flight, have finished; a
  * condition is checked (a HEAD upstream) and the write forwarded inside that turn. Reads of a key
- * wait for the writes queued before them, so a reader never sees a write half done. Multi-object deletes (POST ?delete) are passed through
+ * wait for the writes queued before them, and listings for every write in flight, so a reader
+ * never sees a write half done (s3rver lists an object it is still writing, with size 0). Multi-object deletes (POST ?delete) are passed through
  * unserialized: nothing conditional races them in practice (LanceDB cleans up old versions).
  * Everything else is forwarded byte for byte, headers (and so signatures) untouched.
  * Tests and local tooling only: one process, in memory, no persistence of its own.
@@ -171,10 +172,15 @@ export async function startConditionalS3Proxy(options: ConditionalS3ProxyOptions
     }
   };
 
+  // Writes in flight, any key: a listing waits for them, so that it never shows an object s3rver
+  // has begun to write but not finished (listed with size 0), which AWS S3 never does.
+  const writing = new Set<Promise<void>>();
+
   const server = http.createServer((req, res) => {
     const target = objectKey(req);
     if (target === undefined) {
-      void forward(req, res);
+      if (req.method === 'GET' && writing.size > 0) void Promise.all([...writing]).then(() => forward(req, res));
+      else void forward(req, res);
       return;
     }
     // Keyed by the decoded path: clients differ in how they percent-encode one key.
@@ -194,7 +200,11 @@ export async function startConditionalS3Proxy(options: ConditionalS3ProxyOptions
       .then(() => handleWrite(req, res, target.path))
       .catch(() => undefined);
     state.tail = turn;
-    void turn.then(() => forgetIfIdle(lockKey));
+    writing.add(turn);
+    void turn.then(() => {
+      writing.delete(turn);
+      forgetIfIdle(lockKey);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
