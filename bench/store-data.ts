@@ -112,12 +112,12 @@ export interface SyntheticRow {
 }
 
 /** Metadata that follows the cluster, as real tags and hotels follow what a photo shows. */
-function describeRow(shardId: string, index: number, cluster: number, random: () => number): SyntheticRow {
+function describeRow(shardId: string, index: number, cluster: number, random: () => number, imagePrefix = shardId): SyntheticRow {
   const tags = [TAGS[cluster % TAGS.length], TAGS[(cluster * 5 + 3) % TAGS.length]];
   if (random() < 0.3) tags.push(TAGS[Math.floor(random() * TAGS.length)]);
   const unique = [...new Set(tags)];
   const hotelId = index % 50 === 49 ? null : `hotel-${(cluster * 7 + Math.floor(random() * 3)) % 1000}`;
-  const imageId = `${shardId}-img-${index}`;
+  const imageId = `${imagePrefix}-img-${index}`;
   return {
     imageId,
     sourceUri: `s3://hotel-images/${shardId}/${index}.jpg`,
@@ -129,7 +129,7 @@ function describeRow(shardId: string, index: number, cluster: number, random: ()
   };
 }
 
-function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, processedAt: Date): Table {
+function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, processedAt: Date, modelId = 'synthetic'): Table {
   const schema = resultSchema(dim);
   const column = (name: string, values: unknown[]) =>
     vectorFromArray(values as never, schema.fields.find((f) => f.name === name)!.type).data[0];
@@ -153,7 +153,7 @@ function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, 
     [C.height]: () => column(C.height, rows.map(() => 768)),
     [C.format]: () => column(C.format, rows.map(() => 'jpeg')),
     [C.contentSha256]: () => column(C.contentSha256, rows.map(sha)),
-    [C.modelId]: () => column(C.modelId, rows.map(() => 'synthetic')),
+    [C.modelId]: () => column(C.modelId, rows.map(() => modelId)),
     [C.taxonomyId]: () => column(C.taxonomyId, rows.map(() => 'synthetic-v1')),
     [C.processedAt]: () => column(C.processedAt, rows.map(() => processedAt)),
   };
@@ -174,6 +174,10 @@ export interface ShardSpec {
   space?: EmbeddingSpace;
   /** Keep rows and embeddings in memory and return them (tests; not for a million rows). */
   keep?: boolean;
+  /** Image ids are `<imagePrefix>-img-<n>`: two shards with one prefix hold the same images. @default shardId */
+  imagePrefix?: string;
+  /** The model named in the rows and summary. @default 'synthetic' */
+  modelId?: string;
   /** Sees each part's packed float32 embeddings before they are written (benchmark ground truth). */
   onPart?: (embeddings: Float32Array, rows: SyntheticRow[]) => void;
 }
@@ -220,10 +224,10 @@ export async function writeShardFolder(uri: string, spec: ShardSpec): Promise<Wr
       const rows: SyntheticRow[] = [];
       for (let i = 0; i < n; i++) {
         const cluster = sampleEmbedding(space, random, gauss, embeddings, i * dim);
-        rows.push(describeRow(shardId, first + i, cluster, random));
+        rows.push(describeRow(shardId, first + i, cluster, random, spec.imagePrefix));
       }
       spec.onPart?.(embeddings, rows);
-      await writeAtomic(joinUri(uri, `${name}.arrow`), Buffer.from(tableToIPC(partTable(rows, embeddings, dim, processedAt), 'file')));
+      await writeAtomic(joinUri(uri, `${name}.arrow`), Buffer.from(tableToIPC(partTable(rows, embeddings, dim, processedAt, spec.modelId), 'file')));
       parts.push({ name: `${name}.arrow`, rows: n });
       if (kept) {
         kept.rows.push(...rows);
@@ -239,7 +243,7 @@ export async function writeShardFolder(uri: string, spec: ShardSpec): Promise<Wr
   for (const e of errors) failedByCode[e.error_code] = (failedByCode[e.error_code] ?? 0) + 1;
   await writeJsonAtomic(joinUri(uri, 'summary.json'), {
     shard: `s3://manifests/${shardId}.jsonl`, input: count + failures, succeeded: count, failed: failures,
-    failed_by_code: failedByCode, parts, model_id: 'synthetic', taxonomy_id: 'synthetic-v1', embedding_dim: dim,
+    failed_by_code: failedByCode, parts, model_id: spec.modelId ?? 'synthetic', taxonomy_id: 'synthetic-v1', embedding_dim: dim,
     started_at: processedAt.toISOString(), finished_at: processedAt.toISOString(), timings_ms: {}, images_per_second: 0,
   });
   return { uri, shardId, rows: count, failed: failures, parts: parts.length, kept };

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   demo: () => require('./commands/demo').command,
   'bench worker': () => require('./commands/bench-worker').command,
   'bench store': () => require('./commands/bench-store').command,
+  'bench index-fit': () => require('./commands/bench-index-fit').command,
   'bench serve': () => require('./commands/bench-serve').command,
   'bench ingest': () => require('./commands/bench-ingest').command,
   show: () => require('./commands/show').command,

@@ -44,6 +44,10 @@ export const SystemErrorCode = {
   MODEL_UNAVAILABLE: 'MODEL_UNAVAILABLE',
   OUTPUT_INVALID: 'OUTPUT_INVALID',
   STORE_FAILED: 'STORE_FAILED',
+  /** Another writer (a run, the real-time ingest, an index build) holds the store's writer lease. */
+  STORE_BUSY: 'STORE_BUSY',
+  /** The store holds embeddings of another model or width: loading would mix them (ask for a new table). */
+  STORE_MODEL_MISMATCH: 'STORE_MODEL_MISMATCH',
   REQUEST_INVALID: 'REQUEST_INVALID',
   /** A cached label bank does not match its recorded model/taxonomy, its checksum, or the model's own text embeddings: refused, never used. */
   LABEL_BANK_INVALID: 'LABEL_BANK_INVALID',

@@ -17,6 +17,7 @@ export const PERMANENT_ERROR_CODES: ReadonlySet<VistaErrorCode> = new Set([
   SystemErrorCode.REQUEST_INVALID,
   SystemErrorCode.OUTPUT_INVALID,
   SystemErrorCode.SHARD_INVALID,
+  SystemErrorCode.STORE_MODEL_MISMATCH,
 ]);
 
 export function exitCodeFor(code: VistaErrorCode): number {

@@ -39,9 +39,6 @@ const underPrefix = (prefix: string, what: string) =>
     });
 
 /** Fargate task sizes (AWS Batch on Fargate): vCPUs, and the memory (MiB) each allows. */
-const FARGATE_VCPUS = [1, 2, 4, 8, 16];
-const gib = (from: number, to: number, step: number) => Array.from({ length: (to - from) / step + 1 }, (_, i) => (from + i * step) * 1024);
-const FARGATE_MEMORY_MIB: Record<number, number[]> = { 1: gib(2, 8, 1), 2: gib(4, 16, 1), 4: gib(8, 30, 1), 8: gib(16, 60, 4), 16: gib(32, 120, 8) };
 
 /** The values CloudWatch Logs accepts as a retention (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -121,26 +118,39 @@ export const infraConfigSchema = z
     loadMemoryMiB: int(3_008, 128, 10_240),
     /** Memory of the index function, MiB. @default 10240 */
     indexMemoryMiB: int(10_240, 128, 10_240),
+    /** Ephemeral storage (/tmp) of the index function, MiB: LanceDB's spill files while it builds indexes. @default 10240 */
+    indexEphemeralStorageMiB: int(10_240, 512, 10_240),
     /**
      * Images-table size (rows) from which compaction and index building leave the index Lambda
-     * (15 minutes at most) for the Batch index job (Fargate, CPU only, sized below). 0 sends every
-     * table to the job.
-     * @default 20000000
+     * (15 minutes at most) for the Batch index job (EC2, memory-optimised, sized below). An IVF_RQ
+     * build of 1M 512-d rows took 45–86 s on 2 busy vCPUs here, and grows faster than linearly
+     * (docs/benchmarks.md, "Index build fit"): past ~1M rows a Lambda's 15 minutes are no longer
+     * a safe bet. 0 sends every table to the job.
+     * @default 1000000
      */
     indexJobMinRows: int(DEFAULT_INDEX_JOB_MIN_ROWS, 0, 1_000_000_000_000),
-    /** vCPUs of the Batch index job (a Fargate size: 1, 2, 4, 8 or 16). @default 16 */
-    indexJobVcpus: z.preprocess(fromText, z.coerce.number().refine((v) => FARGATE_VCPUS.includes(v), { message: `one of ${FARGATE_VCPUS.join(', ')}` }).default(16)),
     /**
-     * Memory of the Batch index job, MiB: a Fargate size for indexJobVcpus (16 vCPUs: 32768 to
-     * 122880 in steps of 8192). IVF training and the partition shuffle of a few hundred million
-     * 512-d vectors need tens of GiB.
-     * @default 65536
+     * Instance types of the index job's EC2 compute environment (On-Demand): memory-optimised,
+     * for 500M × 512 float16 (512 GB of vectors, streamed) and IVF training on a sample of
+     * 256 × 22,361 partitions ≈ 5.7M vectors (~12 GB as float32). Fargate stops at 16 vCPUs / 120 GiB.
+     * @default r7i.16xlarge, r6i.16xlarge
      */
-    indexJobMemoryMiB: int(65_536, 2_048, 122_880),
-    /** Ephemeral storage of the Batch index job, GiB (Fargate: 21 to 200): the several-GB worker image plus LanceDB's spill files. @default 100 */
-    indexJobStorageGiB: int(100, 21, 200),
-    /** Minutes the Batch index job may run. @default 720 */
-    indexJobTimeoutMinutes: int(720, 10, 14 * 24 * 60),
+    indexJobInstanceTypes: list(['r7i.16xlarge', 'r6i.16xlarge']),
+    /** vCPUs of the Batch index job (≤ the instance's: 64 on an r7i.16xlarge). @default 64 */
+    indexJobVcpus: int(64, 2, 448),
+    /**
+     * Memory of the Batch index job, MiB (below the instance's 512 GiB: the ECS agent and the OS
+     * keep some). @default 491520 (480 GiB)
+     */
+    indexJobMemoryMiB: int(491_520, 2_048, 24_576 * 1_024),
+    /**
+     * Root EBS volume of the index job's instances, GiB (gp3, encrypted): the worker image plus
+     * LanceDB's spill files (the partition shuffle writes each row's codes and row id; at 500M rows
+     * tens to hundreds of GB). @default 1024
+     */
+    indexJobStorageGiB: int(1_024, 100, 16_384),
+    /** Minutes the Batch index job may run: 500M rows are projected at ≈ 10 h (docs/benchmarks.md, "Index build fit"). @default 1440 */
+    indexJobTimeoutMinutes: int(1_440, 10, 14 * 24 * 60),
     /**
      * Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. Must be under
      * `models/`: the worker job role may read `models/*` of that bucket and nothing else there
@@ -319,9 +329,8 @@ export const infraConfigSchema = z
       if (overlapping) issue('uploadSuffixes', `"${suffix}" overlaps "${overlapping}" (S3 refuses overlapping notification filters)`);
     }
     if (new Set(c.uploadSuffixes).size !== c.uploadSuffixes.length) issue('uploadSuffixes', 'duplicate suffix');
-    const memory = FARGATE_MEMORY_MIB[c.indexJobVcpus];
-    if (memory && !memory.includes(c.indexJobMemoryMiB)) {
-      issue('indexJobMemoryMiB', `with indexJobVcpus ${c.indexJobVcpus}, a Fargate size: ${memory[0]} to ${memory[memory.length - 1]} in steps of ${memory[1] - memory[0]}`);
+    for (const type of c.indexJobInstanceTypes) {
+      if (!/^(r|x)\d+[a-z]*\.\d*x?large$/.test(type)) issue('indexJobInstanceTypes', `"${type}": a memory-optimised type (r… or x… family, e.g. r7i.16xlarge)`);
     }
   });
 

@@ -6,7 +6,7 @@
  * sets the environment the handler reads AND grants exactly the access that goes with it.
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -40,6 +40,8 @@ export interface VistaFunctionProps {
   readonly lanceDb?: LanceDbLayer;
   /** Concurrent executions reserved (and allowed at most). @default - none: the account's pool */
   readonly reservedConcurrentExecutions?: number;
+  /** Size of /tmp, MiB (512 to 10240). @default 512 */
+  readonly ephemeralStorageMiB?: number;
 }
 
 export class VistaFunction extends NodejsFunction {
@@ -69,6 +71,7 @@ export class VistaFunction extends NodejsFunction {
       role,
       layers: props.lanceDb ? [props.lanceDb.layer] : [],
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      ...(props.ephemeralStorageMiB ? { ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMiB) } : {}),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         forceDockerBundling: false,

@@ -50,7 +50,7 @@ describe('GPU compute', () => {
   });
 
   it('launches GPU instances with IMDSv2 out of the containers\' reach and an encrypted gp3 root volume', () => {
-    const data = only('AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData;
+    const data = only('AWS::EC2::LaunchTemplate', 'Compute').Properties.LaunchTemplateData;
     expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
     expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 100 });
   });
@@ -158,21 +158,28 @@ describe('storage', () => {
 describe('Batch index job', () => {
   const job = () => only('AWS::Batch::JobDefinition', 'IndexJob').Properties;
 
-  it('runs on its own On-Demand Fargate environment and queue, one job at a time', () => {
+  it('runs on its own On-Demand EC2 environment of memory-optimised instances and queue, one job at a time', () => {
     const environment = only('AWS::Batch::ComputeEnvironment', 'IndexJob').Properties.ComputeResources;
-    expect(environment).toMatchObject({ Type: 'FARGATE', MaxvCpus: 16 });
+    expect(environment).toMatchObject({ Type: 'EC2', MinvCpus: 0, MaxvCpus: 64, InstanceTypes: ['r7i.16xlarge', 'r6i.16xlarge'] });
     const queue = only('AWS::Batch::JobQueue', 'IndexJob').Properties;
-    expect(queue.ComputeEnvironmentOrder).toEqual([{ ComputeEnvironment: { 'Fn::GetAtt': [expect.stringMatching(/^IndexJobFargate/), 'ComputeEnvironmentArn'] }, Order: 1 }]);
+    expect(queue.ComputeEnvironmentOrder).toEqual([{ ComputeEnvironment: { 'Fn::GetAtt': [expect.stringMatching(/^IndexJobEc2/), 'ComputeEnvironmentArn'] }, Order: 1 }]);
+    // A 1 TiB encrypted gp3 root volume for the image and LanceDB's spill files; IMDSv2 only.
+    const template = only('AWS::EC2::LaunchTemplate', 'IndexJob').Properties.LaunchTemplateData;
+    expect(template.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 1024, VolumeType: 'gp3' } }]);
+    expect(template.MetadataOptions).toMatchObject({ HttpTokens: 'required' });
+  });
+
+  it('gives the index Lambda 10 GiB of /tmp for LanceDB’s spill files', () => {
+    const sizes = Object.entries(resourcesOf('AWS::Lambda::Function')).map(([, fn]) => [fn.Properties.Description, fn.Properties.EphemeralStorage]);
+    expect(sizes).toContainEqual(['Vista backfill: builds the LanceDB indexes', { Size: 10_240 }]);
   });
 
   it('runs `vista backfill index --from-env` from the worker image, CPU only, with the configured size', () => {
-    expect(job()).toMatchObject({ JobDefinitionName: 'VistaBackfill-index', PlatformCapabilities: ['FARGATE'], Timeout: { AttemptDurationSeconds: 720 * 60 } });
+    expect(job()).toMatchObject({ JobDefinitionName: 'VistaBackfill-index', PlatformCapabilities: ['EC2'], Timeout: { AttemptDurationSeconds: 1_440 * 60 } });
     const container = job().ContainerProperties;
     expect(container.Command).toEqual(INDEX_JOB_COMMAND);
-    expect(container.ResourceRequirements).toEqual(expect.arrayContaining([{ Type: 'VCPU', Value: '16' }, { Type: 'MEMORY', Value: '65536' }]));
+    expect(container.ResourceRequirements).toEqual(expect.arrayContaining([{ Type: 'VCPU', Value: '64' }, { Type: 'MEMORY', Value: '491520' }]));
     expect(container.ResourceRequirements.some((r: Json) => r.Type === 'GPU')).toBe(false);
-    expect(container.EphemeralStorage).toEqual({ SizeInGiB: 100 });
-    expect(container.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
     const env = Object.fromEntries((container.Environment as Json[]).map((e) => [e.Name, flat(e.Value)]));
     expect(env.VISTA_DB_URI).toMatch(/^s3:\/\/<StorageVectorStore[A-F0-9]{8}>\/db$/);
     // The same image as the workers (one asset), and the job role of its own.
@@ -180,7 +187,7 @@ describe('Batch index job', () => {
     expect(flat(container.JobRoleArn)).toMatch(/^<IndexJobJobRole[A-F0-9]{8}\.Arn>$/);
   });
 
-  it('retries image-pull, Fargate start-up failures and exit code 1, and stops on anything else', () => {
+  it('retries image-pull, start-up failures and exit code 1, and stops on anything else', () => {
     expect(job().RetryStrategy.Attempts).toBe(2);
     expect(job().RetryStrategy.EvaluateOnExit.at(-1)).toEqual({ Action: 'EXIT', OnReason: '*' });
   });
@@ -238,9 +245,9 @@ describe('state machine', () => {
     expect(States[BackfillState.indexOnBatch].Next).toBe(BackfillState.report);
   });
 
-  it('hands tables of indexJobMinRows (20M) rows and more from the index Lambda to the Batch index job', () => {
+  it('hands tables of indexJobMinRows (1M) rows and more from the index Lambda to the Batch index job', () => {
     const { States } = definition();
-    expect(States[BackfillState.index].Parameters.Payload).toEqual({ 'dbUri.$': '$.dbUri', batchFromRows: 20_000_000 });
+    expect(States[BackfillState.index].Parameters.Payload).toEqual({ 'dbUri.$': '$.dbUri', batchFromRows: 1_000_000 });
     const onBatch = States[BackfillState.indexOnBatch];
     expect(onBatch.Resource).toMatch(/:states:::batch:submitJob\.sync$/);
     expect(onBatch.Parameters.JobQueue).toMatch(/^<IndexJobQueue[A-F0-9]{8}\.JobQueueArn>$/);

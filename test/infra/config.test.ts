@@ -75,17 +75,28 @@ describe('artifact paths', () => {
 });
 
 describe('Batch index job', () => {
-  it('takes tables of 20M rows and more by default, on 16 vCPUs and 64 GiB', () => {
-    expect(parseInfraConfig({})).toMatchObject({ indexJobMinRows: 20_000_000, indexJobVcpus: 16, indexJobMemoryMiB: 65_536, indexJobStorageGiB: 100, indexJobTimeoutMinutes: 720 });
+  it('takes tables of 1M rows and more by default, on a memory-optimised EC2 instance sized for 500M rows', () => {
+    expect(parseInfraConfig({})).toMatchObject({
+      indexJobMinRows: 1_000_000,
+      indexJobInstanceTypes: ['r7i.16xlarge', 'r6i.16xlarge'],
+      indexJobVcpus: 64,
+      indexJobMemoryMiB: 491_520,
+      indexJobStorageGiB: 1_024,
+      indexJobTimeoutMinutes: 1_440,
+      indexEphemeralStorageMiB: 10_240,
+    });
     expect(parseInfraConfig({ indexJobMinRows: '0' }).indexJobMinRows).toBe(0);
   });
 
-  it('accepts Fargate sizes only', () => {
-    expect(parseInfraConfig({ indexJobVcpus: '4', indexJobMemoryMiB: '16384' })).toMatchObject({ indexJobVcpus: 4, indexJobMemoryMiB: 16_384 });
-    expect(() => parseInfraConfig({ indexJobVcpus: 3 })).toThrow(/vista:indexJobVcpus: one of 1, 2, 4, 8, 16/);
-    expect(() => parseInfraConfig({ indexJobMemoryMiB: 16_384 })).toThrow(/vista:indexJobMemoryMiB: with indexJobVcpus 16, a Fargate size: 32768 to 122880 in steps of 8192/);
-    expect(() => parseInfraConfig({ indexJobVcpus: 8, indexJobMemoryMiB: 18_432 })).toThrow(/vista:indexJobMemoryMiB/);
-    expect(() => parseInfraConfig({ indexJobStorageGiB: 300 })).toThrow(/vista:indexJobStorageGiB/);
+  it('accepts memory-optimised instance types only', () => {
+    expect(parseInfraConfig({ indexJobInstanceTypes: 'r7i.8xlarge,x2idn.16xlarge', indexJobVcpus: '32', indexJobMemoryMiB: '245760' })).toMatchObject({
+      indexJobInstanceTypes: ['r7i.8xlarge', 'x2idn.16xlarge'],
+      indexJobVcpus: 32,
+      indexJobMemoryMiB: 245_760,
+    });
+    expect(() => parseInfraConfig({ indexJobInstanceTypes: 'c7i.16xlarge' })).toThrow(/vista:indexJobInstanceTypes: "c7i.16xlarge": a memory-optimised type/);
+    expect(() => parseInfraConfig({ indexJobStorageGiB: 50 })).toThrow(/vista:indexJobStorageGiB/);
+    expect(() => parseInfraConfig({ indexEphemeralStorageMiB: 20_000 })).toThrow(/vista:indexEphemeralStorageMiB/);
   });
 });
 

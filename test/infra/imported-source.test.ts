@@ -73,9 +73,9 @@ it('routes workers through one NAT gateway instead of interface endpoints, keepi
   expect(endpoints).toEqual(['Gateway']);
 });
 
-it('runs On-Demand only when Spot is off (the index job\'s Fargate environment is On-Demand anyway)', () => {
+it('runs On-Demand only when Spot is off (the index job\'s EC2 environment is On-Demand anyway)', () => {
   const types = Object.entries(resources('AWS::Batch::ComputeEnvironment')).map(([id, ce]) => `${id.replace(/[A-F0-9]{8}$/, '')} ${ce.Properties.ComputeResources.Type}`);
-  expect(types.sort()).toEqual(['ComputeOnDemand EC2', 'IndexJobFargate FARGATE']);
+  expect(types.sort()).toEqual(['ComputeOnDemand EC2', 'IndexJobEc2 EC2']);
 });
 
 it('lets the Batch index job use the customer-managed key of the LanceDB store', () => {

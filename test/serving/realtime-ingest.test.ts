@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as location from '../../lib/core/io/location';
-import { ingestRealtime, INBOX_RECORD_INVALID, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
+import { ingestRealtime, INBOX_RECORD_INVALID, INGEST_STEPS, type RealtimeIngestOptions } from '../../lib/core/serving/realtime-ingest';
 import { imageIdOfInboxName, inboxRecordName, stampOfInboxName, writeInboxRecord } from '../../lib/core/serving/realtime-inbox';
 import type { EnrichResult } from '../../lib/core/serving/protocol';
 import { TableName, openStore } from '../../lib/core/store/connect';
@@ -67,7 +67,8 @@ function result(id: string, seoFilename: string, dim = DIM): EnrichResult {
     height: 480,
     format: 'jpeg',
     content_sha256: 'ab'.repeat(32),
-    model_id: 'tiny@test',
+    // The backfill's synthetic shards' model: a store holds one model's embeddings.
+    model_id: 'synthetic',
     taxonomy_id: 'hotel@test',
     processed_at: new Date().toISOString(),
   };
@@ -151,8 +152,8 @@ test('a run that stops after the load is finished by the next one: no duplicates
   await o.put({ id: 'old', name: 'new.jpg' });
   await o.put({ id: 'x' });
   await expect(ingestRealtime({ ...o, hooks: { afterLoad: () => { throw new Error('killed'); } } })).rejects.toThrow('killed');
-  // Loaded, not yet superseded: both versions of "old" are visible until the next run.
-  expect((await stored(o.dbUri)).rows.old?.sort()).toEqual(['new.jpg', 'old.jpg']);
+  // Loaded, and so superseded (the loader does both before it records the load).
+  expect((await stored(o.dbUri)).rows.old).toEqual(['new.jpg']);
   expect(await files(o.inboxUri)).toHaveLength(2);
 
   await o.put({ id: 'y' });
@@ -160,6 +161,39 @@ test('a run that stops after the load is finished by the next one: no duplicates
   expect(next.batches.map((b) => [b.resumed, b.records])).toEqual([[true, 2], [false, 1]]);
   expect((await stored(o.dbUri)).rows).toEqual({ old: ['new.jpg'], x: ['x-name.jpg'], y: ['y-name.jpg'] });
   expect(await files(o.inboxUri)).toEqual([]);
+});
+
+test.each(INGEST_STEPS)('a run killed right after step “%s” is finished by the next run: exactly one row per image', async (step) => {
+  const o = setup(`crash-at-${step}`);
+  // A backfill row and an earlier upload that this batch replaces, and new images.
+  const shard = await writeSyntheticShardResults(path.join(root, `crash-at-${step}`, 'results', 'shard-00000'), { shardId: 'run-1/shard-00000', count: 3, dim: DIM, seed: 9 });
+  await loadShardResults({ dbUri: o.dbUri, shardResultsUri: shard.dir, shardId: shard.shardId });
+  const fromBackfill = shard.rows[0].imageId;
+  await o.put({ id: 'up', name: 'up-1.jpg' });
+  await ingestRealtime(o);
+  await o.put({ id: fromBackfill, name: 'reuploaded.jpg' });
+  await o.put({ id: 'up', name: 'up-2.jpg' });
+  await o.put({ id: 'new' });
+  await o.put({ id: 'bad', error: 'CORRUPT_IMAGE' });
+
+  await expect(ingestRealtime({ ...o, hooks: { after: (at) => { if (at === step) throw new Error(`killed after ${at}`); } } })).rejects.toThrow(`killed after ${step}`);
+  const next = await ingestRealtime(o);
+  // The claim is finished by the next run (the release step is the last one that needs it).
+  expect(next.batches.map((b) => b.resumed)).toEqual(step === 'release' ? [] : [true]);
+
+  const { rows, errors } = await stored(o.dbUri);
+  expect(rows).toEqual({
+    [fromBackfill]: ['reuploaded.jpg'],
+    [shard.rows[1].imageId]: [shard.rows[1].seoFilename],
+    [shard.rows[2].imageId]: [shard.rows[2].seoFilename],
+    up: ['up-2.jpg'],
+    new: ['new-name.jpg'],
+  });
+  expect(errors).toEqual({ bad: ['CORRUPT_IMAGE'] });
+  expect(await files(o.inboxUri)).toEqual([]);
+  expect(await files(path.join(o.batchesUri, 'claims'))).toEqual([]);
+  // And a third run finds nothing to do.
+  expect((await ingestRealtime(o)).batches).toEqual([]);
 });
 
 test('a claim without its batch (a crash while building) is rebuilt from the inbox', async () => {
@@ -252,6 +286,16 @@ test('a result whose embedding width differs from the store’s is kept as a fai
   await o.put({ id: 'b' });
   await ingestRealtime(o);
   expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'], b: ['b-name.jpg'] }, errors: { wide: [INBOX_RECORD_INVALID] } });
+});
+
+test('a result of another model than the store’s is kept as a failure, not a refused (poison) batch', async () => {
+  const o = setup('model');
+  await o.put({ id: 'a' });
+  await ingestRealtime(o);
+  await writeInboxRecord(o.inboxUri, 'other', { kind: 'result', result: { ...result('other', 'other.jpg'), model_id: 'another-clip' } }, new Date(Date.now() - 60_000));
+  const run = await ingestRealtime(o);
+  expect(run.batches).toEqual([expect.objectContaining({ rows: 0, failed: 1 })]);
+  expect(await stored(o.dbUri)).toEqual({ rows: { a: ['a-name.jpg'] }, errors: { other: [INBOX_RECORD_INVALID] } });
 });
 
 test('inbox names sort by time, are flat whatever the image id holds, and give the id back', () => {

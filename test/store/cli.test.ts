@@ -98,7 +98,7 @@ test('vista realtime ingest loads the inbox into the store; --from-env reads the
   const result = (id: string) => ({
     image_id: id, source_uri: `s3://uploads/uploads/${id}.jpg`, seo_filename: `${id}.jpg`, tags: ['pool'], tag_scores: [0.5],
     embedding: Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), width: 1, height: 1, format: 'jpeg', content_sha256: 'x',
-    model_id: 'm', taxonomy_id: 't', processed_at: new Date().toISOString(),
+    model_id: 'synthetic', taxonomy_id: 't', processed_at: new Date().toISOString(),
   });
   const old = new Date(Date.now() - 3_600_000);
   await writeInboxRecord(inbox, 'rt-1', { kind: 'result', result: result('rt-1') }, old);

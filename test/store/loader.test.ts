@@ -161,12 +161,12 @@ test('a shard without summary.json is refused as incomplete', async () => {
   await expect(load).rejects.toMatchObject({ code: 'OUTPUT_INVALID', details: { reason: 'SHARD_INCOMPLETE' } });
 });
 
-test('a shard of a different embedding width is refused', async () => {
+test('a shard of a different embedding width is refused (the store records its model and width)', async () => {
   const db = path.join(root, 'db-width');
   const a = await shard('shard-50000', 10, 10);
   await loadShardResults({ dbUri: db, shardResultsUri: a.dir, shardId: a.shardId });
   const wide = await writeSyntheticShardResults(path.join(root, 'wide'), { shardId: 'shard-50001', count: 5, dim: 64, seed: 1 });
-  await expect(loadShardResults({ dbUri: db, shardResultsUri: wide.dir, shardId: wide.shardId })).rejects.toMatchObject({ code: 'OUTPUT_INVALID' });
+  await expect(loadShardResults({ dbUri: db, shardResultsUri: wide.dir, shardId: wide.shardId })).rejects.toMatchObject({ code: 'STORE_MODEL_MISMATCH' });
 });
 
 test('a load that fails after appending removes its own rows at once (no copies visible until a retry)', async () => {

@@ -91,6 +91,12 @@ describe('process commit lock', () => {
     expect(needsProcessCommitLock('/tmp/db', 'http://127.0.0.1:4568')).toBe(false);
   });
 
+  test('an endpoint declared to enforce conditional writes needs no lock; one declared not to always does', () => {
+    expect(needsProcessCommitLock('s3://b/db', 'http://127.0.0.1:4568', 'true')).toBe(false);
+    expect(needsProcessCommitLock('s3://b/db', undefined, 'false')).toBe(true);
+    expect(needsProcessCommitLock('/tmp/db', undefined, 'false')).toBe(false);
+  });
+
   test('runs ops of one key one at a time, in order, past failures', async () => {
     const events: string[] = [];
     const op = (name: string, ms: number, fail = false) => async () => {

@@ -19,6 +19,10 @@ export interface SyntheticShardOptions {
   partSize?: number;
   /** Clusters of the embedding space, shared by every shard written with the same value. @default 16 */
   clusters?: number;
+  /** Image ids are `<imagePrefix>-img-<n>`: shards with one prefix hold the same images. @default shardId */
+  imagePrefix?: string;
+  /** @default 'synthetic' */
+  modelId?: string;
 }
 
 export interface SyntheticShard {

@@ -21,8 +21,9 @@ import { exists, joinUri, listNames, readJson, readText, removeFiles, writeJsonA
 import { type Logger, silentLogger } from '../log';
 import { SUMMARY_FILE, makeShardOutput } from '../pipeline/shard-output';
 import { unindexedVectorRows } from '../store/indexer';
-import { loadShardResults } from '../store/loader';
-import { type SupersedeResult, supersedeOlderShards } from '../store/supersede';
+import { type LoadShardOptions, loadShardResults } from '../store/loader';
+import { readStoreManifest } from '../store/store-manifest';
+import type { SupersedeResult } from '../store/supersede';
 import { storeEmbeddingDim } from '../store/tables';
 import type { EnrichedImage, ImageFailure } from '../types';
 import { fromEnrichResult } from './protocol';
@@ -46,9 +47,26 @@ export interface RealtimeIngestOptions {
   /** @default 120_000 */
   minBatchMs?: number;
   logger?: Logger;
-  /** Fault injection for tests: a throw here is a crash at that point. */
-  hooks?: { beforeLoad?: () => Promise<void> | void; afterLoad?: () => Promise<void> | void };
+  /** Waiting for, and holding, the store's writer lease (writer \`realtime\`). */
+  lease?: LoadShardOptions['lease'];
+  /** Fault injection for tests: a throw here is a crash at that point (nothing cleans up after it). */
+  hooks?: {
+    beforeLoad?: () => Promise<void> | void;
+    afterLoad?: () => Promise<void> | void;
+    /** Called after each step of a batch (IngestStep); a throw is a crash right after that step. */
+    after?: (step: IngestStep) => Promise<void> | void;
+  };
 }
+
+/**
+ * The boundaries of a batch, in order: claim written; batch built; rows appended (not yet
+ * recorded); older rows superseded (not yet recorded); load recorded in the ledger; inbox records
+ * deleted; claim released (batch folder not yet removed).
+ */
+export type IngestStep = 'claim' | 'build' | 'load' | 'supersede' | 'loaded' | 'delete' | 'release';
+export const INGEST_STEPS: readonly IngestStep[] = ['claim', 'build', 'load', 'supersede', 'loaded', 'delete', 'release'];
+/** The writer the ingest takes the store's writer lease as. */
+export const REALTIME_WRITER = 'realtime';
 
 export interface IngestedBatch {
   batchId: string;
@@ -117,6 +135,7 @@ export async function ingestRealtime(options: RealtimeIngestOptions): Promise<Re
     const batchId = stampedId();
     const claim: BatchClaim = { batch_id: batchId, shard_id: `${REALTIME_SHARD_PREFIX}${batchId}`, sources, created_at: new Date().toISOString() };
     await writeJsonAtomic(claimUri(options, batchId), claim);
+    await options.hooks?.after?.('claim');
     const batch = await completeBatch(claim, options, logger, false);
     if (batch) batches.push(batch);
   }
@@ -126,10 +145,10 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
   const folder = joinUri(options.batchesUri, claim.batch_id);
   const summaryUri = joinUri(folder, SUMMARY_FILE);
   let built = await exists(summaryUri);
-  if (built && (await widthChanged(summaryUri, options.dbUri))) {
-    // Built before the store's images table existed, which has since been created with another
-    // width: as it is the batch could never load. Its records are all still in the inbox.
-    logger.warn('realtime batch rebuilt: the store now holds another embedding width', { batch_id: claim.batch_id });
+  if (built && (await modelChanged(summaryUri, options.dbUri))) {
+    // Built before the store recorded its model, which has since been set by another model (or
+    // width): as it is the batch could never load. Its records are all still in the inbox.
+    logger.warn('realtime batch rebuilt: the store now holds another model or embedding width', { batch_id: claim.batch_id });
     built = false;
   }
   if (!built && (await buildBatch(folder, claim, options, logger)) === 'nothing-left') {
@@ -139,14 +158,29 @@ async function completeBatch(claim: BatchClaim, options: RealtimeIngestOptions, 
     await removeFiles([claimUri(options, claim.batch_id)]);
     return undefined;
   }
+  if (!built) await options.hooks?.after?.('build');
   await options.hooks?.beforeLoad?.();
-  const load = await loadShardResults({ dbUri: options.dbUri, shardResultsUri: folder, shardId: claim.shard_id });
+  const after = options.hooks?.after;
+  // The loader supersedes older rows of the batch's images itself, before it records the load:
+  // once the ledger has the batch, the batch has replaced them (nothing owed by a later run).
+  const load = await loadShardResults({
+    dbUri: options.dbUri,
+    shardResultsUri: folder,
+    shardId: claim.shard_id,
+    writer: REALTIME_WRITER,
+    orderedFamily: REALTIME_SHARD_PREFIX,
+    // Never wait for a backfill's operation past this run's time: the next run catches up.
+    lease: { ...(options.remainingMs ? { waitMs: Math.max(0, options.remainingMs() - (options.minBatchMs ?? 120_000)) } : {}), ...options.lease },
+    ...(after ? { hooks: { crash: true, afterAppend: () => after('load'), afterSupersede: () => after('supersede') } } : {}),
+  });
   await options.hooks?.afterLoad?.();
-  const imageIds = await readJson<string[]>(joinUri(folder, IDS_FILE));
-  const superseded = await supersedeOlderShards(options.dbUri, { shardId: claim.shard_id, orderedPrefix: REALTIME_SHARD_PREFIX }, imageIds);
+  await after?.('loaded');
+  const superseded: SupersedeResult = load.superseded;
   await removeFiles(claim.sources.map((name) => joinUri(options.inboxUri, name)));
+  await after?.('delete');
   // The commit point of "done": after it, nothing refers to the batch folder any more.
   await removeFiles([claimUri(options, claim.batch_id)]);
+  await after?.('release');
   await removeFiles((await listNames(folder)).map((name) => joinUri(folder, name)));
   const batch: IngestedBatch = {
     batchId: claim.batch_id,
@@ -167,10 +201,13 @@ async function oldestPendingSeconds(inboxUri: string): Promise<number> {
   return at ? Math.max(0, Math.round((Date.now() - at.getTime()) / 1000)) : 0;
 }
 
-async function widthChanged(summaryUri: string, dbUri: string): Promise<boolean> {
-  const { embedding_dim: built } = await readJson<{ embedding_dim: number }>(summaryUri);
+async function modelChanged(summaryUri: string, dbUri: string): Promise<boolean> {
+  const { embedding_dim: built, model_id: model } = await readJson<{ embedding_dim: number; model_id: string }>(summaryUri);
+  if (built === 0) return false;
+  const manifest = await readStoreManifest(dbUri);
+  if (manifest) return manifest.embedding_dim !== built || manifest.model_id !== model;
   const stored = await storeEmbeddingDim(dbUri);
-  return built > 0 && stored !== undefined && stored !== built;
+  return stored !== undefined && stored !== built;
 }
 
 async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIngestOptions, logger: Logger): Promise<'built' | 'nothing-left'> {
@@ -189,7 +226,10 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
   // become failures below instead of a batch that could never load. With no images table and no
   // result, the batch holds failures only and needs no width.
   const results = [...latest.values()].flatMap((r) => (r.kind === 'result' ? [r.result] : []));
-  const dim = (await storeEmbeddingDim(options.dbUri)) ?? results[0]?.embedding?.length ?? 0;
+  const manifest = await readStoreManifest(options.dbUri);
+  const dim = manifest?.embedding_dim ?? (await storeEmbeddingDim(options.dbUri)) ?? results[0]?.embedding?.length ?? 0;
+  // Likewise the model: the store refuses a batch of another model's embeddings (store-manifest.ts).
+  const model = manifest?.model_id ?? results[0]?.model_id;
 
   const rows: EnrichedImage[] = [];
   const failures: ImageFailure[] = [];
@@ -201,6 +241,11 @@ async function buildBatch(folder: string, claim: BatchClaim, options: RealtimeIn
     const r = record.result;
     if (r.embedding?.length !== dim) {
       const message = `result has ${r.embedding?.length ?? 'no'} embedding values, the store holds ${dim}`;
+      failures.push({ imageId: r.image_id, sourceUri: r.source_uri, errorCode: INBOX_RECORD_INVALID as ImageErrorCode, message });
+      continue;
+    }
+    if (r.model_id !== model) {
+      const message = `result of model ${r.model_id}, the store holds ${model}`;
       failures.push({ imageId: r.image_id, sourceUri: r.source_uri, errorCode: INBOX_RECORD_INVALID as ImageErrorCode, message });
       continue;
     }

@@ -8,7 +8,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { SystemErrorCode, VistaError } from '../errors';
 import { toLocalPath } from '../io/location';
 import { isS3Uri } from '../io/s3';
-import { needsProcessCommitLock, serialized } from './commit-lock';
+import { announceProcessCommitLock, needsProcessCommitLock, serialized } from './commit-lock';
 import { isCommitConflict, withStoreRetry } from './commit-retry';
 
 export const TableName = {
@@ -86,7 +86,9 @@ export async function openStore(dbUri: string, options: StoreOptions = {}): Prom
     throw new VistaError(SystemErrorCode.STORE_FAILED, `cannot open LanceDB at ${uri}: ${(err as Error).message}`, { cause: err });
   }
   const tables = new Map<TableName, lancedb.Table>();
-  const lock = needsProcessCommitLock(uri, process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL);
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL;
+  const lock = needsProcessCommitLock(uri, endpoint);
+  if (lock) announceProcessCommitLock(uri, endpoint);
   return {
     uri,
     connection,

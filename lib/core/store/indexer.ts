@@ -3,8 +3,8 @@
  * on the embeddings, BTREEs on image_id, hotel_id and shard_id, a LABEL_LIST on tags.
  *
  * It must never run while a loader writes: compaction rewrites fragments a concurrent delete may
- * be reading (a commit conflict at best). The backfill state machine guarantees this: the index
- * step starts only after the load Map has finished every shard (docs/store.md).
+ * be reading (a commit conflict at best). The backfill state machine orders it after the load
+ * Map, and the store's writer lease (writer-lease.ts) keeps any other writer out while it runs.
  *
  * Re-running is cheap and safe: optimize folds new rows into existing indexes; a scalar index that
  * exists is kept; the vector index is retrained only when the table outgrew it (vector-index.ts).
@@ -14,6 +14,7 @@ import { SystemErrorCode, VistaError } from '../errors';
 import { ResultColumn } from '../pipeline/schema';
 import { TableName, type VistaStore, openStore } from './connect';
 import { StoreColumn, storedEmbeddingDim } from './tables';
+import { type WriterLeaseOptions, withWriterLease } from './writer-lease';
 import { type VectorIndexPlan, type VectorIndexSettings, needsRetrain, planVectorIndex, toLanceIndex } from './vector-index';
 
 export interface BuildIndexesOptions {
@@ -24,6 +25,9 @@ export interface BuildIndexesOptions {
   /** Rebuild every index even when an existing one would do. */
   force?: boolean;
   log?: (message: string) => void;
+  /** The writer taking the store's writer lease for the build (a backfill's run id). @default 'indexer' */
+  writer?: string;
+  lease?: Pick<WriterLeaseOptions, 'waitMs' | 'ttlMs' | 'pollMs' | 'logger'>;
 }
 
 export type IndexAction = 'created' | 'replaced' | 'kept' | 'skipped';
@@ -58,6 +62,12 @@ const SCALAR_INDEXES: { table: TableName; column: string; type: 'BTREE' | 'LABEL
 ];
 
 export async function buildIndexes(options: BuildIndexesOptions): Promise<IndexReport> {
+  // Compaction must not run beside a loader: the writer lease keeps every other writer out.
+  const lease = { ...options.lease, writer: options.writer ?? 'indexer', operation: 'build indexes' };
+  return withWriterLease(options.dbUri, lease, () => buildIndexesHoldingLease(options));
+}
+
+async function buildIndexesHoldingLease(options: BuildIndexesOptions): Promise<IndexReport> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const store = await openStore(options.dbUri, { readConsistencySeconds: 0 });

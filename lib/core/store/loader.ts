@@ -1,10 +1,12 @@
 /**
  * Loads one complete shard of worker output into LanceDB, idempotently and safely next to other
- * loaders (docs/store.md has the argument):
+ * loaders (docs/store.md has the argument), holding the store's writer lease (writer-lease.ts):
+ *   0 the store's model: recorded by the first load, another model refused (store-manifest.ts)
  *   1 ledger `started` row with this attempt's load_id (ordered after every attempt it can see)
  *   2 bulk appends of the shard's rows, tagged (shard_id, load_id), a few big commits
- *   3 ledger `loaded` row → the commit point
- *   4 prune: delete the shard's rows of earlier attempts (or all of ours if a later one won)
+ *   3 supersede: other shards' rows of the same images are deleted (one row per image; supersede.ts)
+ *   4 ledger `loaded` row → the commit point
+ *   5 prune: delete the shard's rows of earlier attempts (or all of ours if a later one won)
  * Appends never conflict with each other, a crash anywhere leaves rows that the next attempt's
  * prune removes, and a shard loaded twice at once converges to the higher load_id.
  * No mergeInsert: concurrent merge-inserts of new keys can insert duplicates (lance#4585).
@@ -12,11 +14,15 @@
 import type * as lancedb from '@lancedb/lancedb';
 import type { RecordBatch } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
+import { ResultColumn } from '../pipeline/schema';
 import { type VistaStore, TableName, openStore } from './connect';
 import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
 import { type LedgerFacts, beginAttempt, readShardHistory, recordLoaded } from './ledger';
 import { type CompleteShard, readCompleteShard, readFailures, readPart } from './shard-results';
+import { ensureStoreModel } from './store-manifest';
+import { type SupersedeResult, familyPredicate, shardFamily, supersedeImages } from './supersede';
 import { type EmbeddingPrecision, StoreColumn, ensureTable, imageErrorsSchema, imagesSchema, ledgerSchema, sqlString, storedEmbeddingDim } from './tables';
+import { type WriterLeaseOptions, withWriterLease } from './writer-lease';
 
 export interface LoadProgress {
   shardId: string;
@@ -30,8 +36,10 @@ export interface LoadProgress {
 export interface LoadHooks {
   /** Make a hook's throw behave like a killed process (a Lambda timeout): no cleanup runs after it. */
   crash?: boolean;
-  /** After every row and failure is appended, before the ledger records the load. */
+  /** After every row and failure is appended, before other shards' rows of the images are superseded. */
   afterAppend?: () => Promise<void> | void;
+  /** After other shards' rows of the images are deleted, before the ledger records the load. */
+  afterSupersede?: () => Promise<void> | void;
   /** After the ledger records the load, before other attempts' rows are pruned. */
   afterRecord?: () => Promise<void> | void;
 }
@@ -49,6 +57,23 @@ export interface LoadShardOptions {
   /** Used only when this load creates the images table. @default 'float16' */
   embeddingPrecision?: EmbeddingPrecision;
   hooks?: LoadHooks;
+  /**
+   * The writer this load belongs to, which takes the store's writer lease: a backfill's run id.
+   * @default the shard id's family without its slash (`<runId>` for `<runId>/shard-00042`)
+   */
+  writer?: string;
+  /** Waiting for, and holding, the writer lease. */
+  lease?: Pick<WriterLeaseOptions, 'waitMs' | 'ttlMs' | 'pollMs' | 'logger'>;
+  /**
+   * The shard family whose ids sort by time (the real-time ingest's `realtime/`): a newer shard
+   * of it keeps its rows against an older one loaded at the same time (supersede.ts).
+   */
+  orderedFamily?: string;
+  /**
+   * The store holds another model's embeddings: drop its tables and start new ones for this model
+   * instead of refusing the load. Ask for it on a run's first load only, not on loads side by side.
+   */
+  newTable?: boolean;
 }
 
 export interface LoadShardResult {
@@ -61,6 +86,13 @@ export interface LoadShardResult {
   partsRead: number;
   /** The load attempt that owns the shard's rows. */
   loadId: string;
+  /** Rows and failure records of other shards this load replaced (0 when skipped). */
+  superseded: SupersedeResult;
+}
+
+/** The writer a shard's load belongs to when none is named. */
+export function writerOfShard(shardId: string): string {
+  return shardFamily(shardId).replace(/\/$/, '');
 }
 
 export async function loadShardResults(options: LoadShardOptions): Promise<LoadShardResult> {
@@ -68,7 +100,8 @@ export async function loadShardResults(options: LoadShardOptions): Promise<LoadS
   // Every read must see other loaders' commits: the ledger decides who owns which rows.
   const store = await openStore(options.dbUri, { readConsistencySeconds: 0 });
   try {
-    return await loadWithStore(store, shard, options);
+    const lease = { ...options.lease, writer: options.writer ?? writerOfShard(options.shardId), operation: `load ${options.shardId}` };
+    return await withWriterLease(options.dbUri, lease, () => loadWithStore(store, shard, options));
   } finally {
     store.close();
   }
@@ -77,20 +110,24 @@ export async function loadShardResults(options: LoadShardOptions): Promise<LoadS
 async function loadWithStore(store: VistaStore, shard: CompleteShard, options: LoadShardOptions): Promise<LoadShardResult> {
   const { shardId } = options;
   const facts: LedgerFacts = { shard_id: shardId, fingerprint: shard.fingerprint, shard_uri: shard.uri };
-  const ledger = await ensureTable(store, TableName.loadLedger, ledgerSchema());
   // Width 0: failures only, from a producer that knows no width yet (the real-time ingest before
   // its first success). Such a shard needs no images table and creates none.
   const widthless = shard.summary.embedding_dim === 0;
   if (widthless && shard.summary.parts.length > 0) {
     throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `shard ${shardId} has rows but an embedding width of 0`);
   }
+  if (!widthless && shard.summary.parts.some((p) => p.rows > 0)) {
+    // A shard of failures only mixes no embeddings. First: a new table for another model drops the tables opened below.
+    await ensureStoreModel(store, { modelId: shard.summary.model_id, embeddingDim: shard.summary.embedding_dim }, { newTable: options.newTable, shardId });
+  }
+  const ledger = await ensureTable(store, TableName.loadLedger, ledgerSchema());
   const images = widthless
     ? await store.table(TableName.images)
     : await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
   const errors = await ensureTable(store, TableName.imageErrors, imageErrorsSchema());
   const storedDim = images ? await storedEmbeddingDim(images) : undefined;
   if (!widthless && storedDim !== shard.summary.embedding_dim) {
-    throw new VistaError(SystemErrorCode.OUTPUT_INVALID, `shard ${shardId} has ${shard.summary.embedding_dim}-d embeddings, the store holds ${storedDim}-d`);
+    throw new VistaError(SystemErrorCode.STORE_MODEL_MISMATCH, `shard ${shardId} has ${shard.summary.embedding_dim}-d embeddings, the store holds ${storedDim}-d`);
   }
 
   const before = await readShardHistory(ledger, shardId);
@@ -100,14 +137,20 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   if (!options.force && won?.fingerprint === shard.fingerprint && unsettled.length === 0) {
     // Already loaded. A retry of a load that crashed before its prune finishes that prune.
     if (before.started.some((id) => id < won.load_id)) await prune(store, images, errors, shardId, won.load_id, 'older');
-    return { shardId, loadedRows: won.rows, failedRows: won.failed, skipped: true, partsRead: won.parts, loadId: won.load_id };
+    return { shardId, loadedRows: won.rows, failedRows: won.failed, skipped: true, partsRead: won.parts, loadId: won.load_id, superseded: NOTHING_SUPERSEDED };
   }
 
   const loadId = await beginAttempt(store, ledger, facts, before);
   let counts: { rows: number; failed: number; parts: number };
+  let superseded = NOTHING_SUPERSEDED;
   try {
-    counts = await appendShard(store, images, errors, shard, loadId, options);
+    const appended = await appendShard(store, images, errors, shard, loadId, options);
+    counts = appended;
     await options.hooks?.afterAppend?.();
+    if (await othersMayHoldImages(ledger, shardId, options.orderedFamily)) {
+      superseded = await supersedeImages(store, { shardId, orderedPrefix: options.orderedFamily }, appended.imageIds);
+    }
+    await options.hooks?.afterSupersede?.();
   } catch (err) {
     if (options.hooks?.crash) throw err;
     // Rows of an attempt that never records its load must not linger (search would see them)
@@ -127,7 +170,20 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   } else if (after.started.some((id) => id < loadId)) {
     await prune(store, images, errors, shardId, loadId, 'older');
   }
-  return { shardId, loadedRows: winner.rows, failedRows: winner.failed, skipped: false, partsRead: counts.parts, loadId: winner.load_id };
+  return { shardId, loadedRows: winner.rows, failedRows: winner.failed, skipped: false, partsRead: counts.parts, loadId: winner.load_id, superseded };
+}
+
+const NOTHING_SUPERSEDED: SupersedeResult = { images: 0, imageErrors: 0 };
+
+/**
+ * Whether another shard can hold rows of this shard's images: some shard of another family (or,
+ * in an ordered family, any other shard) is in the ledger. A store's first backfill finds none
+ * and so never looks up its images. Called after this load's `started` row is committed, so of two
+ * ordered loads at once the later one always sees the earlier.
+ */
+async function othersMayHoldImages(ledger: lancedb.Table, shardId: string, orderedFamily: string | undefined): Promise<boolean> {
+  const others = orderedFamily !== undefined ? `${StoreColumn.shardId} <> ${sqlString(shardId)}` : `NOT ${familyPredicate(shardFamily(shardId))}`;
+  return (await ledger.query().where(others).select([StoreColumn.shardId]).limit(1).toArray()).length > 0;
 }
 
 async function appendShard(
@@ -137,8 +193,9 @@ async function appendShard(
   shard: CompleteShard,
   loadId: string,
   options: LoadShardOptions,
-): Promise<{ rows: number; failed: number; parts: number }> {
+): Promise<{ rows: number; failed: number; parts: number; imageIds: string[] }> {
   const { shardId } = options;
+  const imageIds: string[] = [];
   const limit = options.appendBatchRows ?? 50_000;
   const partsTotal = shard.summary.parts.length;
   const rowsTotal = shard.summary.parts.reduce((n, p) => n + p.rows, 0);
@@ -159,6 +216,7 @@ async function appendShard(
     const table = await readPart(shard, part);
     partsRead++;
     pending.push(...partToImageBatches(table, shardId, loadId));
+    for (const id of table.getChild(ResultColumn.imageId)!.toArray() as string[]) imageIds.push(id);
     pendingRows += table.numRows;
     if (pendingRows >= limit) await flush();
   }
@@ -169,8 +227,9 @@ async function appendShard(
     const chunk = failuresTable(failures, shardId, loadId);
     await store.commit(TableName.imageErrors, `append failures ${shardId}`, () => errors.add(chunk));
     failed += failures.length;
+    for (const f of failures) imageIds.push(f.image_id);
   }
-  return { rows: rowsAppended, failed, parts: partsRead };
+  return { rows: rowsAppended, failed, parts: partsRead, imageIds };
 }
 
 /** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */

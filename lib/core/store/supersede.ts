@@ -1,18 +1,23 @@
 /**
- * "The latest enrichment of an image wins": after a shard of newer outcomes is loaded, the rows and
- * failure records that older shards hold for the same images are deleted. Used by the real-time
- * ingest, where a re-upload replaces what an earlier upload (or the backfill) stored.
+ * "The latest load of an image wins": when a shard is loaded, the rows and failure records that
+ * other shards hold for the same images are deleted, so a store has one row per image whatever
+ * loaded it (two backfill runs, a backfill and the real-time ingest). The loader does this for
+ * every load, before it records the load as complete (loader.ts), under the store's writer lease:
+ * loads of different writers never overlap, so "other shards" hold older loads.
  *
- * Older means any shard outside the ordered family (`realtime/…`, ids sorting by time) and, inside
- * it, any shard id that sorts lower. A shard that finds a *newer* one already holding an image
- * deletes its own copy: so two ingests that overlap, in any interleaving of their loads and
- * supersedes, leave the newer outcome alone. Idempotent.
+ * Shards come in families, one per writer: the shard id up to its last `/` (`<runId>/`,
+ * `realtime/`). Within a backfill run's family no image appears twice (planning dedupes), and its
+ * shards load side by side, so only other families are superseded. The real-time family is
+ * *ordered* (batch ids are UTC stamps) and its overlapping runs may load one image twice at once:
+ * there a lower id is older, and a shard that finds a *newer* one already holding an image deletes
+ * its own copy, so the newer outcome survives any interleaving. Idempotent.
  */
 import { ResultColumn } from '../pipeline/schema';
 import { type VistaStore, TableName, openStore } from './connect';
 import { ErrorColumn, StoreColumn, sqlString } from './tables';
+import { type WriterLeaseOptions, withWriterLease } from './writer-lease';
 
-/** Image ids per statement: keeps each SQL statement small. */
+/** Image ids per lookup: keeps each SQL statement small. */
 const IDS_PER_STATEMENT = 500;
 
 export interface SupersedeResult {
@@ -25,22 +30,46 @@ export interface SupersedeResult {
 export interface SupersedeKeep {
   /** The shard whose outcomes are the latest, e.g. `realtime/<batch id>`. */
   shardId: string;
-  /** The family of shards ordered by id, e.g. `realtime/`. */
-  orderedPrefix: string;
+  /** An ordered family (ids sort by time), e.g. `realtime/`; absent: the shard's own family, unordered. */
+  orderedPrefix?: string;
 }
 
-export async function supersedeOlderShards(dbUri: string, keep: SupersedeKeep, imageIds: readonly string[]): Promise<SupersedeResult> {
-  if (!keep.shardId.startsWith(keep.orderedPrefix)) throw new RangeError(`${keep.shardId} is not under ${keep.orderedPrefix}`);
-  if (/[%_\\]/.test(keep.orderedPrefix)) throw new RangeError(`prefix ${keep.orderedPrefix} has LIKE wildcards`);
+/** The family of a shard id: everything up to its last `/` (a run, `realtime/`), or the id itself. */
+export function shardFamily(shardId: string): string {
+  const slash = shardId.lastIndexOf('/');
+  return slash >= 0 ? shardId.slice(0, slash + 1) : shardId;
+}
+
+/** SQL for "shard_id is in this family", as a range (a LIKE would treat `_` and `%` in run ids as wildcards). */
+export function familyPredicate(family: string): string {
+  const column = StoreColumn.shardId;
+  if (!family.endsWith('/')) return `${column} = ${sqlString(family)}`;
+  const upper = `${family.slice(0, -1)}${String.fromCharCode(family.charCodeAt(family.length - 1) + 1)}`;
+  return `(${column} >= ${sqlString(family)} AND ${column} < ${sqlString(upper)})`;
+}
+
+/** Standalone supersede (the loader calls `supersedeImages` itself, inside its lease). */
+export async function supersedeOlderShards(
+  dbUri: string,
+  keep: SupersedeKeep,
+  imageIds: readonly string[],
+  lease?: Partial<WriterLeaseOptions>,
+): Promise<SupersedeResult> {
+  if (keep.orderedPrefix !== undefined && !keep.shardId.startsWith(keep.orderedPrefix)) throw new RangeError(`${keep.shardId} is not under ${keep.orderedPrefix}`);
   const store = await openStore(dbUri, { readConsistencySeconds: 0 });
   try {
-    return {
-      images: await supersedeIn(store, TableName.images, ResultColumn.imageId, keep, imageIds),
-      imageErrors: await supersedeIn(store, TableName.imageErrors, ErrorColumn.imageId, keep, imageIds),
-    };
+    const writer = lease?.writer ?? shardFamily(keep.shardId).replace(/\/$/, '');
+    return await withWriterLease(dbUri, { operation: `supersede for ${keep.shardId}`, ...lease, writer }, () => supersedeImages(store, keep, imageIds));
   } finally {
     store.close();
   }
+}
+
+export async function supersedeImages(store: VistaStore, keep: SupersedeKeep, imageIds: readonly string[]): Promise<SupersedeResult> {
+  return {
+    images: await supersedeIn(store, TableName.images, ResultColumn.imageId, keep, imageIds),
+    imageErrors: await supersedeIn(store, TableName.imageErrors, ErrorColumn.imageId, keep, imageIds),
+  };
 }
 
 async function supersedeIn(store: VistaStore, name: TableName, idColumn: string, keep: SupersedeKeep, imageIds: readonly string[]): Promise<number> {
@@ -48,18 +77,24 @@ async function supersedeIn(store: VistaStore, name: TableName, idColumn: string,
   if (!table) return 0;
   const shard = StoreColumn.shardId;
   const self = sqlString(keep.shardId);
-  const family = `${shard} LIKE ${sqlString(`${keep.orderedPrefix}%`)}`;
+  const family = familyPredicate(keep.orderedPrefix ?? shardFamily(keep.shardId));
+  const older = keep.orderedPrefix !== undefined ? `(NOT ${family} OR ${shard} < ${self})` : `NOT ${family}`;
   let deleted = 0;
+  const idsOf = async (predicate: string) =>
+    [...new Set(((await table.query().where(predicate).select([idColumn]).toArray()) as Record<string, string>[]).map((row) => row[idColumn]))];
   const remove = async (predicate: string) => {
     const result = await store.commit(name, `supersede in ${name} for ${keep.shardId}`, () => table.delete(predicate));
     deleted += Number(result?.numDeletedRows ?? 0);
   };
+  const inList = (ids: readonly string[]) => `${idColumn} IN (${ids.map(sqlString).join(', ')})`;
   for (let i = 0; i < imageIds.length; i += IDS_PER_STATEMENT) {
-    const ids = `${idColumn} IN (${imageIds.slice(i, i + IDS_PER_STATEMENT).map(sqlString).join(', ')})`;
-    await remove(`${ids} AND (NOT (${family}) OR ${shard} < ${self})`);
-    const newer = (await table.query().where(`${ids} AND ${family} AND ${shard} > ${self}`).select([idColumn]).toArray()) as Record<string, string>[];
-    const lost = [...new Set(newer.map((row) => row[idColumn]))];
-    if (lost.length > 0) await remove(`${idColumn} IN (${lost.map(sqlString).join(', ')}) AND ${shard} = ${self}`);
+    const ids = inList(imageIds.slice(i, i + IDS_PER_STATEMENT));
+    // Look first, delete only what is there: a delete is a commit, a lookup is not.
+    const stale = await idsOf(`${ids} AND ${older}`);
+    if (stale.length > 0) await remove(`${inList(stale)} AND ${older}`);
+    if (keep.orderedPrefix === undefined) continue;
+    const lost = await idsOf(`${ids} AND ${family} AND ${shard} > ${self}`);
+    if (lost.length > 0) await remove(`${inList(lost)} AND ${shard} = ${self}`);
   }
   return deleted;
 }

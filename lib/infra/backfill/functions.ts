@@ -19,7 +19,7 @@ import { VistaFunction } from '../vista-function';
 
 export type FunctionsConfig = Pick<
   InfraConfig,
-  'shardSize' | 'modelPath' | 'shardMemoryMiB' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'logRetentionDays'
+  'shardSize' | 'modelPath' | 'shardMemoryMiB' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'indexEphemeralStorageMiB' | 'logRetentionDays'
 >;
 
 export interface BackfillFunctionsProps {
@@ -69,6 +69,8 @@ export class BackfillFunctions extends Construct {
       description: 'Vista backfill: builds the LanceDB indexes',
       logRetention,
       memorySize: config.indexMemoryMiB,
+      // LanceDB spills index-training and shuffle files to /tmp.
+      ephemeralStorageMiB: config.indexEphemeralStorageMiB,
       lanceDb: this.lanceDb,
     }).bindVectorStore(storage);
 
