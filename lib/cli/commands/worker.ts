@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { makeLogger, type Logger } from '../../core/log';
 import { makeEmfEmitter, noMetrics, type MetricEmitter } from '../../core/metrics';
 import { WorkerMetric } from '../../core/metrics-names';
@@ -5,7 +6,7 @@ import { BATCH_ENV, resolveBatchAssignment } from '../../core/pipeline/batch-job
 import { countShardEntries } from '../../core/pipeline/shard-reader';
 import { createWorker } from '../../core/pipeline/worker';
 import { parseWorkerConfig } from '../../core/pipeline/worker-config';
-import { type CliCommand, type CliValues, intOpt, stringOpt } from '../command';
+import { type CliCommand, type CliValues, choiceOpt, countOpt, stringOpt, usageError } from '../command';
 import { makeProgress } from '../progress';
 
 const options = {
@@ -63,6 +64,7 @@ export const command: CliCommand = {
       const shard = stringOpt(values, 'shard');
       const out = stringOpt(values, 'out');
       if (!shard || !out) throw usageError('--shard and --out are required (or --from-env)');
+      checkLocalShard(shard);
       shardUri = shard;
       outUri = out;
     }
@@ -125,20 +127,24 @@ async function runOne(
   return 0;
 }
 
-function usageError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_PARSE_ARGS_USAGE' });
+/** A local shard must be a file: a folder or a missing path fails every retry the same way. */
+function checkLocalShard(shard: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(shard) && !shard.startsWith('file://')) return;
+  const file = shard.startsWith('file://') ? new URL(shard) : shard;
+  if (!existsSync(file)) throw usageError(`--shard ${shard} does not exist: give a shard file (JSONL or one URI per line)`);
+  if (statSync(file).isDirectory()) throw usageError(`--shard ${shard} is a folder: give one shard file inside it (JSONL or one URI per line)`);
 }
 
 function configFromFlags(values: CliValues): Record<string, unknown> {
   return dropUndefined({
     model: stringOpt(values, 'model'),
-    provider: stringOpt(values, 'provider'),
+    provider: choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu']),
     taxonomy: stringOpt(values, 'taxonomy'),
     artifacts: stringOpt(values, 'artifacts'),
-    batchSize: intOpt(values, 'batch-size'),
-    partSize: intOpt(values, 'part-size'),
-    concurrency: intOpt(values, 'concurrency'),
-    intraOpThreads: intOpt(values, 'threads'),
+    batchSize: countOpt(values, 'batch-size'),
+    partSize: countOpt(values, 'part-size'),
+    concurrency: countOpt(values, 'concurrency'),
+    intraOpThreads: countOpt(values, 'threads'),
   });
 }
 
