@@ -18,7 +18,7 @@
  *                             objects ({"__type": "AddedToken", "content": …}), errors "replace".
  *   special_tokens_map.json   bos/eos/unk as objects, pad as a plain string.
  *   onnx/vision_model.onnx    pixel_values [batch, 3, 224, 224] → image_embeds [batch, 512]
- *   onnx/text_model.onnx      input_ids [batch, sequence] → text_embeds [batch, 512]
+ *   onnx/text_model.onnx      input_ids, attention_mask [batch, sequence] → text_embeds [batch, 512]
  *
  * What is NOT real: the weights (seeded random, tiny transformers behind the real I/O shapes), the
  * vocabulary (the 512 byte symbols plus merges learned from a small corpus instead of CLIP's 49,152
