@@ -7,6 +7,7 @@
  * a job that would fail the same way). A command checks anything else about its input (a file
  * that must exist, two flags that exclude each other) with `usageError(...)` or `requireOpt(...)`.
  */
+import { existsSync, statSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -115,6 +116,17 @@ export function choiceOpt<C extends string>(values: CliValues, name: string, cho
 export function countsOpt(values: CliValues, name: string, fallback: string): number[] {
   const text = stringOpt(values, name, fallback);
   return text.split(',').map((part) => countOpt({ [name]: part.trim() }, name)!);
+}
+
+/**
+ * Checks that a local input (a plain path or file://) is an existing file; remote URIs (s3://…)
+ * pass unchecked. A folder or a missing file fails every retry the same way: a usage error.
+ */
+export function checkLocalFile(flag: string, uri: string, expected: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) return;
+  const file = uri.startsWith('file://') ? new URL(uri) : uri;
+  if (!existsSync(file)) throw usageError(`--${flag} ${uri} does not exist: give ${expected}`);
+  if (statSync(file).isDirectory()) throw usageError(`--${flag} ${uri} is a folder: give ${expected} inside it`);
 }
 
 function checkBounds(name: string, n: number, { min, max }: IntBounds): number {

@@ -118,6 +118,8 @@ const cases: [string, string[], RegExp][] = [
   ['a choice outside its list', ['model', 'generate', '--out', dir, '--size', 'huge'], /^vista model generate: --size must be one of tiny, vit-b-32, got "huge"/],
   ['a missing required flag', ['realtime', 'ingest', '--inbox', dir], /^vista realtime ingest: --batches is required \(or --from-env\)/],
   ['search without a mode', ['search', '--db', dir], /give --db and exactly one of --similar, --text, --liked/],
+  ['a folder as --manifest', ['backfill', '--manifest', shardFolder, '--work', dir, '--db', dir], /--manifest .* is a folder: give the manifest file/],
+  ['a batch size past the limit', ['worker', '--shard', shardFile, '--out', dir, '--batch-size', '99999'], /--batch-size must be at most 4096, got 99999/],
 ];
 
 const processCases: [string, string[], RegExp][] = [cases[0], cases[4], cases[8], cases[11]];

@@ -9,7 +9,7 @@ import type { RunReport } from '../../core/backfill/report';
 import { readJson, exists } from '../../core/io/location';
 import { isS3Uri } from '../../core/io/s3';
 import { makeLogger, type Logger } from '../../core/log';
-import { type CliCommand, countOpt, stringOpt, usageError } from '../command';
+import { type CliCommand, checkLocalFile, countOpt, stringOpt, usageError } from '../command';
 import { makeProgress } from '../progress';
 
 const options = {
@@ -55,6 +55,7 @@ export const command: CliCommand = {
     const work = stringOpt(values, 'work');
     const db = stringOpt(values, 'db');
     if (!manifest || !work || !db) throw usageError('--manifest, --work and --db are required');
+    checkLocalFile('manifest', manifest, 'the manifest file (one URI per line, or JSONL)');
     const result = await runBackfillWithProgress({
       manifestUri: manifest,
       workUri: work,

@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import { makeLogger, type Logger } from '../../core/log';
 import { makeEmfEmitter, noMetrics, type MetricEmitter } from '../../core/metrics';
 import { WorkerMetric } from '../../core/metrics-names';
@@ -6,7 +5,7 @@ import { BATCH_ENV, resolveBatchAssignment } from '../../core/pipeline/batch-job
 import { countShardEntries } from '../../core/pipeline/shard-reader';
 import { createWorker } from '../../core/pipeline/worker';
 import { parseWorkerConfig } from '../../core/pipeline/worker-config';
-import { type CliCommand, type CliValues, choiceOpt, countOpt, stringOpt, usageError } from '../command';
+import { type CliCommand, type CliValues, checkLocalFile, choiceOpt, countOpt, stringOpt, usageError } from '../command';
 import { makeProgress } from '../progress';
 
 const options = {
@@ -64,7 +63,7 @@ export const command: CliCommand = {
       const shard = stringOpt(values, 'shard');
       const out = stringOpt(values, 'out');
       if (!shard || !out) throw usageError('--shard and --out are required (or --from-env)');
-      checkLocalShard(shard);
+      checkLocalFile('shard', shard, 'one shard file (JSONL or one URI per line)');
       shardUri = shard;
       outUri = out;
     }
@@ -127,23 +126,15 @@ async function runOne(
   return 0;
 }
 
-/** A local shard must be a file: a folder or a missing path fails every retry the same way. */
-function checkLocalShard(shard: string): void {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(shard) && !shard.startsWith('file://')) return;
-  const file = shard.startsWith('file://') ? new URL(shard) : shard;
-  if (!existsSync(file)) throw usageError(`--shard ${shard} does not exist: give a shard file (JSONL or one URI per line)`);
-  if (statSync(file).isDirectory()) throw usageError(`--shard ${shard} is a folder: give one shard file inside it (JSONL or one URI per line)`);
-}
-
 function configFromFlags(values: CliValues): Record<string, unknown> {
   return dropUndefined({
     model: stringOpt(values, 'model'),
     provider: choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu']),
     taxonomy: stringOpt(values, 'taxonomy'),
     artifacts: stringOpt(values, 'artifacts'),
-    batchSize: countOpt(values, 'batch-size'),
+    batchSize: countOpt(values, 'batch-size', undefined, { max: 4096 }),
     partSize: countOpt(values, 'part-size'),
-    concurrency: countOpt(values, 'concurrency'),
+    concurrency: countOpt(values, 'concurrency', undefined, { max: 1024 }),
     intraOpThreads: countOpt(values, 'threads'),
   });
 }
