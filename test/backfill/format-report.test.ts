@@ -34,6 +34,6 @@ describe('formatRunReport timing', () => {
   it('says what the run-wide speed covers and shows the shards\' own speed beside it', () => {
     const text = formatRunReport(report, 'report.json');
     expect(text).toContain('25.3 images/s over 9.5 s of embedding (first shard\'s start to last shard\'s end)');
-    expect(text).toContain('120–150 images/s per shard while it ran');
+    expect(text).toContain('each shard alone: 120–150 images/s while it ran');
   });
 });

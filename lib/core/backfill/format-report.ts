@@ -33,7 +33,7 @@ export function formatRunReport(report: RunReport, reportUri: string, options: F
     const rates = report.shards.flatMap((s) => (s.imagesPerSecond !== undefined && s.input > 0 ? [s.imagesPerSecond] : []));
     if (rates.length > 0) {
       const range = Math.min(...rates) === Math.max(...rates) ? `${rates[0]}` : `${Math.min(...rates)}–${Math.max(...rates)}`;
-      lines.push(`             ${range} images/s per shard while it ran; the rest is worker start-up and shards waiting for a free worker`);
+      lines.push(`             each shard alone: ${range} images/s while it ran (the figure above also counts worker start-up, waits for a free worker, and shards running side by side)`);
     }
   }
   if (report.indexError) lines.push(`  index      FAILED: ${report.indexError}`);
