@@ -44,7 +44,9 @@ export function usageError(message: string): UsageError {
 }
 
 export function isUsageError(err: unknown): err is UsageError {
-  return err instanceof UsageError || (err as { code?: unknown } | null)?.code === 'USAGE';
+  const code = (err as { code?: unknown } | null)?.code;
+  // ERR_PARSE_ARGS_*: node:util's own, and the older convention of commands that threw them.
+  return err instanceof UsageError || code === 'USAGE' || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
 }
 
 /** Reads a string option, with an optional default. An empty value (`--db ""`) is a usage error. */

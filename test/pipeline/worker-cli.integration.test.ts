@@ -115,6 +115,8 @@ describe('vista worker --from-env: CloudWatch metric lines', () => {
     const first = await vista(['worker', '--from-env'], env);
     expect(first.signal).toBeNull();
     expect(first.status).toBe(0);
+    // The tiny model has random weights, and the worker says so (the warning was once lost under the CLI's loader).
+    expect(first.stderr).toContain('USING A CLIP MODEL WITH RANDOM WEIGHTS');
     const records = metricLines(first.stdout);
 
     // What the failure-rate alarm divides: the series without dimensions.
