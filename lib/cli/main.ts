@@ -49,14 +49,19 @@ function resolveCommand(argv: string[]): { name: string; rest: string[] } | unde
   return undefined;
 }
 
+let crashHandlersInstalled = false;
+
 export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug') || Boolean(process.env.VISTA_DEBUG);
   // Child processes (the backfill's workers) inherit it.
   if (debug) process.env.VISTA_DEBUG ||= '1';
   const args = argv.filter((a) => a !== '--debug');
   const report = makeReporter(debug);
-  process.on('uncaughtException', (err) => report.crash('vista', err));
-  process.on('unhandledRejection', (err) => report.crash('vista', err));
+  if (!crashHandlersInstalled) {
+    crashHandlersInstalled = true;
+    process.on('uncaughtException', (err) => report.crash('vista', err));
+    process.on('unhandledRejection', (err) => report.crash('vista', err));
+  }
 
   if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
     printHelp();
