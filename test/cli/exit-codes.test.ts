@@ -11,15 +11,17 @@ const run = (args: string[], env: Record<string, string> = {}) =>
 
 describe('vista exit codes', () => {
   it('exits 2 (not retried) for a missing model, with the code in the message', () => {
-    const r = run(['worker', '--shard', '/nowhere.jsonl', '--out', '/tmp/nowhere', '--model', '/no/such/model']);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vista-exit-'));
+    writeFileSync(path.join(dir, 'shard.txt'), '/nowhere.jpg\n');
+    const r = run(['worker', '--shard', path.join(dir, 'shard.txt'), '--out', path.join(dir, 'out'), '--model', '/no/such/model']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('MODEL_NOT_FOUND');
   });
 
-  it('exits 2 for an unknown flag and prints the usage', () => {
+  it('exits 2 for an unknown flag, in one line that points to the help', () => {
     const r = run(['worker', '--no-such-flag']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('vista worker --shard');
+    expect(r.stderr.trim()).toBe('vista worker: unknown option --no-such-flag. Run: vista worker --help');
   });
 
   it('exits 0 for an array child past the shard count (Batch arrays have at least 2 children)', () => {

@@ -58,9 +58,10 @@ test('vista search prints a readable table, grouped by hotel on request', async 
   expect(grouped.out).toMatch(/^2\. hotel /m);
 });
 
-test('vista search needs --db and exactly one query mode', async () => {
-  expect((await captured(() => search.run({ db, similar: 'a', text: 'b' }, []))).code).toBe(2);
-  expect((await captured(() => search.run({ similar: 'a' }, []))).code).toBe(2);
+test('vista search needs --db and exactly one query mode (a usage error: main prints it and exits 2)', async () => {
+  const usage = { code: 'USAGE', message: 'give --db and exactly one of --similar, --text, --liked' };
+  await expect(search.run({ db, similar: 'a', text: 'b' }, [])).rejects.toMatchObject(usage);
+  await expect(search.run({ similar: 'a' }, [])).rejects.toMatchObject(usage);
 });
 
 test('vista search --text embeds the query with the model\'s text tower', async () => {

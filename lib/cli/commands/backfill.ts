@@ -9,7 +9,7 @@ import type { RunReport } from '../../core/backfill/report';
 import { readJson, exists } from '../../core/io/location';
 import { isS3Uri } from '../../core/io/s3';
 import { makeLogger, type Logger } from '../../core/log';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, checkLocalFile, countOpt, stringOpt, usageError } from '../command';
 import { makeProgress } from '../progress';
 
 const options = {
@@ -48,21 +48,23 @@ export const command: CliCommand = {
     '  builds the LanceDB indexes and prints the index report as JSON',
   ].join('\n'),
   options,
+  positionals: ['index'],
   async run(values, positionals) {
     if (positionals[0] === 'index') return buildIndexesCommand(values['from-env'] === true ? process.env[INDEX_JOB_DB_ENV] : stringOpt(values, 'db'));
     const manifest = stringOpt(values, 'manifest');
     const work = stringOpt(values, 'work');
     const db = stringOpt(values, 'db');
-    if (!manifest || !work || !db) throw Object.assign(new Error('--manifest, --work and --db are required'), { code: 'ERR_PARSE_ARGS_USAGE' });
+    if (!manifest || !work || !db) throw usageError('--manifest, --work and --db are required');
+    checkLocalFile('manifest', manifest, 'the manifest file (one URI per line, or JSONL)');
     const result = await runBackfillWithProgress({
       manifestUri: manifest,
       workUri: work,
       dbUri: db,
-      shardSize: intOpt(values, 'shard-size', 1000),
+      shardSize: countOpt(values, 'shard-size', 1000),
       modelUri: stringOpt(values, 'model'),
-      workers: intOpt(values, 'workers'),
+      workers: countOpt(values, 'workers'),
       runId: stringOpt(values, 'run-id'),
-      attempts: intOpt(values, 'attempts'),
+      attempts: countOpt(values, 'attempts', undefined, { max: 10 }),
       logger: makeLogger({ json: values.json === true ? true : undefined }),
       tty: values.json !== true && Boolean(process.stderr.isTTY),
     });
@@ -85,7 +87,8 @@ export interface BackfillRunOptions {
 }
 
 /** The local run with a live view of the workers' progress (a bar in a terminal, log lines otherwise). */
-export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<LocalBackfillResult> {
+export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<TimedBackfillResult> {
+  const started = performance.now();
   const runId = o.runId ?? newRunId();
   const workUri = isS3Uri(o.workUri) ? o.workUri : path.resolve(o.workUri);
   const progress = makeProgress('images', o.logger, { tty: o.tty });
@@ -98,7 +101,7 @@ export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<Lo
       progress.update({ done: p.processed, total: p.entries, counters: { shards_done: p.shardsDone, of: p.shardCount ?? 0, failed: p.failed } }),
   });
   try {
-    return await runLocalBackfill({
+    const result = await runLocalBackfill({
       ...o,
       workUri,
       runId,
@@ -106,23 +109,27 @@ export async function runBackfillWithProgress(o: BackfillRunOptions): Promise<Lo
       // With a bar on screen, per-state lines would tear it: keep only warnings and errors.
       logger: o.tty ? quiet(o.logger) : o.logger,
     });
+    return { ...result, wallSeconds: (performance.now() - started) / 1000 };
   } finally {
     await watcher.stop();
     progress.stop();
   }
 }
 
-export async function printReport(result: LocalBackfillResult): Promise<void> {
+/** The local run's result and how long it took in all, set-up included. */
+export type TimedBackfillResult = LocalBackfillResult & { wallSeconds?: number };
+
+export async function printReport(result: TimedBackfillResult): Promise<void> {
   // Only this execution's report: a failure before the report step leaves an older one in place.
   if (result.report && (await exists(result.reportUri))) {
-    console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri));
+    console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri, { wallSeconds: result.wallSeconds }));
   }
   if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${describeCause(result.cause)}`);
 }
 
 /** The Batch index job: a table whose index build would outlast a Lambda. */
 async function buildIndexesCommand(dbUri: string | undefined): Promise<number> {
-  if (!dbUri) throw Object.assign(new Error(`backfill index needs --db, or --from-env with ${INDEX_JOB_DB_ENV}`), { code: 'ERR_PARSE_ARGS_USAGE' });
+  if (!dbUri) throw usageError(`backfill index needs --db, or --from-env with ${INDEX_JOB_DB_ENV}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildIndexes } = require('../../core/store/indexer') as typeof import('../../core/store/indexer');
   const logger = makeLogger();

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { runIngestBench } from '../../../bench/ingest';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, countOpt, stringOpt } from '../command';
 
 export const command: CliCommand = {
   name: 'bench ingest',
@@ -15,8 +15,8 @@ export const command: CliCommand = {
   options: { records: { type: 'string' }, dim: { type: 'string' }, dir: { type: 'string' } },
   async run(values) {
     const result = await runIngestBench({
-      records: intOpt(values, 'records', 10_000)!,
-      dim: intOpt(values, 'dim', 512)!,
+      records: countOpt(values, 'records', 10_000),
+      dim: countOpt(values, 'dim', 512),
       workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/ingest')),
       log: (m) => process.stderr.write(`${m}\n`),
     });

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { runServeBench } from '../../../bench/serve';
 import { BENCH_DEFAULTS } from '../../../bench/worker';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, choiceOpt, countOpt, intOpt, stringOpt } from '../command';
 
 export const command: CliCommand = {
   name: 'bench serve',
@@ -21,14 +21,14 @@ export const command: CliCommand = {
   },
   async run(values) {
     const result = await runServeBench({
-      requests: intOpt(values, 'requests', 128)!,
-      clients: intOpt(values, 'clients', 16)!,
-      maxBatch: intOpt(values, 'max-batch', 16)!,
-      maxWaitMs: intOpt(values, 'max-wait-ms', 5)!,
+      requests: countOpt(values, 'requests', 128),
+      clients: countOpt(values, 'clients', 16),
+      maxBatch: countOpt(values, 'max-batch', 16),
+      maxWaitMs: intOpt(values, 'max-wait-ms', 5, { min: 0 }),
       photos: 32,
       workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/serve')),
       modelDir: BENCH_DEFAULTS.vitModelDir,
-      provider: stringOpt(values, 'provider', 'auto') as 'auto' | 'cuda' | 'webgpu' | 'cpu',
+      provider: choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu'], 'auto'),
       log: (m) => process.stderr.write(`${m}\n`),
     });
     console.log(JSON.stringify(result, null, 2));

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { STORE_BENCH_DEFAULTS, runStoreBench } from '../../../bench/store';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, countOpt, stringOpt, usageError } from '../command';
 
 export const command: CliCommand = {
   name: 'bench store',
@@ -30,18 +30,18 @@ export const command: CliCommand = {
     dir: { type: 'string' },
   },
   async run(values) {
-    const rows = intOpt(values, 'rows', STORE_BENCH_DEFAULTS.rows)!;
-    const queries = intOpt(values, 'queries', STORE_BENCH_DEFAULTS.queries)!;
-    if (rows < 2 || queries < 1) throw new Error('--rows must be ≥ 2 and --queries ≥ 1');
+    const rows = countOpt(values, 'rows', STORE_BENCH_DEFAULTS.rows);
+    const queries = countOpt(values, 'queries', STORE_BENCH_DEFAULTS.queries);
+    if (rows < 2) throw usageError('--rows must be at least 2');
     const result = await runStoreBench({
       ...STORE_BENCH_DEFAULTS,
       rows,
-      dim: intOpt(values, 'dim', STORE_BENCH_DEFAULTS.dim)!,
-      shardRows: Math.min(intOpt(values, 'shard-rows', STORE_BENCH_DEFAULTS.shardRows)!, Math.ceil(rows / 2)),
-      clusters: intOpt(values, 'clusters', STORE_BENCH_DEFAULTS.clusters)!,
+      dim: countOpt(values, 'dim', STORE_BENCH_DEFAULTS.dim),
+      shardRows: Math.min(countOpt(values, 'shard-rows', STORE_BENCH_DEFAULTS.shardRows), Math.ceil(rows / 2)),
+      clusters: countOpt(values, 'clusters', STORE_BENCH_DEFAULTS.clusters),
       queries,
-      float32Queries: Math.min(queries, intOpt(values, 'f32-queries', STORE_BENCH_DEFAULTS.float32Queries)!),
-      concurrency: intOpt(values, 'concurrency', STORE_BENCH_DEFAULTS.concurrency)!,
+      float32Queries: Math.min(queries, countOpt(values, 'f32-queries', STORE_BENCH_DEFAULTS.float32Queries)),
+      concurrency: countOpt(values, 'concurrency', STORE_BENCH_DEFAULTS.concurrency),
       workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/store')),
       log: (m) => process.stderr.write(`[bench store] ${m}\n`),
     });

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { BENCH_DEFAULTS, runWorkerBench } from '../../../bench/worker';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, choiceOpt, countOpt, countsOpt, stringOpt } from '../command';
 
 export const command: CliCommand = {
   name: 'bench worker',
@@ -12,11 +12,11 @@ export const command: CliCommand = {
   ].join('\n'),
   options: { 'compare-model-thread': { type: 'boolean' }, images: { type: 'string' }, 'batch-sizes': { type: 'string' }, provider: { type: 'string' }, dir: { type: 'string' } },
   async run(values) {
-    const provider = stringOpt(values, 'provider', 'auto') as 'auto' | 'cuda' | 'webgpu' | 'cpu';
+    const provider = choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu'], 'auto');
     const result = await runWorkerBench({
-      images: intOpt(values, 'images', 256)!,
+      images: countOpt(values, 'images', 256),
       workDir: path.resolve(stringOpt(values, 'dir', '.vista/bench/worker')),
-      batchSizes: stringOpt(values, 'batch-sizes', '1,8,16,32,64').split(',').map(Number),
+      batchSizes: countsOpt(values, 'batch-sizes', '1,8,16,32,64'),
       provider,
       compareModelThread: values['compare-model-thread'] === true,
       log: (m) => process.stderr.write(`${m}\n`),

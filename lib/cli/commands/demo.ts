@@ -5,7 +5,7 @@ import { DEMO_HOTELS, generateDemoCatalog } from '../../core/backfill/demo/catal
 import { runDemoSearches } from '../../core/backfill/demo/searches';
 import { makeLogger, silentLogger } from '../../core/log';
 import { ensureDefaultModel, RANDOM_WEIGHTS_WARNING } from '../../core/pipeline/worker';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, countOpt, stringOpt, usageError } from '../command';
 import { printReport, runBackfillWithProgress } from './backfill';
 import { runRealtimeDemo } from './demo-realtime';
 
@@ -41,7 +41,7 @@ export const command: CliCommand = {
 
     await prepareDemoDir(dir);
     say(`Generating the sample catalog in ${dir}`);
-    const catalog = await generateDemoCatalog({ dir: path.join(dir, 'catalog'), count: intOpt(values, 'images', 240)! });
+    const catalog = await generateDemoCatalog({ dir: path.join(dir, 'catalog'), count: countOpt(values, 'images', 240) });
     console.log(`${catalog.images} pictures (JPEG, PNG, WebP) of 8 hotels, ${catalog.broken.length} broken files, manifest ${catalog.manifestUri}`);
 
     let model = stringOpt(values, 'model');
@@ -55,9 +55,9 @@ export const command: CliCommand = {
       manifestUri: catalog.manifestUri,
       workUri: path.join(dir, 'work'),
       dbUri: path.join(dir, 'db'),
-      shardSize: intOpt(values, 'shard-size', 50),
+      shardSize: countOpt(values, 'shard-size', 50),
       modelUri: model,
-      workers: intOpt(values, 'workers', os.availableParallelism()),
+      workers: countOpt(values, 'workers', os.availableParallelism()),
       logger,
       tty,
     });
@@ -90,7 +90,7 @@ async function prepareDemoDir(dir: string): Promise<void> {
   const marker = path.join(dir, MARKER);
   const entries = await fs.readdir(dir).catch(() => [] as string[]);
   if (entries.length > 0 && !entries.includes(MARKER)) {
-    throw new Error(`${dir} is not empty and was not made by the demo: choose another --dir`);
+    throw usageError(`${dir} is not empty and was not made by the demo: choose another --dir`);
   }
   for (const sub of ['work', 'db']) await fs.rm(path.join(dir, sub), { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
-import { SystemErrorCode, VistaError } from '../../core/errors';
 import { makeLogger } from '../../core/log';
 import { generateClipModel } from '../../core/model/generate';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, choiceOpt, intOpt, requireOpt } from '../command';
 
 export const command: CliCommand = {
   name: 'model generate',
@@ -20,18 +19,15 @@ export const command: CliCommand = {
   options: { out: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' }, dtype: { type: 'string' } },
   async run(values) {
     const logger = makeLogger();
-    const out = stringOpt(values, 'out');
-    const size = stringOpt(values, 'size', 'tiny');
-    const dtype = stringOpt(values, 'dtype', 'fp32');
-    if (!out) throw new VistaError(SystemErrorCode.CONFIG_INVALID, '--out DIR is required');
-    if (size !== 'tiny' && size !== 'vit-b-32') throw new VistaError(SystemErrorCode.CONFIG_INVALID, `--size must be tiny or vit-b-32, got ${size}`);
-    if (dtype !== 'fp32' && dtype !== 'fp16') throw new VistaError(SystemErrorCode.CONFIG_INVALID, `--dtype must be fp32 or fp16, got ${dtype}`);
+    const out = requireOpt(values, 'out', 'the folder to write the model into');
+    const size = choiceOpt(values, 'size', ['tiny', 'vit-b-32'], 'tiny');
+    const dtype = choiceOpt(values, 'dtype', ['fp32', 'fp16'], 'fp32');
     const started = Date.now();
     await generateClipModel({
       outDir: path.resolve(out),
       size,
       dtype,
-      seed: intOpt(values, 'seed', 42),
+      seed: intOpt(values, 'seed', 42, { min: 0 }),
       onProgress: (message: string) => logger.info(message),
     });
     logger.info('model written', { dir: path.resolve(out), size, dtype, seconds: (Date.now() - started) / 1000 });

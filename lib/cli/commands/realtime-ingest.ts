@@ -1,8 +1,7 @@
-import { SystemErrorCode, VistaError } from '../../core/errors';
 import { makeLogger } from '../../core/log';
 import { DEFAULT_SETTLE_SECONDS, ingestRealtime } from '../../core/serving/realtime-ingest';
 import { REALTIME_LAMBDA_ENV, realtimeIngestEnv } from '../../core/serving/serving-env';
-import { type CliCommand, intOpt, stringOpt } from '../command';
+import { type CliCommand, countOpt, intOpt, requireOpt } from '../command';
 
 const USAGE = [
   'vista realtime ingest --inbox URI --batches URI --db URI [--settle-seconds N] [--max-records N]',
@@ -33,18 +32,14 @@ export const command: CliCommand = {
     'from-env': { type: 'boolean' },
   },
   async run(values) {
-    const option = (name: string): string => {
-      const value = stringOpt(values, name);
-      if (!value) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `--${name} is required\n\n${USAGE}`);
-      return value;
-    };
+    const option = (name: string): string => requireOpt(values, name, 'or --from-env');
     const where =
       values['from-env'] === true
         ? realtimeIngestEnv(process.env)
-        : { inboxUri: option('inbox'), batchesUri: option('batches'), dbUri: option('db'), settleSeconds: intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS) };
+        : { inboxUri: option('inbox'), batchesUri: option('batches'), dbUri: option('db'), settleSeconds: intOpt(values, 'settle-seconds', DEFAULT_SETTLE_SECONDS, { min: 0 }) };
     const result = await ingestRealtime({
       ...where,
-      maxRecordsPerBatch: intOpt(values, 'max-records', 10_000),
+      maxRecordsPerBatch: countOpt(values, 'max-records', 10_000),
       logger: makeLogger({ json: !process.stderr.isTTY }),
     });
     const rows = result.batches.reduce((n, b) => n + b.rows, 0);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { DEFAULT_MODEL_DIR } from '../../core/pipeline/worker-config';
@@ -6,7 +6,7 @@ import { type VistaStore, openStore } from '../../core/store/connect';
 import { type SearchOptions, type SearchResponse, searchByText, searchLiked, similarTo, tagsFilterFirst } from '../../core/store/search';
 import type { SearchResult } from '../../core/store/vectors';
 import type { ClipModel } from '../../core/types';
-import { type CliCommand, type CliValues, intOpt, stringOpt, stringsOpt } from '../command';
+import { type CliCommand, type CliValues, countOpt, stringOpt, stringsOpt, usageError } from '../command';
 
 const options = {
   db: { type: 'string' },
@@ -50,17 +50,15 @@ export const command: CliCommand = {
   async run(values) {
     const db = stringOpt(values, 'db');
     const modes = (['similar', 'text', 'liked'] as const).filter((m) => stringOpt(values, m) !== undefined);
-    if (!db || modes.length !== 1) {
-      console.error(`vista search: give --db and exactly one of --similar, --text, --liked\n\n${USAGE}`);
-      return 2;
-    }
+    if (!db || modes.length !== 1) throw usageError('give --db and exactly one of --similar, --text, --liked');
+    checkLocalDb(db);
     const searchOptions: SearchOptions = {
-      k: intOpt(values, 'k', 10),
+      k: countOpt(values, 'k', 10),
       tags: stringsOpt(values, 'tag'),
       byHotel: values['by-hotel'] === true,
-      perHotel: intOpt(values, 'per-hotel', 3),
-      nprobes: intOpt(values, 'nprobes'),
-      refineFactor: intOpt(values, 'refine'),
+      perHotel: countOpt(values, 'per-hotel', 3),
+      nprobes: countOpt(values, 'nprobes'),
+      refineFactor: countOpt(values, 'refine'),
     };
     const store = await openStore(db);
     try {
@@ -93,6 +91,13 @@ async function runSearch(
       }
     }
   }
+}
+
+/** Searching must never create a database: a local --db must already be one (a folder). */
+function checkLocalDb(db: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) return;
+  if (!existsSync(db)) throw usageError(`--db ${db} does not exist: give the database folder a backfill wrote (e.g. .vista/demo/db)`);
+  if (!statSync(db).isDirectory()) throw usageError(`--db ${db} is a file: give the database folder a backfill wrote`);
 }
 
 /** The model folder for --text: the one given, else the default if it exists, else a clear error. */

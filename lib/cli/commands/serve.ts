@@ -1,10 +1,11 @@
+import * as net from 'node:net';
 import { makeLogger } from '../../core/log';
 import { createWorker } from '../../core/pipeline/worker';
 import { parseWorkerConfig } from '../../core/pipeline/worker-config';
 import { makeEnrichService } from '../../core/serving/enrich-service';
 import { startInferenceServer } from '../../core/serving/http-server';
 import { SERVING_ENV } from '../../core/serving/serving-env';
-import { type CliCommand, intOpt, stringOpt, stringsOpt } from '../command';
+import { type CliCommand, choiceOpt, countOpt, intOpt, portOpt, stringOpt, stringsOpt, usageError } from '../command';
 
 const options = {
   port: { type: 'string' },
@@ -43,11 +44,17 @@ export const command: CliCommand = {
   async run(values) {
     const env = process.env;
     const logger = makeLogger({ json: values.json === true ? true : undefined });
+    // Every flag is checked before the model loads: a typo answers at once, not after a minute.
+    const listen = { port: portOpt(values, 'port', envInt(SERVING_ENV.port) ?? 8080), host: stringOpt(values, 'host') };
+    const batching = {
+      maxSize: countOpt(values, 'max-batch', envInt(SERVING_ENV.maxBatchSize) ?? 16),
+      maxWaitMs: intOpt(values, 'max-wait-ms', 5, { min: 0, max: 60_000 }),
+    };
     const config = parseWorkerConfig({
       model: stringOpt(values, 'model') ?? (env[SERVING_ENV.modelUri] || undefined),
       taxonomy: stringOpt(values, 'taxonomy') ?? (env[SERVING_ENV.taxonomyUri] || undefined),
       ...(stringOpt(values, 'artifacts') ?? env[SERVING_ENV.artifactsUri] ? { artifacts: stringOpt(values, 'artifacts') ?? env[SERVING_ENV.artifactsUri] } : {}),
-      provider: stringOpt(values, 'provider') ?? (env[SERVING_ENV.provider] || 'auto'),
+      provider: choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu']) ?? (env[SERVING_ENV.provider] || 'auto'),
       // A caller waits (SageMaker cuts an invocation at 60 s): at most 3 × 10 s plus backoff for a fetch.
       fetchTimeoutMs: 10_000,
       fetchRetries: 2,
@@ -56,17 +63,20 @@ export const command: CliCommand = {
     const envPrefixes = (env[SERVING_ENV.allowedUriPrefixes] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const allowedUriPrefixes = flagsPrefixes.length ? flagsPrefixes : envPrefixes.length ? envPrefixes : ['s3://'];
 
+    // A busy port or a foreign address is reported before the model loads, not a minute later.
+    await probeListen(listen.port, listen.host);
     const worker = await createWorker(config, logger);
-    const service = makeEnrichService(worker, {
-      maxSize: intOpt(values, 'max-batch') ?? (Number(env[SERVING_ENV.maxBatchSize]) || 16),
-      maxWaitMs: intOpt(values, 'max-wait-ms', 5),
-      allowedUriPrefixes,
-    });
-    const server = await startInferenceServer(service, {
-      port: intOpt(values, 'port') ?? (Number(env[SERVING_ENV.port]) || 8080),
-      host: stringOpt(values, 'host'),
-      logger,
-    });
+    let server: Awaited<ReturnType<typeof startInferenceServer>>;
+    try {
+      const service = makeEnrichService(worker, { ...batching, allowedUriPrefixes });
+      server = await startInferenceServer(service, { ...listen, logger }).catch((err: unknown) => {
+        throw listenError(err, listen.port, listen.host);
+      });
+    } catch (err) {
+      // The model (and its thread) must not keep the process alive after the error is reported.
+      await worker.close().catch(() => undefined);
+      throw err;
+    }
     logger.info('serving', { url: server.url, model: worker.model.id, provider: worker.model.provider, allowed_uri_prefixes: allowedUriPrefixes });
 
     await new Promise<void>((resolve) => {
@@ -79,3 +89,33 @@ export const command: CliCommand = {
     return 0;
   },
 };
+
+function envInt(name: string): number | undefined {
+  const value = Number(process.env[name] || undefined);
+  return Number.isInteger(value) ? value : undefined;
+}
+
+/** Listens on the port for a moment and closes it again; throws what listening would throw. */
+async function probeListen(port: number, host: string | undefined): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, host ?? '0.0.0.0', () => resolve());
+    });
+  } catch (err) {
+    throw listenError(err, port, host);
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
+/** Why the server could not listen, as what to do instead (a busy or privileged port, a bad address). */
+function listenError(err: unknown, port: number, host: string | undefined): unknown {
+  const code = (err as { code?: string }).code;
+  const where = `${host ?? '0.0.0.0'}:${port}`;
+  if (code === 'EADDRINUSE') return usageError(`port ${port} is already in use: stop what listens on it or choose another --port`);
+  if (code === 'EACCES') return usageError(`not allowed to listen on ${where}: choose a --port above 1023`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return usageError(`cannot listen on ${where}: --host must be an address of this machine (e.g. 127.0.0.1 or 0.0.0.0)`);
+  return err;
+}

@@ -5,7 +5,7 @@ import { BATCH_ENV, resolveBatchAssignment } from '../../core/pipeline/batch-job
 import { countShardEntries } from '../../core/pipeline/shard-reader';
 import { createWorker } from '../../core/pipeline/worker';
 import { parseWorkerConfig } from '../../core/pipeline/worker-config';
-import { type CliCommand, type CliValues, intOpt, stringOpt } from '../command';
+import { type CliCommand, type CliValues, checkLocalFile, choiceOpt, countOpt, stringOpt, usageError } from '../command';
 import { makeProgress } from '../progress';
 
 const options = {
@@ -63,6 +63,7 @@ export const command: CliCommand = {
       const shard = stringOpt(values, 'shard');
       const out = stringOpt(values, 'out');
       if (!shard || !out) throw usageError('--shard and --out are required (or --from-env)');
+      checkLocalFile('shard', shard, 'one shard file (JSONL or one URI per line)');
       shardUri = shard;
       outUri = out;
     }
@@ -125,20 +126,16 @@ async function runOne(
   return 0;
 }
 
-function usageError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_PARSE_ARGS_USAGE' });
-}
-
 function configFromFlags(values: CliValues): Record<string, unknown> {
   return dropUndefined({
     model: stringOpt(values, 'model'),
-    provider: stringOpt(values, 'provider'),
+    provider: choiceOpt(values, 'provider', ['auto', 'cuda', 'webgpu', 'cpu']),
     taxonomy: stringOpt(values, 'taxonomy'),
     artifacts: stringOpt(values, 'artifacts'),
-    batchSize: intOpt(values, 'batch-size'),
-    partSize: intOpt(values, 'part-size'),
-    concurrency: intOpt(values, 'concurrency'),
-    intraOpThreads: intOpt(values, 'threads'),
+    batchSize: countOpt(values, 'batch-size', undefined, { max: 4096 }),
+    partSize: countOpt(values, 'part-size'),
+    concurrency: countOpt(values, 'concurrency', undefined, { max: 1024 }),
+    intraOpThreads: countOpt(values, 'threads'),
   });
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log';
 import { generateClipModel } from '../model/generate';
 import { loadClipModel } from '../model';
 import { loadClipModelInThread } from '../model/model-thread';
+import { joinUri, readJson } from '../io/location';
 import { makeImageSource } from '../io/source';
 import { getLabelBank, loadTaxonomy, makeTagger, taxonomyId } from '../tags';
 import type { ClipModel } from '../types';
@@ -90,9 +91,12 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
   };
 }
 
-async function isRandomWeights(modelUri: string): Promise<boolean> {
+/**
+ * Whether the model is one `vista model generate` wrote. (A static import: a dynamic import() takes
+ * the ESM resolver under the CLI's tsx/cjs loader, failed, and the catch hid the warning.)
+ */
+export async function isRandomWeights(modelUri: string): Promise<boolean> {
   try {
-    const { readJson, joinUri } = await import('../io/location');
     const config = await readJson<{ vista?: { generated?: boolean } }>(joinUri(modelUri, 'config.json'));
     return config.vista?.generated === true;
   } catch {
