@@ -16,6 +16,7 @@ import { type VistaStore, TableName, openStore } from './connect';
 import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
 import { type LedgerFacts, beginAttempt, readShardHistory, recordLoaded } from './ledger';
 import { type CompleteShard, readCompleteShard, readFailures, readPart } from './shard-results';
+import { addMissingCatalogColumns } from './catalog-columns';
 import { type EmbeddingPrecision, StoreColumn, ensureTable, imageErrorsSchema, imagesSchema, ledgerSchema, sqlString, storedEmbeddingDim } from './tables';
 
 export interface LoadProgress {
@@ -87,6 +88,7 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   const images = widthless
     ? await store.table(TableName.images)
     : await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
+  if (images) await addMissingCatalogColumns(store, images);
   const errors = await ensureTable(store, TableName.imageErrors, imageErrorsSchema());
   const storedDim = images ? await storedEmbeddingDim(images) : undefined;
   if (!widthless && storedDim !== shard.summary.embedding_dim) {
