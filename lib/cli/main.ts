@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'model generate': () => require('./commands/model-generate').command,
   backfill: () => require('./commands/backfill').command,
   search: () => require('./commands/search').command,
+  api: () => require('./commands/api').command,
   serve: () => require('./commands/serve').command,
   'realtime ingest': () => require('./commands/realtime-ingest').command,
   demo: () => require('./commands/demo').command,
