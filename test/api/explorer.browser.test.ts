@@ -45,7 +45,7 @@ describeWithBrowser('explorer page in chromium', () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-explorer-'));
     shots = process.env.VISTA_SCREENSHOTS_DIR ?? path.join(tmp, 'shots');
     await fs.mkdir(shots, { recursive: true });
-    const catalog = await buildCatalogStore(tmp, 20);
+    const catalog = await buildCatalogStore(tmp, 12);
     store = await openStore(catalog.dbUri);
     model = await loadClipModel(TINY_MODEL_DIR, { logger: () => undefined });
     const taxonomy = defaultTaxonomy();
@@ -82,7 +82,7 @@ describeWithBrowser('explorer page in chromium', () => {
   test('search → results → image view → similar → like → recommendations → hotel, from the keyboard', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && errors.push(`${m.text()} ${m.location().url}`));
 
     const t0 = Date.now();
     await page.goto(`${server.url}/`);
@@ -140,6 +140,8 @@ describeWithBrowser('explorer page in chromium', () => {
     expect(after).not.toContain(other);
     expect(after).not.toContain(imageId);
     await thumbnailsSettled('Recommended images');
+    await page.mouse.wheel(0, -10_000);
+    await page.locator('section[aria-label="Recommendations"] h2').waitFor();
     await shot('recommendations');
 
     // Hotel view from a result's hotel link.

@@ -213,4 +213,6 @@ function App() {
     ${route.kind === 'hotel' ? html`<${HotelView} id=${route.id} likes=${likes} toggle=${toggle} />` : null}`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the static "loading…" bar, shown until this module runs
+render(html`<${App} />`, root);
