@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench store': () => require('./commands/bench-store').command,
   'bench serve': () => require('./commands/bench-serve').command,
   'bench ingest': () => require('./commands/bench-ingest').command,
+  'bench api': () => require('./commands/bench-api').command,
 };
 
 function printHelp(): void {
