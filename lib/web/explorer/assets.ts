@@ -17,7 +17,8 @@ export interface PageAsset {
   contentType: string;
 }
 
-const pkg = (name: string, file: string) => path.join(path.dirname(require.resolve(`${name}/package.json`)), file);
+/** A file beside a package entry's CommonJS build (their package.json is not exported). */
+const beside = (entry: string, file: string) => path.join(path.dirname(require.resolve(entry)), file);
 
 export function pageAssets(): PageAsset[] {
   const own = (name: string, contentType: string): PageAsset => ({ urlPath: name, file: path.join(EXPLORER_DIR, name), contentType });
@@ -26,9 +27,9 @@ export function pageAssets(): PageAsset[] {
     own('index.html', 'text/html; charset=utf-8'),
     own('app.js', js),
     own('style.css', 'text/css; charset=utf-8'),
-    { urlPath: 'vendor/preact.mjs', file: pkg('preact', 'dist/preact.module.js'), contentType: js },
-    { urlPath: 'vendor/hooks.mjs', file: pkg('preact', 'hooks/dist/hooks.module.js'), contentType: js },
-    { urlPath: 'vendor/htm.mjs', file: pkg('htm', 'dist/htm.module.js'), contentType: js },
+    { urlPath: 'vendor/preact.mjs', file: beside('preact', 'preact.module.js'), contentType: js },
+    { urlPath: 'vendor/hooks.mjs', file: beside('preact/hooks', 'hooks.module.js'), contentType: js },
+    { urlPath: 'vendor/htm.mjs', file: beside('htm', 'htm.module.js'), contentType: js },
   ];
 }
 
