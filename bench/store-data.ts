@@ -101,10 +101,15 @@ export function normalizeInPlace(v: Float32Array): Float32Array {
 
 const TAGS = ['ocean view', 'pool', 'family room', 'balcony', 'king bed', 'spa', 'gym', 'beach', 'city view', 'breakfast', 'bathroom', 'lobby'];
 
+const HOTEL_WORDS = ['Azur', 'Serena', 'Alpenhof', 'Skyline', 'Riad', 'Pousada', 'Fjord', 'Palms'];
+const CITIES = ['Nice', 'Zürich', 'Málaga', 'Grindelwald', 'New York', 'Marrakech', 'Lisboa', 'Ålesund', 'Kyoto', 'Lima', 'Oslo'];
+
 export interface SyntheticRow {
   imageId: string;
   sourceUri: string;
   hotelId: string | null;
+  hotelName: string | null;
+  city: string | null;
   seoFilename: string;
   tags: string[];
   tagScores: number[];
@@ -118,10 +123,13 @@ function describeRow(shardId: string, index: number, cluster: number, random: ()
   const unique = [...new Set(tags)];
   const hotelId = index % 50 === 49 ? null : `hotel-${(cluster * 7 + Math.floor(random() * 3)) % 1000}`;
   const imageId = `${imagePrefix}-img-${index}`;
+  const hotelNumber = hotelId ? Number(hotelId.slice('hotel-'.length)) : 0;
   return {
     imageId,
     sourceUri: `s3://hotel-images/${shardId}/${index}.jpg`,
     hotelId,
+    hotelName: hotelId ? `Hotel ${HOTEL_WORDS[hotelNumber % HOTEL_WORDS.length]} ${hotelNumber}` : null,
+    city: hotelId ? CITIES[hotelNumber % CITIES.length] : null,
     seoFilename: `${hotelId ?? 'hotel'}-${unique.join('-').replace(/ /g, '-')}-${index}.jpg`,
     tags: unique,
     tagScores: unique.map(() => 0.5 + random() * 0.5),
@@ -145,6 +153,8 @@ function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, 
     [C.imageId]: () => column(C.imageId, rows.map((r) => r.imageId)),
     [C.sourceUri]: () => column(C.sourceUri, rows.map((r) => r.sourceUri)),
     [C.hotelId]: () => column(C.hotelId, rows.map((r) => r.hotelId)),
+    [C.hotelName]: () => column(C.hotelName, rows.map((r) => r.hotelName)),
+    [C.city]: () => column(C.city, rows.map((r) => r.city)),
     [C.seoFilename]: () => column(C.seoFilename, rows.map((r) => r.seoFilename)),
     [C.tags]: () => column(C.tags, rows.map((r) => r.tags)),
     [C.tagScores]: () => column(C.tagScores, rows.map((r) => Float32Array.from(r.tagScores))),

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'model generate': () => require('./commands/model-generate').command,
   backfill: () => require('./commands/backfill').command,
   search: () => require('./commands/search').command,
+  api: () => require('./commands/api').command,
   serve: () => require('./commands/serve').command,
   'realtime ingest': () => require('./commands/realtime-ingest').command,
   demo: () => require('./commands/demo').command,
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'export seo': () => require('./commands/export-seo').command,
   retag: () => require('./commands/retag').command,
   'bench catalog': () => require('./commands/bench-catalog').command,
+  'bench api': () => require('./commands/bench-api').command,
 };
 
 function printHelp(): void {

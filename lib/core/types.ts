@@ -54,6 +54,8 @@ export interface EnrichedImage {
   imageId: string;
   sourceUri: string;
   hotelId?: string;
+  hotelName?: string;
+  city?: string;
   seoFilename: string;
   tags: string[];
   tagScores: number[];

@@ -51,11 +51,29 @@ test('vista search prints a readable table, grouped by hotel on request', async 
   const liked = `${shard.rows[1].imageId},${shard.rows[2].imageId}`;
   const table = await captured(() => search.run({ db, liked, k: '3' }, []));
   expect(table.code).toBe(0);
-  expect(table.out.split('\n')[0]).toMatch(/score\s+image_id\s+hotel_id\s+tags\s+seo_filename/);
+  expect(table.out.split('\n')[0]).toMatch(/score\s+image_id\s+hotel\s+tags\s+seo_filename/);
   expect(table.out.split('\n')).toHaveLength(4);
   const grouped = await captured(() => search.run({ db, similar: shard.rows[9].imageId, k: '2', 'by-hotel': true }, []));
-  expect(grouped.out).toMatch(/^1\. hotel \S+ {2}best score/m);
-  expect(grouped.out).toMatch(/^2\. hotel /m);
+  // Hotels by name and city, then id.
+  expect(grouped.out).toMatch(/^1\. Hotel \S+ \d+, [^(]+ \(hotel-\d+\) {2}best score/m);
+  expect(grouped.out).toMatch(/^2\. Hotel /m);
+});
+
+test('vista search --tag alone browses by tag; --hotel and --city filter; an unknown tag names the closest', async () => {
+  const tag = shard.rows[0].tags[0];
+  const browse = await captured(() => search.run({ db, tag: [tag], k: '100', json: true }, []));
+  expect(browse.code).toBe(0);
+  const { results } = JSON.parse(browse.out) as { results: { imageId: string; tags: string[]; city: string | null; hotelId: string | null }[] };
+  expect(results.map((r) => r.imageId).sort()).toEqual(shard.rows.filter((r) => r.tags.includes(tag)).map((r) => r.imageId).sort());
+
+  const row = shard.rows.find((r) => r.hotelId !== null)!;
+  const inCity = JSON.parse((await captured(() => search.run({ db, city: row.city!, k: '100', json: true }, []))).out) as { results: { city: string }[] };
+  expect(inCity.results.length).toBe(shard.rows.filter((r) => r.city === row.city).length);
+  const similarInHotel = JSON.parse((await captured(() => search.run({ db, similar: shard.rows[5].imageId, hotel: row.hotelId!, k: '50', json: true }, []))).out) as { results: { hotelId: string }[] };
+  expect(similarInHotel.results.every((r) => r.hotelId === row.hotelId)).toBe(true);
+
+  // Thrown as REQUEST_INVALID: main.ts prints it and exits non-zero.
+  await expect(search.run({ db, tag: ['ocean-veiw'] }, [])).rejects.toThrow(/unknown tag "ocean-veiw" \(closest: ocean view, ocean-view/);
 });
 
 test('vista search needs --db and exactly one query mode (a usage error: main prints it and exits 2)', async () => {

@@ -81,15 +81,19 @@ test('builds compaction, a cosine vector index and scalar indexes; re-running ke
     'images.hotel_id': 'created',
     'images.shard_id': 'created',
     'images.tags': 'created',
+    // Full-text indexes for hybrid search (tags has one too, beside its LABEL_LIST).
+    'images.hotel_name': 'created',
+    'images.city': 'created',
     'image_errors.image_id': 'created',
   });
+  expect(first.indexes.filter((i) => i.type === 'FTS').map((i) => i.column)).toEqual(['tags', 'hotel_name', 'city']);
   expect(first.indexes[0].plan).toMatchObject({ type: 'IVF_RQ', numPartitions: 4, rows: 900 });
 
   const store = await openStore(db, { readConsistencySeconds: 0 });
   const images = (await store.table(TableName.images))!;
   const indices = await images.listIndices();
   expect(indices.find((i) => i.columns[0] === 'embedding')!.indexType).toMatch(/ivf_?rq/i);
-  expect(indices.find((i) => i.columns[0] === 'tags')!.indexType).toMatch(/label_?list/i);
+  expect(indices.filter((i) => i.columns[0] === 'tags').map((i) => i.indexType).sort()).toEqual(['FTS', expect.stringMatching(/label_?list/i)]);
   expect((await images.indexStats(indices.find((i) => i.columns[0] === 'embedding')!.name))!.distanceType).toBe('cosine');
 
   // Searches use the index and still exclude the query image and honour tags.

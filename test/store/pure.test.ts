@@ -7,7 +7,7 @@ import { allTagsFilter } from '../../lib/core/store/search';
 import { embeddingFromArrow, groupByHotel, normalize, tagsFilterFirst, userVector, type SearchResult } from '../../lib/core/store/vectors';
 
 const result = (imageId: string, hotelId: string | null, score: number): SearchResult => ({
-  imageId, hotelId, score, seoFilename: `${imageId}.jpg`, tags: [], sourceUri: `s3://b/${imageId}`,
+  imageId, hotelId, hotelName: null, city: null, score, seoFilename: `${imageId}.jpg`, tags: [], tagScores: [], sourceUri: `s3://b/${imageId}`,
 });
 
 describe('userVector', () => {

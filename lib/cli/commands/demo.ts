@@ -81,6 +81,7 @@ export const command: CliCommand = {
       print: (line) => console.log(line),
     });
     console.log(`\nEverything is in ${dir}. Try: npx vista search --help`);
+    console.log(`See the catalog in a browser: npx vista api --db ${path.relative(process.cwd(), path.join(dir, 'db')) || '.'} --model ${path.relative(process.cwd(), model) || model}  then open http://127.0.0.1:8080/`);
     return 0;
   },
 };

@@ -3,7 +3,10 @@ import * as path from 'node:path';
 import { SystemErrorCode, VistaError } from '../../core/errors';
 import { DEFAULT_MODEL_DIR } from '../../core/pipeline/worker-config';
 import { type VistaStore, openStore } from '../../core/store/connect';
-import { type SearchOptions, type SearchResponse, searchByText, searchLiked, similarTo, tagsFilterFirst } from '../../core/store/search';
+import { countTags } from '../../core/api/catalog';
+import { type SearchOptions, type SearchResponse, browse, groupByHotel, searchByText, searchLiked, similarTo, tagsFilterFirst } from '../../core/store/search';
+import { checkKnownTags } from '../../core/tags/closest';
+import { loadTaxonomy, resolveTaxonomy } from '../../core/tags/taxonomy';
 import type { SearchResult } from '../../core/store/vectors';
 import type { ClipModel } from '../../core/types';
 import { type CliCommand, type CliValues, countOpt, stringOpt, stringsOpt, usageError } from '../command';
@@ -14,6 +17,9 @@ const options = {
   text: { type: 'string' },
   liked: { type: 'string' },
   tag: { type: 'string', multiple: true },
+  hotel: { type: 'string' },
+  city: { type: 'string' },
+  taxonomy: { type: 'string' },
   'by-hotel': { type: 'boolean' },
   'per-hotel': { type: 'string' },
   k: { type: 'string' },
@@ -24,13 +30,17 @@ const options = {
 } as const;
 
 const USAGE = [
-  'vista search --db DIR|s3://… (--similar IMAGE_ID | --text "…" | --liked ID,ID,…) [options]',
+  'vista search --db DIR|s3://… (--similar IMAGE_ID | --text "…" | --liked ID,ID,… | --tag T | --hotel H | --city C) [options]',
   '',
   '  --db URI          LanceDB database (local folder or s3://bucket/prefix)',
   '  --similar ID      images that look like this one (never itself)',
   '  --text "…"        images matching a description (needs the model\'s text tower)',
   '  --liked ID,ID     more like what a user liked: the normalized mean of their embeddings',
-  '  --tag T           keep only images with this tag; repeat: every tag must be present',
+  '  --tag T           keep only images with this tag; repeat: every tag must be present.',
+  '                    Alone (no --similar/--text/--liked): browse the images with these tags',
+  '  --hotel H         only this hotel\'s images (hotel_id); alone: browse the hotel',
+  '  --city C          only images of hotels in this city (as stored); alone: browse the city',
+  '  --taxonomy URI    taxonomy naming the valid tags (default: bundled hotel taxonomy; `vista tags` lists them)',
   '  --by-hotel        rank hotels by their best image (--per-hotel N images each, default 3)',
   '  --k N             results, or hotels with --by-hotel (default 10)',
   `  --model DIR       CLIP model for --text (default ${path.relative(process.cwd(), DEFAULT_MODEL_DIR) || DEFAULT_MODEL_DIR})`,
@@ -39,7 +49,8 @@ const USAGE = [
   '',
   'Examples:',
   '  vista search --db .vista/db --similar hotel-42-img-7 --k 5',
-  '  vista search --db .vista/db --text "rooftop pool at night" --tag pool --by-hotel',
+  '  vista search --db .vista/db --text "rooftop pool at night" --tag rooftop-pool --by-hotel',
+  '  vista search --db .vista/db --tag ocean-view --city Nice',
 ].join('\n');
 
 export const command: CliCommand = {
@@ -50,11 +61,14 @@ export const command: CliCommand = {
   async run(values) {
     const db = stringOpt(values, 'db');
     const modes = (['similar', 'text', 'liked'] as const).filter((m) => stringOpt(values, m) !== undefined);
-    if (!db || modes.length !== 1) throw usageError('give --db and exactly one of --similar, --text, --liked');
+    const browsing = modes.length === 0 && (stringsOpt(values, 'tag').length > 0 || stringOpt(values, 'hotel') !== undefined || stringOpt(values, 'city') !== undefined);
+    if (!db || (modes.length !== 1 && !browsing)) throw usageError('give --db and exactly one of --similar, --text, --liked, or --tag/--hotel/--city alone to browse');
     checkLocalDb(db);
     const searchOptions: SearchOptions = {
       k: countOpt(values, 'k', 10),
       tags: stringsOpt(values, 'tag'),
+      hotelId: stringOpt(values, 'hotel'),
+      city: stringOpt(values, 'city'),
       byHotel: values['by-hotel'] === true,
       perHotel: countOpt(values, 'per-hotel', 3),
       nprobes: countOpt(values, 'nprobes'),
@@ -62,7 +76,8 @@ export const command: CliCommand = {
     };
     const store = await openStore(db);
     try {
-      const response = await runSearch(store, modes[0], values, searchOptions);
+      await checkTagsKnown(store, searchOptions.tags ?? [], stringOpt(values, 'taxonomy'));
+      const response = browsing ? await browseResponse(store, searchOptions) : await runSearch(store, modes[0], values, searchOptions);
       console.log(values.json === true ? JSON.stringify(response, null, 2) : formatResponse(response, searchOptions.tags));
       return 0;
     } finally {
@@ -100,6 +115,22 @@ function checkLocalDb(db: string): void {
   if (!statSync(db).isDirectory()) throw usageError(`--db ${db} is a file: give the database folder a backfill wrote`);
 }
 
+/** A tag outside the taxonomy (and absent from the store) is an error naming the closest ones. */
+async function checkTagsKnown(store: VistaStore, tags: string[], taxonomyUri: string | undefined): Promise<void> {
+  if (tags.length === 0) return;
+  const labels = new Set(resolveTaxonomy(await loadTaxonomy(taxonomyUri)).flatMap((c) => c.labels.map((l) => l.name)));
+  if (tags.every((t) => labels.has(t))) return;
+  // Rows tagged by another taxonomy version count as known: the store is scanned only in this case.
+  for (const t of (await countTags(store)).counts.keys()) labels.add(t);
+  checkKnownTags(tags, labels);
+}
+
+async function browseResponse(store: VistaStore, options: SearchOptions): Promise<SearchResponse> {
+  if (!options.byHotel) return { results: await browse(store, options) };
+  const hotels = groupByHotel(await browse(store, { ...options, k: 1000 }), options.perHotel ?? 3).slice(0, options.k ?? 10);
+  return { results: hotels.flatMap((h) => h.images), hotels };
+}
+
 /** The model folder for --text: the one given, else the default if it exists, else a clear error. */
 export function textModelLocation(given: string | undefined, defaultDir = DEFAULT_MODEL_DIR): string {
   if (given) return given;
@@ -126,17 +157,18 @@ function truncate(text: string, width: number): string {
 function formatRows(results: SearchResult[], filterTags: readonly string[], indent = ''): string[] {
   return results.map(
     (r, i) =>
-      `${indent}${String(i + 1).padStart(3)}  ${r.score.toFixed(4)}  ${truncate(r.imageId, 28)}  ${truncate(r.hotelId ?? '-', 14)}  ${truncate(tagsFilterFirst(r.tags, filterTags).join(', '), 36)}  ${r.seoFilename}`,
+      `${indent}${String(i + 1).padStart(3)}  ${r.score.toFixed(4)}  ${truncate(r.imageId, 28)}  ${truncate(r.hotelName ?? r.hotelId ?? '-', 24)}  ${truncate(tagsFilterFirst(r.tags, filterTags).join(', '), 36)}  ${r.seoFilename}`,
   );
 }
 
 export function formatResponse(response: SearchResponse, filterTags: readonly string[] = []): string {
-  const header = `  #  score   ${'image_id'.padEnd(28)}  ${'hotel_id'.padEnd(14)}  ${'tags'.padEnd(36)}  seo_filename`;
+  const header = `  #  score   ${'image_id'.padEnd(28)}  ${'hotel'.padEnd(24)}  ${'tags'.padEnd(36)}  seo_filename`;
   if (response.results.length === 0) return 'no results';
   if (!response.hotels) return [header, ...formatRows(response.results, filterTags)].join('\n');
   const lines: string[] = [];
   response.hotels.forEach((hotel, i) => {
-    lines.push(`${i + 1}. hotel ${hotel.hotelId}  best score ${hotel.score.toFixed(4)}`);
+    const name = hotel.hotelName ? `${hotel.hotelName}${hotel.city ? `, ${hotel.city}` : ''} (${hotel.hotelId})` : `hotel ${hotel.hotelId}`;
+    lines.push(`${i + 1}. ${name}  best score ${hotel.score.toFixed(4)}`);
     lines.push(...formatRows(hotel.images, filterTags, '   '));
   });
   return [header, ...lines].join('\n');

@@ -38,6 +38,8 @@ export function rowsToArrowFile(rows: EnrichedImage[], embedDim: number): Uint8A
       case C.imageId: return column(f.name, rows.map((r) => r.imageId));
       case C.sourceUri: return column(f.name, rows.map((r) => r.sourceUri));
       case C.hotelId: return column(f.name, rows.map((r) => r.hotelId ?? null));
+      case C.hotelName: return column(f.name, rows.map((r) => r.hotelName ?? null));
+      case C.city: return column(f.name, rows.map((r) => r.city ?? null));
       case C.seoFilename: return column(f.name, rows.map((r) => r.seoFilename));
       case C.tags: return column(f.name, rows.map((r) => r.tags));
       case C.tagScores: return column(f.name, rows.map((r) => Float32Array.from(r.tagScores)));

@@ -44,6 +44,8 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
       imageId: d.entry.imageId,
       sourceUri: d.entry.uri,
       ...(d.entry.hotelId !== undefined ? { hotelId: d.entry.hotelId } : {}),
+      ...(d.entry.hotelName !== undefined ? { hotelName: d.entry.hotelName } : {}),
+      ...(d.entry.city !== undefined ? { city: d.entry.city } : {}),
       seoFilename: seoFilename({
         imageId: d.entry.imageId,
         format: d.image.format,

@@ -15,7 +15,7 @@ import {
   makeData,
   vectorFromArray,
 } from 'apache-arrow';
-import { ResultColumn } from '../pipeline/schema';
+import { CATALOG_COLUMNS_ADDED_LATER, ResultColumn } from '../pipeline/schema';
 import type { FailureRecord } from '../pipeline/shard-output';
 import { ErrorColumn, type LedgerRow, StoreColumn, imageErrorsSchema, ledgerSchema } from './tables';
 
@@ -28,6 +28,17 @@ export function constantUtf8(value: string, length: number): Data<Utf8> {
     offsets[i + 1] = (i + 1) * bytes.length;
   }
   return makeData({ type: new Utf8(), length, nullCount: 0, valueOffsets: offsets, data: values });
+}
+
+function nullUtf8(length: number): Data<Utf8> {
+  return makeData({
+    type: new Utf8(),
+    length,
+    nullCount: length,
+    nullBitmap: new Uint8Array(Math.ceil(length / 8)),
+    valueOffsets: new Int32Array(length + 1),
+    data: new Uint8Array(0),
+  });
 }
 
 function batchOf(fields: Field[], children: Data[], length: number): RecordBatch {
@@ -47,6 +58,12 @@ export function partToImageBatches(part: Table, shardId: string, loadId: string)
     const children: Data[] = [];
     for (const name of RESULT_COLUMNS) {
       const index = batch.schema.fields.findIndex((f) => f.name === name);
+      if (index < 0 && (CATALOG_COLUMNS_ADDED_LATER as readonly string[]).includes(name)) {
+        // A part written before the column existed.
+        fields.push(new Field(name, new Utf8(), true));
+        children.push(nullUtf8(batch.numRows));
+        continue;
+      }
       fields.push(batch.schema.fields[index]);
       children.push(batch.data.children[index]);
     }

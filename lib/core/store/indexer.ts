@@ -1,6 +1,7 @@
 /**
  * Builds the store's indexes once loading is over: compaction first, then a cosine vector index
- * on the embeddings, BTREEs on image_id, hotel_id and shard_id, a LABEL_LIST on tags.
+ * on the embeddings, BTREEs on image_id, hotel_id and shard_id, a LABEL_LIST on tags, and FTS indexes
+ * on tags, hotel_name and city for hybrid search (full-text.ts).
  *
  * It must never run while a loader writes: compaction rewrites fragments a concurrent delete may
  * be reading (a commit conflict at best). The backfill state machine orders it after the load
@@ -13,6 +14,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { SystemErrorCode, VistaError } from '../errors';
 import { ResultColumn } from '../pipeline/schema';
 import { TableName, type VistaStore, openStore } from './connect';
+import { buildFullTextIndexes } from './full-text';
 import { StoreColumn, storedEmbeddingDim } from './tables';
 import { type WriterLeaseOptions, withWriterLease } from './writer-lease';
 import { type VectorIndexPlan, type VectorIndexSettings, needsRetrain, planVectorIndex, toLanceIndex } from './vector-index';
@@ -94,6 +96,7 @@ async function buildIndexesHoldingLease(options: BuildIndexesOptions): Promise<I
       const table = tables.get(spec.table);
       if (table) report.indexes.push(await buildScalarIndex(store, spec.table, table, spec.column, spec.type, options.force ?? false, log));
     }
+    report.indexes.push(...(await buildFullTextIndexes(store, images, options.force ?? false, log)));
     report.totalMs = Date.now() - started;
     return report;
   } finally {

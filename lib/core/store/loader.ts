@@ -19,6 +19,7 @@ import { type VistaStore, TableName, openStore } from './connect';
 import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
 import { type LedgerFacts, beginAttempt, readShardHistory, recordLoaded } from './ledger';
 import { type CompleteShard, readCompleteShard, readFailures, readPart } from './shard-results';
+import { addMissingCatalogColumns } from './catalog-columns';
 import { ensureStoreModel } from './store-manifest';
 import { type SupersedeResult, familyPredicate, shardFamily, supersedeImages } from './supersede';
 import { type EmbeddingPrecision, StoreColumn, ensureTable, imageErrorsSchema, imagesSchema, ledgerSchema, sqlString, storedEmbeddingDim } from './tables';
@@ -124,6 +125,7 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   const images = widthless
     ? await store.table(TableName.images)
     : await ensureTable(store, TableName.images, imagesSchema(shard.summary.embedding_dim, options.embeddingPrecision));
+  if (images) await addMissingCatalogColumns(store, images);
   const errors = await ensureTable(store, TableName.imageErrors, imageErrorsSchema());
   const storedDim = images ? await storedEmbeddingDim(images) : undefined;
   if (!widthless && storedDim !== shard.summary.embedding_dim) {

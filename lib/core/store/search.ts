@@ -4,11 +4,13 @@
  * Functions take an open store so that a long-lived API process reuses table handles and caches.
  */
 import type * as lancedb from '@lancedb/lancedb';
+import { MultiMatchQuery } from '@lancedb/lancedb';
 import type { Table as ArrowTable, Vector } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
 import { ResultColumn as C } from '../pipeline/schema';
 import type { ClipModel } from '../types';
 import { TableName, type VistaStore } from './connect';
+import { fullTextIndexedColumns } from './full-text';
 import { sqlString } from './tables';
 import { type HotelGroup, type SearchResult, embeddingFromArrow, groupByHotel, userVector } from './vectors';
 
@@ -19,6 +21,14 @@ export interface SearchOptions {
   k?: number;
   /** Every one of these tags must be on a result. */
   tags?: string[];
+  /** At least one of these tags must be on a result. */
+  anyTags?: string[];
+  /** Only this hotel's images. */
+  hotelId?: string;
+  /** Only images of hotels in this city (exact, as stored). */
+  city?: string;
+  /** Leave out this hotel's images (similar images from other hotels). */
+  excludeHotelId?: string;
   excludeIds?: string[];
   /** Rank hotels by their best image instead of images. */
   byHotel?: boolean;
@@ -41,9 +51,26 @@ export const DEFAULT_NPROBES = 20;
 export const DEFAULT_REFINE_FACTOR = 5;
 const MAX_CANDIDATES = 1000;
 
-const RESULT_COLUMNS = [C.imageId, C.hotelId, C.seoFilename, C.tags, C.sourceUri, '_distance'];
+const RESULT_COLUMNS = [C.imageId, C.hotelId, C.hotelName, C.city, C.seoFilename, C.tags, C.tagScores, C.sourceUri];
+const columnsByTable = new WeakMap<lancedb.Table, Promise<Set<string>>>();
 
-async function imagesTable(store: VistaStore): Promise<lancedb.Table> {
+/** The table's column names, read once per handle (stores written before hotel_name/city lack them). */
+export function tableColumns(table: lancedb.Table): Promise<Set<string>> {
+  let columns = columnsByTable.get(table);
+  if (!columns) {
+    columns = table.schema().then((schema) => new Set(schema.fields.map((f) => f.name)));
+    columnsByTable.set(table, columns);
+  }
+  return columns;
+}
+
+/** Result columns this table has; a missing one reads as null. */
+export async function resultColumns(table: lancedb.Table): Promise<string[]> {
+  const present = await tableColumns(table);
+  return RESULT_COLUMNS.filter((c) => present.has(c));
+}
+
+export async function imagesTable(store: VistaStore): Promise<lancedb.Table> {
   const table = await store.table(TableName.images);
   if (!table) throw new VistaError(SystemErrorCode.STORE_FAILED, `no ${TableName.images} table under ${store.uri}`);
   return table;
@@ -54,6 +81,32 @@ export function allTagsFilter(tags: string[]): string | undefined {
   const unique = [...new Set(tags)];
   if (unique.length === 0) return undefined;
   return `array_has_all(${C.tags}, [${unique.map(sqlString).join(', ')}])`;
+}
+
+/** SQL that keeps rows carrying at least one of the tags (also answered by the LABEL_LIST index). */
+export function anyTagsFilter(tags: string[]): string | undefined {
+  const unique = [...new Set(tags)];
+  if (unique.length === 0) return undefined;
+  return `array_has_any(${C.tags}, [${unique.map(sqlString).join(', ')}])`;
+}
+
+/**
+ * The SQL filter of a search. Every user value goes through sqlString (quotes doubled inside one
+ * literal): a value can only ever be compared, never become SQL. Columns are ours, never the caller's.
+ * Filtering on a column the table lacks (a store written before it) matches nothing.
+ */
+export function catalogFilter(options: SearchOptions, columns?: ReadonlySet<string>, extra: string[] = []): string | undefined {
+  const has = (column: string) => !columns || columns.has(column);
+  const filters = [
+    allTagsFilter(options.tags ?? []),
+    anyTagsFilter(options.anyTags ?? []),
+    options.hotelId !== undefined ? `${C.hotelId} = ${sqlString(options.hotelId)}` : undefined,
+    options.city !== undefined ? (has(C.city) ? `${C.city} = ${sqlString(options.city)}` : 'false') : undefined,
+    options.excludeHotelId !== undefined ? `(${C.hotelId} IS NULL OR ${C.hotelId} <> ${sqlString(options.excludeHotelId)})` : undefined,
+    options.byHotel ? `${C.hotelId} IS NOT NULL` : undefined,
+    ...extra,
+  ].filter((f): f is string => f !== undefined);
+  return filters.length ? filters.join(' AND ') : undefined;
 }
 
 function positiveInt(name: string, value: number, max: number): number {
@@ -91,28 +144,67 @@ async function candidates(table: lancedb.Table, vector: Float32Array, limit: num
     .distanceType('cosine')
     .nprobes(options.nprobes ?? DEFAULT_NPROBES)
     .refineFactor(options.refineFactor ?? DEFAULT_REFINE_FACTOR)
-    .select(RESULT_COLUMNS)
+    .select([...(await resultColumns(table)), '_distance'])
     .limit(limit);
-  const filters = [allTagsFilter(options.tags ?? []), options.byHotel ? `${C.hotelId} IS NOT NULL` : undefined].filter(Boolean) as string[];
-  if (filters.length) query = query.where(filters.join(' AND '));
-  return toResults(await query.toArrow());
+  const filter = catalogFilter(options, await tableColumns(table));
+  if (filter) query = query.where(filter);
+  return toResults(await query.toArrow(), (i, distances) => 1 - Number(distances!.get(i)), '_distance');
 }
 
-function toResults(table: ArrowTable): SearchResult[] {
-  const col = (name: string) => table.getChild(name)!;
-  const [ids, hotels, names, tags, uris, distances] = [C.imageId, C.hotelId, C.seoFilename, C.tags, C.sourceUri, '_distance'].map(col);
+type Column = ReturnType<ArrowTable['getChild']>;
+
+/** Arrow rows → results; `score(i)` reads the row's score from the `scoreColumn` if there is one. */
+export function toResults(table: ArrowTable, score: (i: number, scores: Column) => number, scoreColumn?: string): SearchResult[] {
+  const col = (name: string) => table.getChild(name);
+  const [ids, hotels, hotelNames, cities, names, tags, tagScores, uris] = RESULT_COLUMNS.map(col);
+  const scores = scoreColumn ? col(scoreColumn) : null;
   const out: SearchResult[] = [];
   for (let i = 0; i < table.numRows; i++) {
     out.push({
-      imageId: ids.get(i) as string,
-      hotelId: (hotels.get(i) as string | null) ?? null,
-      seoFilename: names.get(i) as string,
-      tags: [...((tags.get(i) as Vector | null) ?? [])] as string[],
-      score: 1 - Number(distances.get(i)),
-      sourceUri: uris.get(i) as string,
+      imageId: ids!.get(i) as string,
+      hotelId: (hotels?.get(i) as string | null) ?? null,
+      hotelName: (hotelNames?.get(i) as string | null) ?? null,
+      city: (cities?.get(i) as string | null) ?? null,
+      seoFilename: names!.get(i) as string,
+      tags: [...((tags?.get(i) as Vector | null) ?? [])] as string[],
+      tagScores: [...((tagScores?.get(i) as Vector | null) ?? [])].map((v) => Math.round(Number(v) * 1e4) / 1e4),
+      score: score(i, scores),
+      sourceUri: uris!.get(i) as string,
     });
   }
   return out;
+}
+
+/**
+ * Browsing without a query vector: the rows matching the filter (tags, hotel, city), in storage
+ * order, `offset` rows in. Answered by the scalar indexes, no vector read.
+ */
+export async function browse(store: VistaStore, options: SearchOptions & { offset?: number } = {}): Promise<SearchResult[]> {
+  const k = positiveInt('k', options.k ?? 10, MAX_CANDIDATES);
+  const table = await imagesTable(store);
+  let query = table.query().select(await resultColumns(table)).limit(k);
+  if (options.offset) query = query.offset(options.offset);
+  const filter = catalogFilter(options, await tableColumns(table));
+  if (filter) query = query.where(filter);
+  return toResults(await query.toArrow(), () => 1);
+}
+
+/**
+ * Full-text ranking over tags, hotel name and city (LanceDB FTS, BM25), best first. Only columns
+ * with an FTS index take part; with none (a store not indexed since) the ranking is empty.
+ */
+export async function fullTextRanking(store: VistaStore, text: string, limit: number, options: SearchOptions = {}): Promise<SearchResult[]> {
+  const table = await imagesTable(store);
+  const indexed = await fullTextIndexedColumns(table);
+  if (indexed.length === 0 || text.trim() === '') return [];
+  let query = table
+    .query()
+    .fullTextSearch(new MultiMatchQuery(text, indexed))
+    .select([...(await resultColumns(table)), '_score'])
+    .limit(limit);
+  const filter = catalogFilter(options, await tableColumns(table));
+  if (filter) query = query.where(filter);
+  return toResults(await query.toArrow(), (i, scores) => Number(scores!.get(i)), '_score');
 }
 
 /** Stored embeddings of these images, by id; unknown ids are simply absent. */

@@ -7,7 +7,7 @@ import { type Table, tableFromIPC } from 'apache-arrow';
 import { SystemErrorCode, VistaError } from '../errors';
 import { readLines } from '../io/lines';
 import { exists, joinUri, openReadStream, readBytes } from '../io/location';
-import { ResultColumn } from '../pipeline/schema';
+import { CATALOG_COLUMNS_ADDED_LATER, ResultColumn } from '../pipeline/schema';
 import { ERRORS_FILE, SUMMARY_FILE, type FailureRecord, type ShardSummary } from '../pipeline/shard-output';
 
 /** The worker has not finished this shard: loading it now would load part of it. Retry later. */
@@ -43,7 +43,8 @@ export async function readCompleteShard(shardResultsUri: string): Promise<Comple
   return { uri: shardResultsUri, summary, fingerprint: createHash('sha256').update(bytes).digest('hex') };
 }
 
-const REQUIRED = Object.values(ResultColumn);
+/** Every result column but those added later, which parts written before them lack. */
+const REQUIRED = Object.values(ResultColumn).filter((c) => !(CATALOG_COLUMNS_ADDED_LATER as readonly string[]).includes(c));
 
 /** One part file as an Arrow table, checked against the summary's row count and embedding width. */
 export async function readPart(shard: CompleteShard, part: { name: string; rows: number }): Promise<Table> {

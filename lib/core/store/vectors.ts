@@ -59,8 +59,13 @@ export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
 export interface SearchResult {
   imageId: string;
   hotelId: string | null;
+  /** Null in stores written before the column existed. */
+  hotelName: string | null;
+  city: string | null;
   seoFilename: string;
   tags: string[];
+  /** tags[i]'s score. */
+  tagScores: number[];
   /** Cosine similarity to the query, in [-1, 1]. */
   score: number;
   sourceUri: string;
@@ -68,6 +73,8 @@ export interface SearchResult {
 
 export interface HotelGroup {
   hotelId: string;
+  hotelName: string | null;
+  city: string | null;
   /** The best image's score: hotels rank by their best match. */
   score: number;
   images: SearchResult[];
@@ -83,7 +90,7 @@ export function groupByHotel(results: SearchResult[], perHotel = 3): HotelGroup[
     if (r.hotelId === null) continue;
     let group = groups.get(r.hotelId);
     if (!group) {
-      group = { hotelId: r.hotelId, score: r.score, images: [] };
+      group = { hotelId: r.hotelId, hotelName: r.hotelName, city: r.city, score: r.score, images: [] };
       groups.set(r.hotelId, group);
     }
     if (group.images.length < perHotel) group.images.push(r);

@@ -15,3 +15,4 @@ export {
 export { computeLabelBank, getLabelBank, labelBankUri, type LabelBank } from './label-bank';
 export { decodeLabelBank, encodeLabelBank } from './label-bank-file';
 export { makeTagger, type CategoryScores, type TagResult, type Tagger } from './scorer';
+export { checkKnownTags, closestTags, normalizeTagInput } from './closest';

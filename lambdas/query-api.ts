@@ -1,0 +1,43 @@
+/**
+ * Lambda behind API Gateway (HTTP API, payload 2.0) for the query API: a thin adapter over the
+ * same handler as `vista api` (lib/core/api/handler.ts), reading LanceDB on S3. Thumbnails are
+ * pre-signed GET URLs, only under the source prefixes.
+ * Environment: VISTA_DB_URI (s3://…), VISTA_THUMBNAIL_PREFIXES (comma-separated s3:// prefixes),
+ * VISTA_TAXONOMY_URI (optional). No text tower yet: text search is its full-text half here
+ * (the CPU-vs-endpoint choice is still open, docs/api.md).
+ */
+import { type ApiHandler, makeApiHandler } from '../lib/core/api/handler';
+import { type QueryApiEvent, type QueryApiResult, requestFromEvent, resultFromResponse } from '../lib/core/api/http-api-event';
+import { presignedThumbnails } from '../lib/core/api/thumbnails';
+import { SystemErrorCode, VistaError } from '../lib/core/errors';
+import { getS3Client } from '../lib/core/io/s3';
+import { makeLogger } from '../lib/core/log';
+import { openStore } from '../lib/core/store/connect';
+import { loadTaxonomy, resolveTaxonomy, taxonomyId } from '../lib/core/tags';
+
+export const QUERY_API_ENV = { dbUri: 'VISTA_DB_URI', thumbnailPrefixes: 'VISTA_THUMBNAIL_PREFIXES', taxonomyUri: 'VISTA_TAXONOMY_URI' } as const;
+
+const logger = makeLogger({ json: true });
+let ready: Promise<ApiHandler> | undefined;
+
+async function build(env: NodeJS.ProcessEnv): Promise<ApiHandler> {
+  const dbUri = env[QUERY_API_ENV.dbUri];
+  if (!dbUri) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `${QUERY_API_ENV.dbUri} is not set`);
+  const taxonomy = await loadTaxonomy(env[QUERY_API_ENV.taxonomyUri] || undefined);
+  // A warm function keeps its store: table handles hold LanceDB's metadata and index caches.
+  const store = await openStore(dbUri, { readConsistencySeconds: 60 });
+  return makeApiHandler({
+    store,
+    taxonomy: { id: taxonomyId(taxonomy), categories: resolveTaxonomy(taxonomy) },
+    thumbnails: presignedThumbnails({ client: getS3Client(), allowedPrefixes: (env[QUERY_API_ENV.thumbnailPrefixes] ?? '').split(',').map((p) => p.trim()).filter(Boolean) }),
+    log: (message, fields) => logger.warn(message, fields),
+  });
+}
+
+export async function handler(event: QueryApiEvent): Promise<QueryApiResult> {
+  ready ??= build(process.env);
+  ready.catch(() => (ready = undefined));
+  const request = requestFromEvent(event);
+  if ('status' in request) return resultFromResponse(request);
+  return resultFromResponse(await (await ready)(request));
+}
