@@ -49,6 +49,8 @@ export interface ShardSummary {
   finished_at: string;
   /** Parts found complete from an earlier run and skipped by this one. */
   resumed_parts: number;
+  /** This run's end-of-shard retry: images tried once more after a transient failure, and how many of them were fetched that time. */
+  end_retry?: { retried: number; recovered: number };
   timings_ms: Record<string, number>;
   images_per_second: number;
 }
