@@ -8,7 +8,7 @@
  * only parts without a marker and overwrites any orphan arrow file of the same name.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
-import { joinUri, listNames, readJson, exists, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
+import { joinUri, listNames, readJson, exists, removeFiles, removeStaleTempFiles, writeAtomic, writeJsonAtomic } from '../io/location';
 import type { EnrichedImage, ImageFailure } from '../types';
 import { rowsToArrowFile } from './arrow-rows';
 
@@ -89,6 +89,8 @@ export function makeShardOutput(outUri: string, embedDim: number): ShardOutput {
     readSummary: () => readJson<ShardSummary>(at(SUMMARY_FILE)),
 
     async completedParts() {
+      // A resumed run: temporary files of a writer killed mid-write go first.
+      await removeStaleTempFiles(outUri);
       const names = (await listNames(outUri)).filter((n) => /^part-\d{5,}\.json$/.test(n));
       const markers = await Promise.all(
         names.map((n) =>
