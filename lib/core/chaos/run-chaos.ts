@@ -26,8 +26,8 @@ export interface ChaosOptions {
   images?: number;
   /** Runs per experiment. @default 3 */
   trials?: number;
-  /** Names of the experiments to run. @default all */
-  experiments?: string[];
+  /** The experiments to run: names of EXPERIMENTS, or experiments of the caller's own. @default all */
+  experiments?: (string | Experiment)[];
   /** Seeds the proxy's faults. @default 1 */
   seed?: number;
   /** A run not finished after this long is a hang. @default 180000 */
@@ -75,9 +75,10 @@ interface CatalogEntry {
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ExperimentResult[]> {
-  const chosen = options.experiments ? EXPERIMENTS.filter((e) => options.experiments!.includes(e.name)) : EXPERIMENTS;
-  const unknown = (options.experiments ?? []).filter((n) => !EXPERIMENTS.some((e) => e.name === n));
+  const named = (name: string) => EXPERIMENTS.find((e) => e.name === name);
+  const unknown = (options.experiments ?? []).filter((e): e is string => typeof e === 'string' && !named(e));
   if (unknown.length) throw new Error(`unknown experiment(s) ${unknown.join(', ')}; known: ${EXPERIMENTS.map((e) => e.name).join(', ')}`);
+  const chosen = options.experiments ? options.experiments.map((e) => (typeof e === 'string' ? named(e)! : e)) : EXPERIMENTS;
   const trials = options.trials ?? 3;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-chaos-'));
   const s3 = await startS3({ faults: { seed: options.seed ?? 1 } });
