@@ -116,3 +116,18 @@ describe('fault proxy', () => {
     expect(stats.lowestLimit).toBeLessThan(64);
   });
 });
+
+describe('streamed reads', () => {
+  it('a stream whose body is cut off resumes from where it stopped and gives the whole object', async () => {
+    const { getObjectStream } = await import('../../lib/core/io/s3');
+    const big = Buffer.from(Array.from({ length: 50_000 }, (_, i) => `line ${i}\n`).join(''));
+    await putObject(`${bucket}/stream/big.txt`, big);
+    s3.proxy!.setRules([{ fault: 'cutBody', rate: 0.4, operations: ['GetObject'] }]);
+    for (let i = 0; i < 4; i++) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await getObjectStream(`${bucket}/stream/big.txt`)) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(big)).toBe(true);
+    }
+    expect(s3.proxy!.stats().injected.cutBody).toBeGreaterThan(0);
+  });
+});

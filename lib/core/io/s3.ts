@@ -6,7 +6,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetObjectCommand,
@@ -96,10 +96,46 @@ export async function getObjectBytes(uri: string, client = getS3Client()): Promi
   }
 }
 
+/**
+ * The object as a stream that survives dropped connections: a body cut off mid-way is resumed
+ * from the byte it stopped at (a Range GET pinned to the first response's ETag, so a changed
+ * object fails instead of splicing two versions), up to BODY_ATTEMPTS times.
+ */
 export async function getObjectStream(uri: string, client = getS3Client()): Promise<Readable> {
   const { bucket, key } = parseS3Uri(uri);
-  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return out.Body as Readable;
+  const first = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const length = first.ContentLength;
+  const out = new PassThrough();
+  let offset = 0;
+  let resumes = 0;
+  let current = first.Body as Readable;
+  const pump = (body: Readable): void => {
+    current = body;
+    body.on('data', (chunk: Buffer) => {
+      offset += chunk.length;
+      if (!out.write(chunk)) {
+        body.pause();
+        out.once('drain', () => body.resume());
+      }
+    });
+    body.once('end', () => out.end());
+    body.once('error', (err) => void resume(err));
+  };
+  const resume = async (err: Error): Promise<void> => {
+    if (out.destroyed) return;
+    if (length !== undefined && offset >= length) return void out.end();
+    if (!isTransientNetworkError(err) || ++resumes >= BODY_ATTEMPTS) return void out.destroy(err);
+    await sleep(backoffDelayMs(resumes, { retries: 0, baseDelayMs: 100, maxDelayMs: 2000 }));
+    try {
+      const next = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-`, IfMatch: first.ETag }));
+      pump(next.Body as Readable);
+    } catch (e) {
+      out.destroy(e as Error);
+    }
+  };
+  out.once('close', () => current.destroy());
+  pump(current);
+  return out;
 }
 
 /** A single PUT is atomic: readers see the whole object or none of it. */
