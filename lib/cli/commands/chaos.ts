@@ -40,6 +40,10 @@ export const command: CliCommand = {
     const images = intOpt(values, 'images', 40)!;
     if (trials < 1 || images < 1) throw Object.assign(new Error('--trials and --images must be at least 1'), { code: 'ERR_PARSE_ARGS_USAGE' });
     const experiments = stringsOpt(values, 'experiment');
+    const unknown = experiments.filter((name) => !EXPERIMENTS.some((e) => e.name === name));
+    if (unknown.length) {
+      throw Object.assign(new Error(`unknown experiment ${unknown.join(', ')}; known: ${EXPERIMENTS.map((e) => e.name).join(', ')}`), { code: 'ERR_PARSE_ARGS_USAGE' });
+    }
     if (!json) console.error('note: the worker runs the tiny random-weight model; tags are meaningless and not what is tested here.');
     const results = await runChaos({
       trials,
