@@ -63,9 +63,11 @@ describe('fault proxy', () => {
 
   it('only faults the operations and keys its rules name, and injects the same faults for the same seed', async () => {
     const rules: FaultRule[] = [{ fault: 'error500', rate: 0.5, operations: ['GetObject'], keys: /^img\/1\d\.jpg$/ }];
+    // A generous timeout: a timed-out attempt on a loaded machine would be a failure of its own.
+    const patient: SourceConfigInput = { ...FAST, timeoutMs: 20_000 };
     const outcomes = async () => {
       s3.proxy!.setRules(rules);
-      const source = makeImageSource(FAST);
+      const source = makeImageSource(patient);
       const results: boolean[] = [];
       for (let i = 0; i < 30; i++) results.push(await source.fetch(`${bucket}/img/${i}.jpg`).then(() => true, () => false));
       return results;
@@ -79,7 +81,7 @@ describe('fault proxy', () => {
     try {
       const b = await again.bucket('faults');
       await Promise.all(Array.from({ length: 30 }, (_, i) => putObject(`${b}/img/${i}.jpg`, body)));
-      const source = makeImageSource(FAST);
+      const source = makeImageSource(patient);
       const second: boolean[] = [];
       for (let i = 0; i < 30; i++) second.push(await source.fetch(`${b}/img/${i}.jpg`).then(() => true, () => false));
       expect(second).toEqual(first);
