@@ -1,39 +1,22 @@
 /**
- * `vista backfill` killed while its worker processes run (SIGKILL: no cleanup at all; SIGTERM:
- * the default from a terminal or an orchestrator) takes its children with it, and a rerun of
- * the same run id finishes with every image stored once. Temporary files of killed writers
- * are removed on resume.
+ * The local Batch of `vista backfill` killed while its children run (SIGKILL: no cleanup at all;
+ * SIGTERM: the default from a terminal or an orchestrator) takes its children with it. Temporary
+ * files of killed writers are removed on resume.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RunReport } from '../../lib/core/backfill/report';
-import { readJson } from '../../lib/core/io/location';
-import { openStore, TableName } from '../../lib/core/store';
-import { writePhotoLikeJpegs } from '../support/fixtures';
-import { TINY_MODEL_DIR } from '../support/models';
+import { removeStaleTempFiles } from '../../lib/core/io/location';
+import { makeShardOutput } from '../../lib/core/pipeline/shard-output';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const IMAGES = 120;
-const RUN_ID = 'kill-test';
 
 let dir: string;
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-kill-'));
-  const photos = await writePhotoLikeJpegs(path.join(dir, 'img'), IMAGES, { megapixels: 0.03 });
-  await fs.writeFile(path.join(dir, 'manifest.jsonl'), photos.map((uri, i) => JSON.stringify({ uri, image_id: `img-${i}` })).join('\n') + '\n');
 });
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
-
-function startBackfill(): ChildProcess {
-  return spawn(
-    process.execPath,
-    [path.join(REPO, 'bin', 'vista.js'), 'backfill', '--manifest', path.join(dir, 'manifest.jsonl'), '--work', path.join(dir, 'work'),
-      '--db', path.join(dir, 'db'), '--model', TINY_MODEL_DIR, '--shard-size', '40', '--workers', '2', '--run-id', RUN_ID, '--json'],
-    { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-}
 
 /** Pids of the node processes `pid` started (not helpers such as esbuild's service). */
 function childrenOf(pid: number): number[] {
@@ -44,14 +27,6 @@ function childrenOf(pid: number): number[] {
     return []; // ps exits 1 when there are none
   }
   return lines.map((l) => l.trim().split(/\s+/)).filter(([p, cmd]) => Number(p) > 0 && cmd === process.execPath).map(([p]) => Number(p));
-}
-
-function describe_(pids: number[]): string {
-  try {
-    return execFileSync('ps', ['-o', 'pid=,stat=,args=', '-p', pids.join(',')], { encoding: 'utf8' });
-  } catch {
-    return 'none';
-  }
 }
 
 function alive(pid: number): boolean {
@@ -89,18 +64,24 @@ async function killMidRun(parent: ChildProcess, signal: NodeJS.Signals): Promise
   return children;
 }
 
-async function imageRows(): Promise<{ rows: number; distinctIds: number }> {
-  const store = await openStore(path.join(dir, 'db'), { readConsistencySeconds: 0 });
-  try {
-    const table = await store.table(TableName.images);
-    const ids = (await table!.query().select(['image_id']).toArray()).map((r) => String(r.image_id));
-    return { rows: ids.length, distinctIds: new Set(ids).size };
-  } finally {
-    store.close();
-  }
-}
+describe('stale temporary files', () => {
+  it('are removed when their writer is gone, never while it lives', async () => {
+    const deadPid = spawn(process.execPath, ['-e', '']).pid!;
+    await waitFor('a dead pid', () => !alive(deadPid), 5_000);
+    const out = path.join(dir, 'out');
+    await fs.mkdir(path.join(out, 'nested'), { recursive: true });
+    await fs.writeFile(path.join(out, `part-00000.arrow.tmp-${deadPid}-1`), 'half');
+    await fs.writeFile(path.join(out, 'nested', `report.json.tmp-${deadPid}-2`), 'half');
+    await fs.writeFile(path.join(out, `part-00001.arrow.tmp-${process.pid}-3`), 'being written');
+    await fs.writeFile(path.join(out, 'notes.json'), '{}');
+    // The worker's resume (flat) and the backfill's (recursive).
+    expect((await makeShardOutput(out, 4).completedParts()).size).toBe(0);
+    expect((await fs.readdir(out)).sort()).toEqual(['nested', 'notes.json', `part-00001.arrow.tmp-${process.pid}-3`]);
+    expect(await removeStaleTempFiles(out, { recursive: true })).toEqual([path.join(out, 'nested', `report.json.tmp-${deadPid}-2`)]);
+  });
+});
 
-describe('killing vista backfill', () => {
+describe('killing the local Batch', () => {
   it.each(['SIGKILL', 'SIGTERM'] as const)('%s of the local Batch takes its children with it', async (signal) => {
     const driver = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'support', 'batch-driver.ts'), path.join(dir, `logs-${signal}`)], {
       cwd: REPO,
@@ -109,29 +90,4 @@ describe('killing vista backfill', () => {
     const children = await killMidRun(driver, signal);
     await waitFor(`children ${children.join(', ')} to exit`, () => children.every((pid) => !alive(pid)), 10_000);
   });
-
-  it('SIGKILL of vista backfill mid-run kills its workers; the rerun stores every image once and removes stale temp files', async () => {
-    // Killed as soon as both workers exist: a child notices its parent's death when its event
-    // loop turns, so one still loading its modules exits once it has loaded them.
-    const workers = await killMidRun(startBackfill(), 'SIGKILL');
-    await waitFor(() => `workers to exit: ${describe_(workers)}`, () => workers.every((pid) => !alive(pid)), 60_000);
-
-    // A writer killed between its temporary file and the rename left this behind (its pid is gone).
-    const results = path.join(dir, 'work', 'runs', RUN_ID, 'results', 'shard-00000');
-    await fs.mkdir(results, { recursive: true });
-    const deadPid = spawn(process.execPath, ['-e', '']).pid!;
-    await waitFor('a dead pid', () => !alive(deadPid), 5_000);
-    const stale = path.join(results, `part-00000.arrow.tmp-${deadPid}-1`);
-    await fs.writeFile(stale, 'half a file');
-
-    const rerun = startBackfill();
-    let stderr = '';
-    rerun.stderr!.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => rerun.once('exit', resolve));
-    expect({ code, stderr: code === 0 ? '' : stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
-    const report = await readJson<RunReport>(path.join(dir, 'work', 'runs', RUN_ID, 'report.json'));
-    expect(report.totals).toMatchObject({ entries: IMAGES, succeeded: IMAGES, failed: 0, loadedRows: IMAGES });
-    expect(await imageRows()).toEqual({ rows: IMAGES, distinctIds: IMAGES });
-    await expect(fs.access(stale)).rejects.toThrow();
-  }, 300_000);
 });
