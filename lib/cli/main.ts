@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   retag: () => require('./commands/retag').command,
   'bench catalog': () => require('./commands/bench-catalog').command,
   'bench api': () => require('./commands/bench-api').command,
+  chaos: () => require('./commands/chaos').command,
 };
 
 function printHelp(): void {

@@ -11,7 +11,7 @@ import { makeImageSource, type SourceConfigInput } from '../../lib/core/io/sourc
 import { startS3, type LocalS3 } from '../support/s3';
 
 /** Fast retries so that tests exercising them stay quick. */
-const FAST: SourceConfigInput = { retries: 3, retryBaseDelayMs: 5, retryMaxDelayMs: 20, timeoutMs: 5000 };
+const FAST: SourceConfigInput = { retries: 3, throttleRetries: 3, retryBaseDelayMs: 5, throttleBaseDelayMs: 5, retryMaxDelayMs: 20, timeoutMs: 5000 };
 
 async function fetchError(uri: string, config: SourceConfigInput = FAST): Promise<VistaError> {
   const err = await makeImageSource(config).fetch(uri).then(() => undefined, (e: unknown) => e);
@@ -208,11 +208,11 @@ describe('S3 (s3rver)', () => {
       expect(proxy.requests() - start).toBe(4);
     });
 
-    it('gives up with FETCH_FAILED when throttling outlasts the retries', async () => {
+    it('gives up with FETCH_FAILED when throttling outlasts the throttle retries (marked transient and throttled)', async () => {
       const start = proxy.requests();
       script = (_, res) => slowDown(res);
-      const err = await fetchError('s3://images/hotels/1/a.jpg', { ...FAST, retries: 2 });
-      expect(err).toMatchObject({ code: ImageErrorCode.FETCH_FAILED, details: { attempts: 3 } });
+      const err = await fetchError('s3://images/hotels/1/a.jpg', { ...FAST, retries: 0, throttleRetries: 2 });
+      expect(err).toMatchObject({ code: ImageErrorCode.FETCH_FAILED, details: { attempts: 3, transient: true, throttled: true } });
       expect(proxy.requests() - start).toBe(3);
     });
 

@@ -213,3 +213,59 @@ describe('runShard', () => {
     expect(await fs.readdir(out)).not.toContain('part-00000.arrow');
   });
 });
+
+describe('runShard end-of-shard retry', () => {
+  it('tries transient fetch failures once more at the end: recovered images become rows, the rest stay failed once, and the counts stay exact', async () => {
+    const { TransientError } = await import('../../lib/core/io/retry');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-endretry-'));
+    const shard = path.join(dir, 'shard.jsonl');
+    // flaky-*: throttled the first time, then works; down-*: transient every time; gone-*: permanent.
+    const kinds = (i: number) => (i % 5 === 1 ? 'flaky' : i % 5 === 2 ? 'down' : i % 5 === 3 ? 'gone' : 'ok');
+    await fs.writeFile(shard, Array.from({ length: 50 }, (_, i) => JSON.stringify({ uri: `/img/${kinds(i)}-${i}.jpg`, image_id: `id-${i}` })).join('\n'));
+    const out = path.join(dir, 'out');
+    const deps = fakeDeps(makeShardOutput(out, DIM));
+    const calls = new Map<string, number>();
+    deps.source = {
+      async fetch(uri) {
+        const n = (calls.get(uri) ?? 0) + 1;
+        calls.set(uri, n);
+        if (uri.includes('gone')) throw new VistaError(ImageErrorCode.NOT_FOUND, `${uri}: gone`);
+        if (uri.includes('down')) throw new VistaError(ImageErrorCode.FETCH_TIMEOUT, `${uri}: too slow (after 5 attempts)`, { details: { attempts: 5, transient: true } });
+        if (uri.includes('flaky') && n === 1) throw new TransientError(ImageErrorCode.FETCH_FAILED, `${uri}: SlowDown`, undefined, true);
+        return Buffer.from(uri);
+      },
+    };
+    const started = Date.now();
+    const summary = await runShard(deps, { shardUri: shard, partSize: 7, batchSize: 4, concurrency: 5, endRetry: { pauseMs: 300 } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(summary).toMatchObject({ input: 50, succeeded: 30, failed: 20, failed_by_code: { FETCH_TIMEOUT: 10, NOT_FOUND: 10 }, end_retry: { retried: 20, recovered: 10 } });
+    const rows = await readAllRows(out);
+    expect(rows).toHaveLength(30);
+    expect(new Set(rows).size).toBe(30);
+    const errors = (await fs.readFile(path.join(out, 'errors.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { image_id: string });
+    expect(errors).toHaveLength(20);
+    expect(new Set([...rows, ...errors.map((e) => e.image_id)]).size).toBe(50);
+    // Permanent failures are not retried; transient ones exactly once more.
+    expect(calls.get('/img/gone-3.jpg')).toBe(1);
+    expect(calls.get('/img/down-2.jpg')).toBe(2);
+    expect(calls.get('/img/flaky-1.jpg')).toBe(2);
+  });
+
+  it('without endRetry, transient failures are final at once', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-endretry-'));
+    const shard = path.join(dir, 'shard.jsonl');
+    await fs.writeFile(shard, ['/img/a.jpg', '/img/b.jpg'].join('\n'));
+    const deps = fakeDeps(makeShardOutput(path.join(dir, 'out'), DIM));
+    let calls = 0;
+    deps.source = {
+      async fetch() {
+        calls++;
+        throw new VistaError(ImageErrorCode.FETCH_FAILED, 'reset', { details: { transient: true } });
+      },
+    };
+    const summary = await runShard(deps, { shardUri: shard, partSize: 7, batchSize: 4, concurrency: 5 });
+    expect(summary).toMatchObject({ failed: 2, succeeded: 0 });
+    expect(summary.end_retry).toBeUndefined();
+    expect(calls).toBe(2);
+  });
+});

@@ -121,6 +121,7 @@ async function runOne(
     succeeded: summary.succeeded,
     failed: summary.failed,
     failed_by_code: summary.failed_by_code,
+    ...(summary.end_retry?.retried ? { retried_at_end: summary.end_retry.retried, recovered: summary.end_retry.recovered } : {}),
     images_per_second: summary.images_per_second,
   });
   return 0;

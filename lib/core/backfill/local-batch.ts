@@ -57,6 +57,15 @@ export interface LocalBatch {
 }
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const EXIT_WITH_PARENT = path.join(__dirname, 'exit-with-parent.js');
+
+/**
+ * Node children watch the pipe on their stdin and exit when this process dies, even by SIGKILL
+ * (exit-with-parent.js, preloaded through NODE_OPTIONS).
+ */
+function exitWithParentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, VISTA_EXIT_WITH_PARENT: '1', NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require "${EXIT_WITH_PARENT}"`.trim() };
+}
 const VISTA_BIN = path.join(REPO_ROOT, 'bin', 'vista.js');
 
 export const defaultWorkerCommand = (): ChildCommand => ({ command: process.execPath, args: [VISTA_BIN, 'worker', '--from-env'] });
@@ -74,7 +83,7 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
     const log = createWriteStream(logFile, { flags: attempt === 1 ? 'w' : 'a' });
     await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
     options.onChild?.({ job, index, attempt, status: 'started' });
-    const child = spawn(command, args, { env, cwd: REPO_ROOT, stdio: ['ignore', log, log] });
+    const child = spawn(command, args, { env: exitWithParentEnv(env), cwd: REPO_ROOT, stdio: ['pipe', log, log] });
     running.add(child);
     const exitCode = await new Promise<number>((resolve) => {
       child.once('error', (err) => {

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { removeStaleTempFiles } from '../io/location';
 import { isS3Uri } from '../io/s3';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
@@ -73,6 +74,8 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
   const workUri = absolute(options.workUri);
   const layout = runLayout(workUri, runId);
   const modelUri = options.modelUri ? absolute(options.modelUri) : await defaultModel(logger);
+  // Resuming a run whose processes were killed: their half-written temporary files go.
+  await removeStaleTempFiles(layout.runUri, { recursive: true });
 
   const batch = makeLocalBatch({
     workers: options.workers ?? os.availableParallelism(),

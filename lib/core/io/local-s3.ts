@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './fault-s3-proxy';
 import { getS3Client, resetS3Clients } from './s3';
 
 interface S3rverInstance {
@@ -23,8 +24,10 @@ type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstanc
 const S3rver = require('s3rver') as S3rverConstructor;
 
 export interface LocalS3 {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>: the endpoint this process's clients use (the fault proxy's when there is one). */
   endpoint: string;
+  /** The fault-injecting proxy in front of the server, when started with `faults`. */
+  proxy?: FaultProxy;
   /** Creates a bucket (idempotent). */
   createBucket(name: string): Promise<void>;
   /** Creates a bucket (idempotent) and returns its `s3://name` URI. */
@@ -55,7 +58,12 @@ function applyEnv(values: Record<string, string | undefined>): void {
   }
 }
 
-export async function startS3(): Promise<LocalS3> {
+export interface StartS3Options {
+  /** Put a fault-injecting proxy in front of the server and point the clients at it (see fault-s3-proxy.ts). */
+  faults?: Omit<FaultProxyOptions, 'upstream'>;
+}
+
+export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, resetOnClose: false });
   let address: AddressInfo;
@@ -65,7 +73,16 @@ export async function startS3(): Promise<LocalS3> {
     await fs.rm(directory, { recursive: true, force: true });
     throw err;
   }
-  const endpoint = `http://127.0.0.1:${address.port}`;
+  const direct = `http://127.0.0.1:${address.port}`;
+  let proxy: FaultProxy | undefined;
+  try {
+    proxy = options.faults ? await startFaultProxy({ ...options.faults, upstream: direct }) : undefined;
+  } catch (err) {
+    await server.close().catch(() => undefined);
+    await fs.rm(directory, { recursive: true, force: true });
+    throw err;
+  }
+  const endpoint = proxy?.endpoint ?? direct;
 
   const saved: Record<string, string | undefined> = {};
   for (const key of [...Object.keys(ENV), 'AWS_ENDPOINT_URL_S3']) saved[key] = process.env[key];
@@ -84,6 +101,7 @@ export async function startS3(): Promise<LocalS3> {
   let stopped = false;
   return {
     endpoint,
+    ...(proxy ? { proxy } : {}),
     createBucket,
     async bucket(name: string): Promise<string> {
       await createBucket(name);
@@ -95,6 +113,7 @@ export async function startS3(): Promise<LocalS3> {
       // Destroy the clients first: their keep-alive sockets would otherwise hold close() open.
       resetS3Clients();
       applyEnv(saved);
+      await proxy?.stop();
       server.httpServer?.closeAllConnections();
       await server.close().catch(() => undefined);
       await fs.rm(directory, { recursive: true, force: true });

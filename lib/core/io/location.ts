@@ -105,3 +105,42 @@ export async function removeFiles(uris: string[]): Promise<void> {
   if (s3.length) await deleteObjects(s3);
   await Promise.all(uris.filter((u) => !isS3Uri(u)).map((u) => fs.rm(toLocalPath(u), { force: true })));
 }
+
+const TEMP_NAME = /\.tmp-(\d+)(?:-\d+)?$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files (`name.tmp-PID-N`) that writers killed mid-write left in a local
+ * folder, when their process is gone (a live one may be writing: two runs can share a folder).
+ * S3 writes leave none. Returns the paths removed.
+ */
+export async function removeStaleTempFiles(dirUri: string, options: { recursive?: boolean } = {}): Promise<string[]> {
+  if (isS3Uri(dirUri)) return [];
+  const dir = toLocalPath(dirUri);
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory() && options.recursive) removed.push(...(await removeStaleTempFiles(file, options)));
+    const match = TEMP_NAME.exec(entry.name);
+    if (entry.isFile() && match && !processAlive(Number(match[1]))) {
+      await fs.rm(file, { force: true });
+      removed.push(file);
+    }
+  }
+  return removed;
+}

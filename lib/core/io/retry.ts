@@ -6,12 +6,33 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageErrorCode, VistaError } from '../errors';
 
-/** A failure worth another attempt. Still a VistaError, so callers that give up can report it as is. */
+/**
+ * A failure worth another attempt. Still a VistaError, so callers that give up can report it as is.
+ * `throttled`: the server asked us to slow down (503 SlowDown, 429), which callers answer by
+ * lowering their concurrency and by waiting longer, not by failing the image.
+ */
 export class TransientError extends VistaError {
-  constructor(code: typeof ImageErrorCode.FETCH_FAILED | typeof ImageErrorCode.FETCH_TIMEOUT, message: string, cause?: unknown) {
-    super(code, message, { cause });
+  constructor(
+    code: typeof ImageErrorCode.FETCH_FAILED | typeof ImageErrorCode.FETCH_TIMEOUT,
+    message: string,
+    cause?: unknown,
+    readonly throttled = false,
+  ) {
+    super(code, message, { cause, details: throttled ? { throttled: true } : undefined });
     this.name = 'TransientError';
   }
+}
+
+export function isThrottled(err: unknown): boolean {
+  return err instanceof TransientError && err.throttled;
+}
+
+/**
+ * A failure that was transient when it happened, even after the retries were spent: the
+ * worker tries such images once more at the end of a shard.
+ */
+export function isTransientFailure(err: unknown): boolean {
+  return err instanceof TransientError || (err instanceof VistaError && err.details?.transient === true);
 }
 
 export interface RetryPolicy {
@@ -19,6 +40,10 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Attempts after the first for throttled failures. @default retries */
+  throttleRetries?: number;
+  /** Backoff base for throttled failures. @default baseDelayMs */
+  throttleBaseDelayMs?: number;
 }
 
 /** Full jitter: uniform in [0, min(max, base·2^attempt)], which spreads synchronized clients apart. */
@@ -33,16 +58,19 @@ export async function withRetries<T>(policy: RetryPolicy, op: (attempt: number) 
     try {
       return await op(attempt);
     } catch (err) {
-      if (!(err instanceof TransientError) || attempt >= policy.retries) {
+      const throttled = isThrottled(err);
+      const retries = throttled ? (policy.throttleRetries ?? policy.retries) : policy.retries;
+      if (!(err instanceof TransientError) || attempt >= retries) {
         if (err instanceof VistaError && attempt > 0) {
           throw new VistaError(err.code, `${err.message} (after ${attempt + 1} attempts)`, {
             cause: err.cause ?? err,
-            details: { ...err.details, attempts: attempt + 1 },
+            details: { ...err.details, attempts: attempt + 1, ...(err instanceof TransientError ? { transient: true } : {}) },
           });
         }
         throw err;
       }
-      await sleep(backoffDelayMs(attempt, policy));
+      const baseDelayMs = throttled ? (policy.throttleBaseDelayMs ?? policy.baseDelayMs) : policy.baseDelayMs;
+      await sleep(backoffDelayMs(attempt, { ...policy, baseDelayMs }));
     }
   }
 }

@@ -1,11 +1,13 @@
 /**
- * S3 access shared by every stage. One client per process, keep-alive sockets, the SDK's adaptive
- * retry mode (backs off on throttling and 5xx), and an endpoint override so that everything runs
- * against a local S3-compatible server (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL).
+ * S3 access shared by every stage. One client per process, keep-alive sockets, retries with
+ * backoff on throttling, 5xx and dropped connections (s3-retry.ts: why not the SDK's adaptive or
+ * standard modes), and an endpoint override so that everything runs against a local
+ * S3-compatible server (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL).
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -15,6 +17,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { backoffDelayMs, isTransientNetworkError } from './retry';
+import { S3RetryStrategy } from './s3-retry';
 
 export interface S3Location {
   bucket: string;
@@ -38,7 +42,7 @@ export function s3Endpoint(): string | undefined {
 export interface S3ClientOptions {
   /** Sockets kept open per host. @default 64 */
   maxSockets?: number;
-  /** Attempts per request, first one included. @default 6 */
+  /** Attempts per request, first one included (throttled requests get at least 10). @default 10 */
   maxAttempts?: number;
   /** Socket and connection timeout in ms. @default 30000 */
   requestTimeoutMs?: number;
@@ -57,8 +61,7 @@ export function getS3Client(options: S3ClientOptions = {}): S3Client {
     client = new S3Client({
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
-      maxAttempts: options.maxAttempts ?? 6,
-      retryMode: 'adaptive',
+      retryStrategy: new S3RetryStrategy({ maxAttempts: options.maxAttempts ?? 10 }),
       requestHandler: new NodeHttpHandler({
         httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
         httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
@@ -77,16 +80,62 @@ export function resetS3Clients(): void {
   clients.clear();
 }
 
+/** Body reads cut off mid-way (a dropped connection) are retried too: the SDK retries only up to the headers. */
+const BODY_ATTEMPTS = 5;
+
 export async function getObjectBytes(uri: string, client = getS3Client()): Promise<Buffer> {
   const { bucket, key } = parseS3Uri(uri);
-  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
+  for (let attempt = 0; ; attempt++) {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    try {
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if (!isTransientNetworkError(err) || attempt + 1 >= BODY_ATTEMPTS) throw err;
+      await sleep(backoffDelayMs(attempt, { retries: 0, baseDelayMs: 100, maxDelayMs: 2000 }));
+    }
+  }
 }
 
+/**
+ * The object as a stream that survives dropped connections: a body cut off mid-way is resumed
+ * from the byte it stopped at (a Range GET pinned to the first response's ETag, so a changed
+ * object fails instead of splicing two versions), up to BODY_ATTEMPTS times.
+ */
 export async function getObjectStream(uri: string, client = getS3Client()): Promise<Readable> {
   const { bucket, key } = parseS3Uri(uri);
-  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return out.Body as Readable;
+  const first = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const length = first.ContentLength;
+  const out = new PassThrough();
+  let offset = 0;
+  let resumes = 0;
+  let current = first.Body as Readable;
+  const pump = (body: Readable): void => {
+    current = body;
+    body.on('data', (chunk: Buffer) => {
+      offset += chunk.length;
+      if (!out.write(chunk)) {
+        body.pause();
+        out.once('drain', () => body.resume());
+      }
+    });
+    body.once('end', () => out.end());
+    body.once('error', (err) => void resume(err));
+  };
+  const resume = async (err: Error): Promise<void> => {
+    if (out.destroyed) return;
+    if (length !== undefined && offset >= length) return void out.end();
+    if (!isTransientNetworkError(err) || ++resumes >= BODY_ATTEMPTS) return void out.destroy(err);
+    await sleep(backoffDelayMs(resumes, { retries: 0, baseDelayMs: 100, maxDelayMs: 2000 }));
+    try {
+      const next = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-`, IfMatch: first.ETag }));
+      pump(next.Body as Readable);
+    } catch (e) {
+      out.destroy(e as Error);
+    }
+  };
+  out.once('close', () => current.destroy());
+  pump(current);
+  return out;
 }
 
 /** A single PUT is atomic: readers see the whole object or none of it. */

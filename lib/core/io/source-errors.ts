@@ -11,13 +11,16 @@ const S3_DENIED = new Set([
   'AllAccessDisabled',
   'InvalidObjectState',
 ]);
-const S3_TRANSIENT = new Set([
+const S3_THROTTLED = new Set([
   'SlowDown',
   'Throttling',
   'ThrottlingException',
   'RequestLimitExceeded',
   'TooManyRequestsException',
   'RequestThrottled',
+]);
+const S3_TRANSIENT = new Set([
+  ...S3_THROTTLED,
   'ServiceUnavailable',
   'InternalError',
   'RequestTimeout',
@@ -37,9 +40,14 @@ export function classifyS3Error(uri: string, err: unknown): VistaError {
     return new VistaError(ImageErrorCode.ACCESS_DENIED, what, { cause: err, details });
   }
   if ((name && S3_TRANSIENT.has(name)) || isTransientStatus(status) || isTransientNetworkError(err)) {
-    return new TransientError(ImageErrorCode.FETCH_FAILED, what, err);
+    return new TransientError(ImageErrorCode.FETCH_FAILED, what, err, isThrottleStatus(status) || (name !== undefined && S3_THROTTLED.has(name)));
   }
   return new VistaError(ImageErrorCode.FETCH_FAILED, what, { cause: err, details });
+}
+
+/** 503 is how S3 says SlowDown; 429 is everyone else's. */
+function isThrottleStatus(status: number | undefined): boolean {
+  return status === 429 || status === 503;
 }
 
 export function classifyFsError(file: string, err: unknown): VistaError {
@@ -68,7 +76,7 @@ export function classifyHttpStatus(url: string, status: number, statusText: stri
   const what = `${url}: HTTP ${status} ${statusText}`.trim();
   if (status === 404 || status === 410) return new VistaError(ImageErrorCode.NOT_FOUND, what, { details: { status } });
   if (status === 401 || status === 403) return new VistaError(ImageErrorCode.ACCESS_DENIED, what, { details: { status } });
-  if (isTransientStatus(status) || status === 408) return new TransientError(ImageErrorCode.FETCH_FAILED, what);
+  if (isTransientStatus(status) || status === 408) return new TransientError(ImageErrorCode.FETCH_FAILED, what, undefined, isThrottleStatus(status));
   return new VistaError(ImageErrorCode.FETCH_FAILED, what, { details: { status } });
 }
 

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
 import { toLocalPath } from './location';
-import { withRetries, withTimeout } from './retry';
+import { AdaptiveConcurrency, type AdaptiveConcurrencyStats } from './adaptive-concurrency';
+import { isThrottled, withRetries, withTimeout } from './retry';
 import { isS3Uri } from './s3';
 import { fetchHttp } from './source-http';
 import { fetchLocalFile } from './source-local';
@@ -22,6 +23,14 @@ export const SourceConfigSchema = z.object({
   /** Backoff before retry n is uniform in [0, min(retryMaxDelayMs, retryBaseDelayMs·2^n)]. */
   retryBaseDelayMs: z.number().int().min(0).default(200),
   retryMaxDelayMs: z.number().int().min(0).default(10_000),
+  /**
+   * Attempts after the first for throttled fetches (503 SlowDown, 429): throttling says "later",
+   * not "never", so it gets more patience and a longer backoff base.
+   */
+  throttleRetries: z.number().int().min(0).max(30).default(10),
+  throttleBaseDelayMs: z.number().int().min(0).default(1_000),
+  /** Fetches at once at most; throttling lowers this (AIMD, see adaptive-concurrency.ts) and successes raise it back. */
+  concurrency: z.number().int().min(1).max(1024).default(64),
 });
 export type SourceConfig = z.output<typeof SourceConfigSchema>;
 export type SourceConfigInput = z.input<typeof SourceConfigSchema>;
@@ -29,6 +38,8 @@ export type SourceConfigInput = z.input<typeof SourceConfigSchema>;
 export interface ImageSource {
   /** The whole object, never empty; throws VistaError(NOT_FOUND | ACCESS_DENIED | TOO_LARGE | EMPTY | FETCH_TIMEOUT | FETCH_FAILED | INVALID_ENTRY). */
   fetch(uri: string): Promise<Buffer>;
+  /** How throttling has shaped the fetch concurrency so far. */
+  stats?(): AdaptiveConcurrencyStats;
 }
 
 type Fetcher = (uri: string, signal: AbortSignal) => Promise<Buffer>;
@@ -46,7 +57,14 @@ export function parseSourceConfig(input: SourceConfigInput = {}): SourceConfig {
 export function makeImageSource(input: SourceConfigInput = {}): ImageSource {
   const config = parseSourceConfig(input);
   const { maxBytes, timeoutMs } = config;
-  const policy = { retries: config.retries, baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs };
+  const policy = {
+    retries: config.retries,
+    baseDelayMs: config.retryBaseDelayMs,
+    maxDelayMs: config.retryMaxDelayMs,
+    throttleRetries: config.throttleRetries,
+    throttleBaseDelayMs: config.throttleBaseDelayMs,
+  };
+  const slots = new AdaptiveConcurrency({ max: config.concurrency });
 
   const pickFetcher = (uri: string): Fetcher => {
     if (isS3Uri(uri)) return (u, signal) => fetchS3Object(u, maxBytes, timeoutMs, signal);
@@ -62,10 +80,12 @@ export function makeImageSource(input: SourceConfigInput = {}): ImageSource {
     async fetch(uri: string): Promise<Buffer> {
       if (!uri) throw new VistaError(ImageErrorCode.INVALID_ENTRY, 'empty URI');
       const fetcher = pickFetcher(uri);
-      const bytes = await withRetries(policy, () => withTimeout(timeoutMs, uri, (signal) => fetcher(uri, signal)));
+      // The wait for a slot is outside the per-attempt timeout: it is the slowing down, not a stall.
+      const bytes = await withRetries(policy, () => slots.run(() => withTimeout(timeoutMs, uri, (signal) => fetcher(uri, signal)), isThrottled));
       if (bytes.length === 0) throw new VistaError(ImageErrorCode.EMPTY, `${uri}: zero bytes`);
       return bytes;
     },
+    stats: () => slots.stats(),
   };
 }
 

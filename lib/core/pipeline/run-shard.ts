@@ -7,6 +7,7 @@
  */
 import { ImageErrorCode, SystemErrorCode, VistaError, toVistaError } from '../errors';
 import { Semaphore } from '../io/concurrency';
+import { isTransientFailure } from '../io/retry';
 import type { DecodedImage, ShardEntry } from '../types';
 import { makeBatcher } from './batcher';
 import type { DecodedEntry, Enricher } from './enricher';
@@ -39,6 +40,12 @@ export interface ShardRunOptions {
   concurrency: number;
   onProgress?: (progress: ShardProgress) => void;
   onPartWritten?: (marker: PartMarker) => void;
+  /**
+   * Images whose fetch failed for a transient reason (5xx, throttling, timeouts, dropped
+   * connections) after all their retries get one more try at the end of the shard, after this
+   * pause. Absent: failures are final at once.
+   */
+  endRetry?: { pauseMs: number; /** Images held for the end, at most; later ones fail at once. @default 10000 */ maxImages?: number };
 }
 
 export interface ShardProgress {
@@ -68,6 +75,9 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
   const report = () => options.onProgress?.({ ...progress });
 
   const tracker = new PartTracker(output, stamp, options.onPartWritten);
+  // Held back from their parts until the end-of-shard retry settles them.
+  const deferred: { entry: ShardEntry; part: number }[] = [];
+  const endRetry = { retried: 0, recovered: 0 };
   const partOf = new Map<DecodedEntry, number>();
 
   const fail = (part: number, entry: Pick<ShardEntry, 'imageId' | 'uri'>, code: ImageErrorCode, message: string) => {
@@ -98,11 +108,12 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
   // A failure of the run itself (the model is gone): stops reading, and no more parts are written.
   let fatal: unknown;
 
-  const fetchAndDecode = async (entry: ShardEntry, part: number) => {
+  const fetchAndDecode = async (entry: ShardEntry, part: number, lastTry = false) => {
     let stage: 'fetch' | 'decode' | 'batch' = 'fetch';
     try {
       const t0 = performance.now();
       const bytes = await source.fetch(entry.uri);
+      if (lastTry) endRetry.recovered++;
       const t1 = performance.now();
       timings.fetch += t1 - t0;
       stage = 'decode';
@@ -115,6 +126,10 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     } catch (err) {
       if (stage === 'batch') {
         fatal ??= err;
+        return;
+      }
+      if (stage === 'fetch' && !lastTry && options.endRetry && deferred.length < (options.endRetry.maxImages ?? 10_000) && isTransientFailure(err)) {
+        deferred.push({ entry, part });
         return;
       }
       const fallback = stage === 'fetch' ? ImageErrorCode.FETCH_FAILED : ImageErrorCode.CORRUPT_IMAGE;
@@ -156,6 +171,19 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
       inflight.add(task);
     }
     await Promise.all(inflight);
+    if (deferred.length > 0 && fatal === undefined && !tracker.hasWriteError) {
+      await new Promise((resolve) => setTimeout(resolve, options.endRetry!.pauseMs));
+      for (const { entry, part } of deferred.splice(0)) {
+        endRetry.retried++;
+        await slots.acquire();
+        const task = fetchAndDecode(entry, part, true).finally(() => {
+          slots.release();
+          inflight.delete(task);
+        });
+        inflight.add(task);
+      }
+      await Promise.all(inflight);
+    }
     await batcher.flush();
     if (fatal !== undefined) throw fatal;
     if (stoppedEarly) await tracker.drain(); // throws the write error
@@ -181,6 +209,7 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     started_at: startedAt.toISOString(),
     finished_at: finishedAt.toISOString(),
     resumed_parts: previous.size,
+    ...(options.endRetry ? { end_retry: endRetry } : {}),
     timings_ms: {
       wall: Math.round(wallMs),
       fetch_busy: Math.round(timings.fetch),

@@ -8,7 +8,7 @@
  * only parts without a marker and overwrites any orphan arrow file of the same name.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError } from '../errors';
-import { joinUri, listNames, readJson, exists, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
+import { joinUri, listNames, readJson, exists, removeFiles, removeStaleTempFiles, writeAtomic, writeJsonAtomic } from '../io/location';
 import type { EnrichedImage, ImageFailure } from '../types';
 import { rowsToArrowFile } from './arrow-rows';
 
@@ -49,6 +49,8 @@ export interface ShardSummary {
   finished_at: string;
   /** Parts found complete from an earlier run and skipped by this one. */
   resumed_parts: number;
+  /** This run's end-of-shard retry: images tried once more after a transient failure, and how many of them were fetched that time. */
+  end_retry?: { retried: number; recovered: number };
   timings_ms: Record<string, number>;
   images_per_second: number;
 }
@@ -87,6 +89,8 @@ export function makeShardOutput(outUri: string, embedDim: number): ShardOutput {
     readSummary: () => readJson<ShardSummary>(at(SUMMARY_FILE)),
 
     async completedParts() {
+      // A resumed run: temporary files of a writer killed mid-write go first.
+      await removeStaleTempFiles(outUri);
       const names = (await listNames(outUri)).filter((n) => /^part-\d{5,}\.json$/.test(n));
       const markers = await Promise.all(
         names.map((n) =>

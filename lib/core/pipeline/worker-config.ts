@@ -34,6 +34,13 @@ export const workerConfigSchema = z.object({
   maxPixels: z.number().int().positive().default(40_000_000),
   fetchTimeoutMs: z.number().int().positive().default(30_000),
   fetchRetries: z.number().int().min(0).max(20).default(4),
+  /** Attempts after the first for a throttled fetch (503 SlowDown, 429), which also lowers the fetch concurrency. */
+  fetchThrottleRetries: z.number().int().min(0).max(30).default(10),
+  /** Backoff bases of fetch retries (ms); lowered only by tests and `vista chaos`. */
+  fetchRetryBaseDelayMs: z.number().int().min(0).default(200),
+  fetchThrottleBaseDelayMs: z.number().int().min(0).default(1_000),
+  /** Pause before the end-of-shard retry of images that failed for a transient reason. */
+  endRetryPauseMs: z.number().int().min(0).default(5_000),
 });
 
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

@@ -69,7 +69,15 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
   const taxonomy = await loadTaxonomy(config.taxonomy);
   const bank = await getLabelBank(model, taxonomy, config.artifacts);
   const enricher = makeEnricher({ model, tagger: makeTagger(bank, taxonomy, model.logitScale), taxonomyId: taxonomyId(taxonomy) });
-  const source = makeImageSource({ maxBytes: config.maxBytes, timeoutMs: config.fetchTimeoutMs, retries: config.fetchRetries });
+  const source = makeImageSource({
+    maxBytes: config.maxBytes,
+    timeoutMs: config.fetchTimeoutMs,
+    retries: config.fetchRetries,
+    retryBaseDelayMs: config.fetchRetryBaseDelayMs,
+    throttleRetries: config.fetchThrottleRetries,
+    throttleBaseDelayMs: config.fetchThrottleBaseDelayMs,
+    concurrency: config.concurrency,
+  });
   const decoder = makeDecoder({ maxBytes: config.maxBytes, maxPixels: config.maxPixels }, model.preprocess);
   logger.info('worker ready', { model: model.id, provider: model.provider, taxonomy: enricher.taxonomyId, batch_size: config.batchSize });
 
@@ -83,7 +91,14 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
       if (await output.isComplete()) return { summary: await output.readSummary(), skipped: true };
       const summary = await runShard(
         { source, decoder, enricher, output },
-        { shardUri, partSize: config.partSize, batchSize: config.batchSize, concurrency: config.concurrency, ...hooks },
+        {
+          shardUri,
+          partSize: config.partSize,
+          batchSize: config.batchSize,
+          concurrency: config.concurrency,
+          endRetry: { pauseMs: config.endRetryPauseMs },
+          ...hooks,
+        },
       );
       return { summary, skipped: false };
     },
