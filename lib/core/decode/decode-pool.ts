@@ -13,12 +13,17 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ImageErrorCode, VistaError, isVistaErrorCode } from '../errors';
+import type { SourceConfigInput } from '../io/source';
 import type { DecodedImage, PreprocessSpec } from '../types';
 import { parseDecoderConfig, type Decoder, type DecoderConfigInput } from './decoder';
-import type { DecodeReply, DecodeRequest, DecodeThreadInit } from './decode-thread-protocol';
+import { AWS_ENV_KEYS, type DecodeReply, type DecodeRequest, type DecodeThreadInit } from './decode-thread-protocol';
 import { PixelSlots } from './pixel-slots';
 
+const isSharedBuffer = (b: ArrayBufferLike) => Object.prototype.toString.call(b) === '[object SharedArrayBuffer]';
+
 export interface DecodePoolOptions {
+  /** How threads fetch in `fetchAndDecode`. @default the source's defaults */
+  source?: SourceConfigInput;
   /** Decode threads. @default one per core */
   threads?: number;
   /** Pixel slots: images decoded and not yet released. */
@@ -26,6 +31,18 @@ export interface DecodePoolOptions {
 }
 
 export interface DecodePool extends Decoder {
+  /**
+   * `decode` that takes the bytes' memory over instead of copying it (the caller's Buffer is
+   * emptied): what the shard pipeline uses, since a structured-clone copy of each ~0.5 MB image
+   * cost the main thread more than everything else it does per image.
+   */
+  decodeOwned(bytes: Buffer): Promise<DecodedImage>;
+  /**
+   * Fetch and decode in a thread: the main thread sends the URI and gets the reply, nothing more.
+   * A failed fetch throws the source's typed error (FETCH_FAILED when untyped), a failed decode the
+   * decoder's (CORRUPT_IMAGE when untyped).
+   */
+  fetchAndDecode(uri: string): Promise<DecodedImage>;
   readonly threads: number;
   readonly slots: PixelSlots;
   /** Stops the threads; decodes still in flight fail. */
@@ -41,7 +58,11 @@ interface Pending {
 interface DecodeThread {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** The AWS settings this thread was last sent. */
+  env?: string;
 }
+
+const awsEnv = () => JSON.stringify(AWS_ENV_KEYS.map((k) => process.env[k] ?? null));
 
 /** The thread script: compiled JS next to this file, or the TS source run through tsx. */
 function threadEntry(): { file: string; execArgv: string[] } {
@@ -57,7 +78,7 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
   const valuesPerSlot = 3 * spec.cropSize * spec.cropSize;
   const slots = new PixelSlots(options.slots, valuesPerSlot);
   const entry = threadEntry();
-  const init: DecodeThreadInit = { config, spec, slots: slots.buffer, valuesPerSlot };
+  const init: DecodeThreadInit = { config, spec, slots: slots.buffer, valuesPerSlot, source: options.source ?? {} };
   let nextId = 1;
   let closed = false;
 
@@ -85,7 +106,8 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
     } else {
       slots.release(p.slot);
       const { code, message, details } = reply.error;
-      p.reject(new VistaError(isVistaErrorCode(code) ? code : ImageErrorCode.CORRUPT_IMAGE, message, details ? { details } : undefined));
+      const fallback = reply.stage === 'fetch' ? ImageErrorCode.FETCH_FAILED : ImageErrorCode.CORRUPT_IMAGE;
+      p.reject(new VistaError(isVistaErrorCode(code) ? code : fallback, message, details ? { details } : undefined));
     }
   };
 
@@ -110,26 +132,40 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
   };
   const threads: DecodeThread[] = Array.from({ length: threadCount }, spawn);
 
+  const send = async (what: { bytes: Uint8Array } | { uri: string }): Promise<DecodedImage> => {
+    if (closed) throw new VistaError(ImageErrorCode.CORRUPT_IMAGE, 'decoder closed');
+    const slot = await slots.acquire();
+    const thread = leastBusy();
+    const id = nextId++;
+    const request: DecodeRequest = { id, slot, ...what };
+    if ('uri' in request) {
+      const env = awsEnv();
+      if (thread.env !== env) {
+        request.env = Object.fromEntries(AWS_ENV_KEYS.map((k) => [k, process.env[k]]));
+        thread.env = env;
+      }
+    }
+    return new Promise<DecodedImage>((resolve, reject) => {
+      thread.pending.set(id, { slot, resolve, reject });
+      if (thread.pending.size === 1) thread.worker.ref();
+      thread.worker.postMessage(request, 'bytes' in what ? [what.bytes.buffer as ArrayBuffer] : []);
+    });
+  };
+  const decode = (bytes: Buffer, owned: boolean): Promise<DecodedImage> => {
+    // The bytes' memory moves to the thread (transfer, no copy) when it is the caller's to give
+    // and holds nothing else; otherwise one plain copy is made and moved.
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !isSharedBuffer(bytes.buffer);
+    return send({ bytes: owned && whole ? bytes : new Uint8Array(bytes) });
+  };
+
   const leastBusy = () => threads.reduce((best, t) => (t.pending.size < best.pending.size ? t : best));
 
   return {
     threads: threadCount,
     slots,
-    async decode(bytes: Buffer): Promise<DecodedImage> {
-      if (closed) throw new VistaError(ImageErrorCode.CORRUPT_IMAGE, 'decoder closed');
-      const slot = await slots.acquire();
-      const thread = leastBusy();
-      const id = nextId++;
-      // Posting copies the bytes (the caller keeps its buffer); a view into a larger buffer is
-      // copied out first, so that only the image's own bytes cross.
-      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      const request: DecodeRequest = { id, slot, bytes: whole ? bytes : new Uint8Array(bytes) };
-      return new Promise<DecodedImage>((resolve, reject) => {
-        thread.pending.set(id, { slot, resolve, reject });
-        if (thread.pending.size === 1) thread.worker.ref();
-        thread.worker.postMessage(request, whole ? [] : [request.bytes.buffer as ArrayBuffer]);
-      });
-    },
+    decode: (bytes: Buffer) => decode(bytes, false),
+    decodeOwned: (bytes: Buffer) => decode(bytes, true),
+    fetchAndDecode: (uri: string) => send({ uri }),
     async close() {
       closed = true;
       await Promise.all(threads.map((t) => t.worker.terminate()));
