@@ -13,11 +13,14 @@ import type { EnrichResult } from '../lib/core/serving/protocol';
 import { TableName, openStore } from '../lib/core/store/connect';
 import { loadShardResults } from '../lib/core/store/loader';
 import { writeSyntheticShardResults } from '../test/support/results';
+import { summarize } from './windows';
 
 export interface IngestBenchOptions {
   records: number;
   dim: number;
   workDir: string;
+  /** Whole runs (fresh store each), for min and median. */
+  repeats: number;
   log: (message: string) => void;
 }
 
@@ -64,7 +67,27 @@ async function fillInbox(inbox: string, ids: string[], dim: number, round: numbe
   });
 }
 
+/** `repeats` whole runs, each on a fresh store: records/s per round as min and median. */
 export async function runIngestBench(o: IngestBenchOptions) {
+  const runs: Awaited<ReturnType<typeof runIngestOnce>>[] = [];
+  for (let r = 0; r < Math.max(1, o.repeats); r++) {
+    o.log(`run ${r + 1} of ${Math.max(1, o.repeats)}`);
+    runs.push(await runIngestOnce(o));
+  }
+  const last = runs[runs.length - 1];
+  const perRound = last.rounds.map((_, i) => {
+    const rates = runs.map((run) => run.rounds[i].records_per_second);
+    return { ...summarize(rates, runs.reduce((n, run) => n + run.rounds[i].records, 0), runs.reduce((n, run) => n + run.rounds[i].seconds, 0)), records: last.rounds[i].records };
+  });
+  return {
+    ...last,
+    method: { repeats: runs.length, note: 'each window is one whole ingest run of the round (fresh store); records/s min and median over runs' },
+    records_per_second_by_round: perRound,
+    runs: runs.map((run) => run.rounds),
+  };
+}
+
+async function runIngestOnce(o: IngestBenchOptions) {
   await fs.rm(o.workDir, { recursive: true, force: true });
   const inbox = path.join(o.workDir, 'inbox');
   const batches = path.join(o.workDir, 'batches');

@@ -12,6 +12,7 @@ import { parseWorkerConfig } from '../lib/core/pipeline/worker-config';
 import { makeEnrichService } from '../lib/core/serving/enrich-service';
 import { startInferenceServer } from '../lib/core/serving/http-server';
 import { writePhotoLikeJpegs } from '../test/support/fixtures';
+import { median, summarize } from './windows';
 import { ensureModel } from './worker';
 
 export interface ServeBenchOptions {
@@ -23,6 +24,10 @@ export interface ServeBenchOptions {
   workDir: string;
   modelDir: string;
   provider: 'auto' | 'cuda' | 'webgpu' | 'cpu';
+  /** Each phase runs until at least this many seconds (and `requests` requests) have passed. */
+  seconds: number;
+  /** Windows per phase, the three phases alternating. */
+  repeats: number;
   log: (message: string) => void;
 }
 
@@ -49,7 +54,7 @@ export async function runServeBench(o: ServeBenchOptions) {
   await ensureModel(o.modelDir, 'vit-b-32', o.log);
   const worker = await createWorker(parseWorkerConfig({ model: o.modelDir, provider: o.provider, artifacts: path.join(o.workDir, 'artifacts') }), silentLogger);
 
-  const load = async (clients: number, requests: number, maxBatch: number): Promise<LoadResult> => {
+  const load = async (clients: number, requests: number, maxBatch: number): Promise<LoadResult & { seconds: number }> => {
     const service = makeEnrichService(worker, { maxSize: maxBatch, maxWaitMs: o.maxWaitMs });
     const server = await startInferenceServer(service, { port: 0, host: '127.0.0.1' });
     try {
@@ -65,17 +70,19 @@ export async function runServeBench(o: ServeBenchOptions) {
       const latencies: number[] = [];
       let next = 0;
       const t0 = performance.now();
+      const more = () => next < requests || performance.now() - t0 < o.seconds * 1000;
       await Promise.all(
         Array.from({ length: clients }, async () => {
-          while (next < requests) latencies.push(await send(next++));
+          while (more()) latencies.push(await send(next++));
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
       latencies.sort((a, b) => a - b);
       return {
         clients,
-        requests,
-        requests_per_second: round(requests / seconds),
+        requests: latencies.length,
+        seconds: round(seconds, 2),
+        requests_per_second: round(latencies.length / seconds),
         p50_ms: round(percentile(latencies, 50)),
         p99_ms: round(percentile(latencies, 99)),
         model_batches: service.stats.batches - before,
@@ -86,23 +93,44 @@ export async function runServeBench(o: ServeBenchOptions) {
   };
 
   try {
-    o.log('lone requests (1 client)');
-    const lone = await load(1, Math.max(8, Math.round(o.requests / 8)), o.maxBatch);
-    o.log(`${o.clients} clients, micro-batching up to ${o.maxBatch}`);
-    const batched = await load(o.clients, o.requests, o.maxBatch);
-    o.log(`${o.clients} clients, no micro-batching`);
-    const unbatched = await load(o.clients, o.requests, 1);
+    const phases = {
+      lone: () => load(1, Math.max(8, Math.round(o.requests / 8)), o.maxBatch),
+      batched: () => load(o.clients, o.requests, o.maxBatch),
+      unbatched: () => load(o.clients, o.requests, 1),
+    };
+    const windows: Record<keyof typeof phases, (LoadResult & { seconds: number })[]> = { lone: [], batched: [], unbatched: [] };
+    o.log(`lone requests, ${o.clients} clients with micro-batching up to ${o.maxBatch}, and without: ${o.repeats} windows of ≥ ${o.seconds} s each, alternating`);
+    for (let r = 0; r < Math.max(1, o.repeats); r++) {
+      for (const name of Object.keys(phases) as (keyof typeof phases)[]) {
+        const w = await phases[name]();
+        windows[name].push(w);
+        o.log(`  ${name}: ${w.requests_per_second} req/s, p50 ${w.p50_ms} ms, p99 ${w.p99_ms} ms`);
+      }
+    }
+    const summary = (ws: (LoadResult & { seconds: number })[]) => ({
+      clients: ws[0].clients,
+      requests_per_second: summarize(
+        ws.map((w) => w.requests_per_second),
+        ws.reduce((n, w) => n + w.requests, 0),
+        ws.reduce((n, w) => n + w.seconds, 0),
+      ),
+      p50_ms: { min: Math.min(...ws.map((w) => w.p50_ms)), median: round(median(ws.map((w) => w.p50_ms))) },
+      p99_ms: { min: Math.min(...ws.map((w) => w.p99_ms)), median: round(median(ws.map((w) => w.p99_ms))) },
+      model_batches: ws.reduce((n, w) => n + w.model_batches, 0),
+    });
+    const [lone, batched, unbatched] = [summary(windows.lone), summary(windows.batched), summary(windows.unbatched)];
     return {
       model: worker.model.id,
       provider: worker.model.provider,
       photos: photos.length,
       max_wait_ms: o.maxWaitMs,
+      method: { window_seconds: o.seconds, repeats: o.repeats, note: 'requests/s per window, phases alternating; ratios are of medians' },
       lone,
       batched,
       unbatched,
       ratios: {
-        throughput_batched_over_unbatched: round(batched.requests_per_second / unbatched.requests_per_second, 2),
-        p99_batched_over_unbatched: round(batched.p99_ms / unbatched.p99_ms, 2),
+        throughput_batched_over_unbatched: round(batched.requests_per_second.median / unbatched.requests_per_second.median, 2),
+        p99_batched_over_unbatched: round(batched.p99_ms.median / unbatched.p99_ms.median, 2),
       },
     };
   } finally {

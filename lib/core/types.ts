@@ -39,6 +39,11 @@ export interface DecodedImage {
   format: ImageFormat;
   /** Hex SHA-256 of the source bytes. */
   contentSha256: string;
+  /**
+   * Set when `pixels` is a slot of a decode pool's shared memory: hands the slot back once the
+   * model has read it (the enricher does). Calling it twice is harmless.
+   */
+  release?: () => void;
 }
 
 /** A per-image failure: becomes a line of errors.jsonl, never an exception that stops a shard. */
@@ -89,6 +94,12 @@ export interface ClipModel {
    * instead of copying): don't reuse it after the call.
    */
   embedImages(pixels: Float32Array, count: number): Promise<Float32Array[]>;
+  /**
+   * The same for images that each sit in their own array, typically slots of shared memory: a
+   * model in a worker thread reads them there and packs the batch itself, so the caller's thread
+   * never copies pixels. The arrays stay the caller's.
+   */
+  embedImageList?(images: readonly Float32Array[]): Promise<Float32Array[]>;
   /** Texts → L2-normalized embeddings (tokenized with the model's tokenizer.json). */
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   close(): Promise<void>;

@@ -67,20 +67,25 @@ export const infraConfigSchema = z
 
     /**
      * GPU instance types (or whole families, e.g. "g5") of both compute environments. A job takes
-     * one GPU, so each single-GPU instance runs one job: its vCPUs should match jobVcpus (the
-     * xlarge sizes have 4), or the extra ones are paid for and idle. Several families mean more
-     * Spot capacity pools.
-     * @default g5.xlarge, g6.xlarge, g4dn.xlarge
+     * one GPU, so each single-GPU instance runs one job: its vCPUs should match jobVcpus, or the
+     * extra ones are paid for and idle. A GPU worker is bound by JPEG decoding on its vCPUs, so
+     * the 2xlarge sizes (8 vCPUs) cost less per image than the xlarge ones (4 vCPUs, the GPU
+     * mostly idle): see the cost table in docs/deploy.md. Several families mean more Spot pools.
+     * @default g4dn.2xlarge, g6.2xlarge, g5.2xlarge
      */
-    instanceTypes: list(['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']),
+    instanceTypes: list(['g4dn.2xlarge', 'g6.2xlarge', 'g5.2xlarge']),
     /** ECS-optimized GPU AMI family. @default "ECS_AL2023_NVIDIA" */
     gpuAmi: z.preprocess(fromText, z.enum(['ECS_AL2023_NVIDIA', 'ECS_AL2_NVIDIA']).default('ECS_AL2023_NVIDIA')),
-    /** Run a Spot compute environment first in the queue. @default true */
+    /** Run a Spot compute environment first in the queue; false runs On-Demand only. @default true */
     spot: bool(true),
     /** Highest Spot price accepted, in percent of the On-Demand price. @default 100 */
     spotBidPercentage: int(100, 1, 100),
-    /** Add an On-Demand compute environment after the Spot one in the queue order. @default true */
-    onDemandFallback: bool(true),
+    /**
+     * Add an On-Demand compute environment after the Spot one in the queue order. Off by default:
+     * On-Demand costs ~2-3× Spot per image, so it is a deliberate choice (this flag, or `spot`
+     * false for On-Demand only), never spill-over when Spot capacity is short. @default false
+     */
+    onDemandFallback: bool(false),
     /** vCPU ceiling of the Spot (or, without Spot, the only) compute environment. @default 256 */
     maxVcpus: int(256, 1, 100_000),
     /** vCPU ceiling of the On-Demand fallback environment. @default 64 */
@@ -88,8 +93,11 @@ export const infraConfigSchema = z
     /** Root EBS volume of GPU instances (the container image alone is several GiB). @default 100 */
     rootVolumeGiB: int(100, 30, 16_384),
 
-    /** vCPUs per worker job (decoding runs on the CPU: fewer starves the GPU). @default 4 */
-    jobVcpus: int(4, 1, 192),
+    /**
+     * vCPUs per worker job: all of the instance's (decoding runs on them; fewer starves the GPU).
+     * Match the instance types' vCPUs (8 for the 2xlarge sizes, 16 for 4xlarge). @default 8
+     */
+    jobVcpus: int(8, 1, 192),
     /** Memory per worker job, MiB; must fit what ECS leaves on the smallest instance type. @default 14336 */
     jobMemoryMiB: int(14_336, 1_024, 1_000_000),
     /** Minutes one attempt of one shard may run before Batch stops it. @default 180 */
@@ -313,7 +321,6 @@ export const infraConfigSchema = z
     if (c.instanceTypes.length === 0) issue('instanceTypes', 'at least one instance type');
     if (c.jobVcpus > c.maxVcpus) issue('maxVcpus', `must be ≥ jobVcpus (${c.jobVcpus})`);
     if (c.onDemandFallback && c.jobVcpus > c.onDemandMaxVcpus) issue('onDemandMaxVcpus', `must be ≥ jobVcpus (${c.jobVcpus})`);
-    if (!c.spot && !c.onDemandFallback) issue('spot', 'spot and onDemandFallback cannot both be off');
     if (c.availabilityZones.length > 0 && !c.region) issue('availabilityZones', 'naming zones needs region');
     if (c.sourceKmsKeyArn && !c.sourceBucketName) issue('sourceKmsKeyArn', 'only for an imported source bucket (sourceBucketName)');
     if (c.endpointMinInstances > c.endpointMaxInstances) issue('endpointMaxInstances', `must be ≥ endpointMinInstances (${c.endpointMinInstances})`);

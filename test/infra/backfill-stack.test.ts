@@ -29,24 +29,29 @@ const only = (type: string, idPrefix = ''): Json => {
 describe('GPU compute', () => {
   const environments = () => Object.entries(resourcesOf('AWS::Batch::ComputeEnvironment')).filter(([id]) => id.startsWith('Compute'));
 
-  it('runs GPU instance types on the ECS NVIDIA AMI, Spot with SPOT_PRICE_CAPACITY_OPTIMIZED, plus On-Demand', () => {
+  it('runs 2xlarge GPU instance types (8 vCPUs, all given to the job) on the ECS NVIDIA AMI, Spot only, SPOT_PRICE_CAPACITY_OPTIMIZED', () => {
     const byType: Record<string, Json> = Object.fromEntries(environments().map(([, ce]) => [ce.Properties.ComputeResources.Type, ce.Properties.ComputeResources]));
-    expect(Object.keys(byType).sort()).toEqual(['EC2', 'SPOT']);
-    for (const resources of Object.values(byType)) {
-      expect(resources.InstanceTypes).toEqual(['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge']);
-      expect(resources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
-      expect(resources.MinvCpus).toBe(0);
-    }
+    // On-Demand is a deliberate choice (onDemandFallback or spot=false), never there by default.
+    expect(Object.keys(byType).sort()).toEqual(['SPOT']);
+    expect(byType.SPOT.InstanceTypes).toEqual(['g4dn.2xlarge', 'g6.2xlarge', 'g5.2xlarge']);
+    expect(byType.SPOT.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
+    expect(byType.SPOT.MinvCpus).toBe(0);
     expect(byType.SPOT.AllocationStrategy).toBe('SPOT_PRICE_CAPACITY_OPTIMIZED');
     expect(byType.SPOT.MaxvCpus).toBe(256);
-    expect(byType.EC2.MaxvCpus).toBe(64);
   });
 
-  it('queues Spot first and falls back to On-Demand', () => {
-    const queue = only('AWS::Batch::JobQueue', 'ComputeQueue');
-    const order = (queue.Properties.ComputeEnvironmentOrder as Json[]).sort((a, b) => a.Order - b.Order);
-    const typeOf = (ref: Json) => resourcesOf('AWS::Batch::ComputeEnvironment')[ref['Fn::GetAtt'][0]].Properties.ComputeResources.Type;
-    expect(order.map((o) => typeOf(o.ComputeEnvironment))).toEqual(['SPOT', 'EC2']);
+  it('queues Spot first and On-Demand second only when asked (onDemandFallback)', () => {
+    const withOnDemand = synthBackfill({ onDemandFallback: true });
+    try {
+      const resources = withOnDemand.template.findResources('AWS::Batch::ComputeEnvironment');
+      const queue = Object.values(withOnDemand.template.findResources('AWS::Batch::JobQueue'))[0] as Json;
+      const order = (queue.Properties.ComputeEnvironmentOrder as Json[]).sort((a, b) => a.Order - b.Order);
+      const typeOf = (ref: Json) => (resources[ref['Fn::GetAtt'][0]] as Json).Properties.ComputeResources;
+      expect(order.map((o) => typeOf(o.ComputeEnvironment).Type)).toEqual(['SPOT', 'EC2']);
+      expect(typeOf(order[1].ComputeEnvironment).MaxvCpus).toBe(64);
+    } finally {
+      withOnDemand.cleanup();
+    }
   });
 
   it('launches GPU instances with IMDSv2 out of the containers\' reach and an encrypted gp3 root volume', () => {
@@ -63,7 +68,7 @@ describe('worker job definition', () => {
     expect(job().ContainerProperties.ResourceRequirements).toEqual(
       expect.arrayContaining([
         { Type: 'GPU', Value: '1' },
-        { Type: 'VCPU', Value: '4' },
+        { Type: 'VCPU', Value: '8' },
         { Type: 'MEMORY', Value: '14336' },
       ]),
     );

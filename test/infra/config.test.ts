@@ -13,9 +13,10 @@ describe('parseInfraConfig', () => {
     expect(config).toMatchObject({
       stackName: 'VistaBackfill',
       egress: 'endpoints',
-      instanceTypes: ['g5.xlarge', 'g6.xlarge', 'g4dn.xlarge'],
+      instanceTypes: ['g4dn.2xlarge', 'g6.2xlarge', 'g5.2xlarge'],
+      jobVcpus: 8,
       spot: true,
-      onDemandFallback: true,
+      onDemandFallback: false,
       maxVcpus: 256,
       jobAttempts: 5,
       sourcePrefix: '',
@@ -43,8 +44,9 @@ describe('parseInfraConfig', () => {
   });
 
   it('checks fields against each other', () => {
-    expect(() => parseInfraConfig({ jobVcpus: 8, onDemandMaxVcpus: 4 })).toThrow(/vista:onDemandMaxVcpus: must be ≥ jobVcpus \(8\)/);
-    expect(() => parseInfraConfig({ spot: false, onDemandFallback: false })).toThrow(/vista:spot/);
+    expect(() => parseInfraConfig({ jobVcpus: 8, onDemandMaxVcpus: 4, onDemandFallback: true })).toThrow(/vista:onDemandMaxVcpus: must be ≥ jobVcpus \(8\)/);
+    // Spot off is the deliberate way to run On-Demand only.
+    expect(parseInfraConfig({ spot: false })).toMatchObject({ spot: false, onDemandFallback: false });
     expect(() => parseInfraConfig({ sourceKmsKeyArn: 'arn:aws:kms:eu-west-1:1:key/x' })).toThrow(/vista:sourceKmsKeyArn/);
     expect(() => parseInfraConfig({ availabilityZones: 'eu-west-1a,eu-west-1b' })).toThrow(/needs region/);
   });

@@ -62,3 +62,42 @@ it('is copied into the image: executable, allowed by .dockerignore (which also d
   // POSIX sh syntax (the CUDA base image's /bin/sh is dash).
   expect(() => execFileSync('sh', ['-n', SCRIPT])).not.toThrow();
 });
+
+describe('runtime packages only', () => {
+  /** The packages the Dockerfile's runtime-deps stage removes. */
+  const pruned = () => {
+    const stage = dockerfile().split(/^FROM /m).find((s) => s.startsWith('deps AS runtime-deps'))!;
+    const removal = /rm -rf ([^&]*)/.exec(stage)![1];
+    return [...removal.matchAll(/node_modules\/((?:@[\w.-]+\/)?[\w.-]+)(?=[\s\\])/g)].map((m) => m[1]).filter((p) => !p.startsWith('.'));
+  };
+
+  it('prunes build-time packages in a stage of their own, and the final image copies that stage', () => {
+    expect(pruned()).toEqual(expect.arrayContaining(['aws-cdk-lib', 'constructs']));
+    expect(dockerfile()).toMatch(/^COPY --from=runtime-deps \/app\/node_modules \.\/node_modules$/m);
+    expect(dockerfile()).not.toMatch(/^COPY --from=deps \/app\/node_modules/m);
+  });
+
+  it.each(['worker', 'serve'])('`vista %s` reaches none of the pruned packages', (name) => {
+    // esbuild follows every import and require from the command, packages left external: the
+    // metafile lists each package the command can load.
+    const { buildSync } = require('esbuild') as typeof import('esbuild');
+    const result = buildSync({
+      entryPoints: [path.join(REPO_ROOT, 'lib', 'cli', 'commands', `${name}.ts`)],
+      bundle: true,
+      platform: 'node',
+      packages: 'external',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const packages = new Set<string>();
+    for (const input of Object.values(result.metafile!.inputs)) {
+      for (const imported of input.imports) {
+        if (imported.external && !imported.path.startsWith('node:')) packages.add(imported.path.split('/').slice(0, imported.path.startsWith('@') ? 2 : 1).join('/'));
+      }
+    }
+    expect(packages.has('onnxruntime-node')).toBe(true);
+    expect(packages.has('sharp')).toBe(true);
+    for (const p of pruned()) expect({ package: p, reached: packages.has(p) }).toEqual({ package: p, reached: false });
+  });
+});

@@ -44,8 +44,11 @@ export type DecoderConfig = z.output<typeof DecoderConfigSchema>;
 export type DecoderConfigInput = z.input<typeof DecoderConfigSchema>;
 
 export interface Decoder {
-  /** Throws VistaError(EMPTY | TOO_LARGE | NOT_AN_IMAGE | UNSUPPORTED_FORMAT | TOO_MANY_PIXELS | CORRUPT_IMAGE). */
-  decode(bytes: Buffer): Promise<DecodedImage>;
+  /**
+   * Throws VistaError(EMPTY | TOO_LARGE | NOT_AN_IMAGE | UNSUPPORTED_FORMAT | TOO_MANY_PIXELS | CORRUPT_IMAGE).
+   * With `out` (3 × crop² floats), the pixels are written there instead of into a new array.
+   */
+  decode(bytes: Buffer, out?: Float32Array): Promise<DecodedImage>;
 }
 
 const WHITE = { r: 255, g: 255, b: 255 };
@@ -95,7 +98,7 @@ export function makeDecoder(input: DecoderConfigInput, spec: PreprocessSpec): De
     return { width, height };
   }
 
-  async function preprocess(bytes: Buffer, size: Size): Promise<Float32Array> {
+  async function preprocess(bytes: Buffer, size: Size, target?: Float32Array): Promise<Float32Array> {
     const resized = resizedSize(size, spec.resizeShortestEdge);
     const { extract, pad } = centerCropPlan(resized, crop);
     let out: { data: Buffer; info: OutputInfo };
@@ -116,11 +119,12 @@ export function makeDecoder(input: DecoderConfigInput, spec: PreprocessSpec): De
     if (info.width !== crop || info.height !== crop || info.channels !== 3) {
       throw new VistaError(ImageErrorCode.CORRUPT_IMAGE, `decoded to ${info.width}×${info.height}×${info.channels}, expected ${crop}×${crop}×3`);
     }
-    return hwcToNormalizedChw(data, crop * crop, spec);
+    return hwcToNormalizedChw(data, crop * crop, spec, target);
   }
 
   return {
-    async decode(bytes: Buffer): Promise<DecodedImage> {
+    async decode(bytes: Buffer, target?: Float32Array): Promise<DecodedImage> {
+      if (target && target.length !== 3 * crop * crop) throw new RangeError(`pixel target holds ${target.length} values, not ${3 * crop * crop}`);
       if (bytes.length === 0) throw new VistaError(ImageErrorCode.EMPTY, 'zero bytes');
       if (bytes.length > config.maxBytes) {
         throw new VistaError(ImageErrorCode.TOO_LARGE, `${bytes.length} bytes, over the ${config.maxBytes}-byte limit`);
@@ -130,7 +134,7 @@ export function makeDecoder(input: DecoderConfigInput, spec: PreprocessSpec): De
       const digest = webcrypto.subtle.digest('SHA-256', bytes);
       digest.catch(() => undefined);
       const size = await readOrientedSize(bytes);
-      const pixels = await preprocess(bytes, size);
+      const pixels = await preprocess(bytes, size, target);
       const contentSha256 = Buffer.from(await digest).toString('hex');
       return { pixels, width: size.width, height: size.height, format, contentSha256 };
     },

@@ -9,6 +9,8 @@ export interface ThreadInit {
 
 export type ThreadRequest =
   | { id: number; op: 'embedImages'; pixels: Float32Array; count: number }
+  /** Views of shared memory (SharedArrayBuffer): they cross without a copy; the thread packs them. */
+  | { id: number; op: 'embedImageList'; images: Float32Array[] }
   | { id: number; op: 'embedTexts'; texts: string[] }
   | { id: number; op: 'close' };
 

@@ -4,7 +4,7 @@
  * main event loop free to start decodes and fetches while the model works.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { VistaError, isVistaErrorCode } from '../errors';
+import { ImageErrorCode, VistaError, isVistaErrorCode } from '../errors';
 import type { ClipModel } from '../types';
 import { loadClipModel } from './load-clip-model';
 import type { ThreadInit, ThreadMessage, ThreadRequest } from './model-thread-protocol';
@@ -24,6 +24,17 @@ function pack(embeddings: Float32Array[], dim: number): Float32Array {
   return out;
 }
 
+/** The batch tensor, filled here from the shared slots: the main thread never copies pixels. */
+function packImages(images: Float32Array[]): Float32Array {
+  const per = images[0]?.length ?? 0;
+  const out = new Float32Array(images.length * per);
+  images.forEach((image, i) => {
+    if (image.length !== per) throw new VistaError(ImageErrorCode.MODEL_FAILED, `image ${i} has ${image.length} pixel values, not ${per}`);
+    out.set(image, i * per);
+  });
+  return out;
+}
+
 async function serve(model: ClipModel, request: ThreadRequest): Promise<void> {
   try {
     if (request.op === 'close') {
@@ -33,7 +44,11 @@ async function serve(model: ClipModel, request: ThreadRequest): Promise<void> {
       return;
     }
     const embeddings =
-      request.op === 'embedImages' ? await model.embedImages(request.pixels, request.count) : await model.embedTexts(request.texts);
+      request.op === 'embedImages'
+        ? await model.embedImages(request.pixels, request.count)
+        : request.op === 'embedImageList'
+          ? await model.embedImages(packImages(request.images), request.images.length)
+          : await model.embedTexts(request.texts);
     const packed = pack(embeddings, model.embedDim);
     post({ kind: 'result', id: request.id, embeddings: packed }, [packed.buffer as ArrayBuffer]);
   } catch (err) {

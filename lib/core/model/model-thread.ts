@@ -75,6 +75,10 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
       // The caller's buffer is handed over, not copied: it must not be reused after this call.
       return split(await call({ op: 'embedImages', pixels, count }, [pixels.buffer as ArrayBuffer]), count);
     },
+    async embedImageList(images) {
+      // Shared memory crosses as is; other arrays are copied by postMessage (never transferred: they stay the caller's).
+      return split(await call({ op: 'embedImageList', images: [...images] }), images.length);
+    },
     async embedTexts(texts) {
       return split(await call({ op: 'embedTexts', texts }), texts.length);
     },

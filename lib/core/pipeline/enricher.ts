@@ -6,6 +6,7 @@
  * shard with a retryable exit instead of writing every remaining image off as failed.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError, isVistaError, toVistaError } from '../errors';
+import { isShared } from '../decode/pixel-slots';
 import { seoFilename } from '../naming/seo';
 import type { ClipModel, DecodedImage, EnrichedImage, ImageFailure, ShardEntry } from '../types';
 
@@ -33,6 +34,8 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
   const pixelsPerImage = 3 * model.preprocess.cropSize * model.preprocess.cropSize;
 
   const embed = async (batch: DecodedEntry[]): Promise<Float32Array[]> => {
+    // Pixels in a decode pool's shared slots go to a model thread as they are: it packs the batch.
+    if (model.embedImageList && batch.every((d) => isShared(d.image.pixels))) return model.embedImageList(batch.map((d) => d.image.pixels));
     const packed = new Float32Array(batch.length * pixelsPerImage);
     batch.forEach((d, i) => packed.set(d.image.pixels, i * pixelsPerImage));
     return model.embedImages(packed, batch.length);
@@ -66,30 +69,39 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
     };
   };
 
+  async function enrichBatch(batch: DecodedEntry[]): Promise<EnrichOutcome[]> {
+    const processedAt = new Date();
+    try {
+      const embeddings = await embed(batch);
+      return batch.map((d, i) => ({ ok: true as const, row: toRow(d, embeddings[i], processedAt) }));
+    } catch (batchErr) {
+      if (isModelGone(batchErr)) throw batchErr;
+      if (batch.length === 1) {
+        const d = batch[0];
+        const message = toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message;
+        return [{ ok: false, failure: { imageId: d.entry.imageId, sourceUri: d.entry.uri, errorCode: ImageErrorCode.MODEL_FAILED, message } }];
+      }
+      const outcomes: EnrichOutcome[] = [];
+      for (const d of batch) outcomes.push(...(await enrichBatch([d])));
+      if (outcomes.every((o) => !o.ok)) {
+        throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `the model failed on each of ${batch.length} images alone: ${toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message}`, {
+          cause: batchErr,
+        });
+      }
+      return outcomes;
+    }
+  }
+
   return {
     modelId: model.id,
     taxonomyId,
     embedDim: model.embedDim,
     async enrich(batch) {
-      const processedAt = new Date();
       try {
-        const embeddings = await embed(batch);
-        return batch.map((d, i) => ({ ok: true as const, row: toRow(d, embeddings[i], processedAt) }));
-      } catch (batchErr) {
-        if (isModelGone(batchErr)) throw batchErr;
-        if (batch.length === 1) {
-          const d = batch[0];
-          const message = toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message;
-          return [{ ok: false, failure: { imageId: d.entry.imageId, sourceUri: d.entry.uri, errorCode: ImageErrorCode.MODEL_FAILED, message } }];
-        }
-        const outcomes: EnrichOutcome[] = [];
-        for (const d of batch) outcomes.push(...(await this.enrich([d])));
-        if (outcomes.every((o) => !o.ok)) {
-          throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `the model failed on each of ${batch.length} images alone: ${toVistaError(batchErr, ImageErrorCode.MODEL_FAILED).message}`, {
-            cause: batchErr,
-          });
-        }
-        return outcomes;
+        return await enrichBatch(batch);
+      } finally {
+        // The model has read the pixels (or failed): their slots can take the next images.
+        for (const d of batch) d.image.release?.();
       }
     },
   };

@@ -21,6 +21,11 @@ export interface ImageFetcher {
 
 export interface ImageDecoder {
   decode(bytes: Buffer): Promise<DecodedImage>;
+  /**
+   * Fetch and decode in one step, off the main thread (a decode pool): used instead of
+   * `source.fetch` + `decode` when present. Throws the fetch's or the decode's typed error.
+   */
+  fetchAndDecode?(uri: string): Promise<DecodedImage>;
 }
 
 export interface ShardRunDeps {
@@ -112,6 +117,15 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     let stage: 'fetch' | 'decode' | 'batch' = 'fetch';
     try {
       const t0 = performance.now();
+      if (decoder.fetchAndDecode) {
+        stage = 'decode';
+        const decoded: DecodedEntry = { entry, image: await decoder.fetchAndDecode(entry.uri) };
+        timings.decode += performance.now() - t0;
+        partOf.set(decoded, part);
+        stage = 'batch';
+        await batcher.push(decoded);
+        return;
+      }
       const bytes = await source.fetch(entry.uri);
       if (lastTry) endRetry.recovered++;
       const t1 = performance.now();

@@ -30,6 +30,12 @@ export const workerConfigSchema = z.object({
   partSize: z.number().int().min(1).default(1024),
   /** Entries fetched+decoded at once. Default: enough to keep every core and the model busy. */
   concurrency: z.number().int().min(1).max(1024).default(Math.max(8, os.availableParallelism() * 4)),
+  /**
+   * Threads that decode and preprocess, writing pixels straight into shared memory the model
+   * thread reads (the main thread then only moves batches). 0 decodes on the main thread's event
+   * loop (sharp on libuv's pool, normalization on the main thread), as before. Default: one per core.
+   */
+  decodeThreads: z.number().int().min(0).max(256).default(os.availableParallelism()),
   maxBytes: z.number().int().positive().default(50 * 1024 * 1024),
   maxPixels: z.number().int().positive().default(40_000_000),
   fetchTimeoutMs: z.number().int().positive().default(30_000),

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { makeDecoder } from '../decode';
+import { makeDecodePool } from '../decode/decode-pool';
 import type { Logger } from '../log';
 import { generateClipModel } from '../model/generate';
 import { loadClipModel } from '../model';
@@ -69,7 +70,7 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
   const taxonomy = await loadTaxonomy(config.taxonomy);
   const bank = await getLabelBank(model, taxonomy, config.artifacts);
   const enricher = makeEnricher({ model, tagger: makeTagger(bank, taxonomy, model.logitScale), taxonomyId: taxonomyId(taxonomy) });
-  const source = makeImageSource({
+  const sourceConfig = {
     maxBytes: config.maxBytes,
     timeoutMs: config.fetchTimeoutMs,
     retries: config.fetchRetries,
@@ -77,9 +78,24 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
     throttleRetries: config.fetchThrottleRetries,
     throttleBaseDelayMs: config.fetchThrottleBaseDelayMs,
     concurrency: config.concurrency,
+  };
+  const source = makeImageSource(sourceConfig);
+  const decoderConfig = { maxBytes: config.maxBytes, maxPixels: config.maxPixels };
+  // Slots for everything that can be decoded and not yet embedded: the batch at the model, up to
+  // two queued, the one filling, and the decodes in flight (see makeBatcher), so decoding never
+  // waits on a slot that only a later decode could free.
+  const pool =
+    config.decodeThreads > 0
+      ? makeDecodePool(decoderConfig, model.preprocess, { threads: config.decodeThreads, slots: 4 * config.batchSize + config.concurrency, source: sourceConfig })
+      : undefined;
+  const decoder = pool ?? makeDecoder(decoderConfig, model.preprocess);
+  logger.info('worker ready', {
+    model: model.id,
+    provider: model.provider,
+    taxonomy: enricher.taxonomyId,
+    batch_size: config.batchSize,
+    decode_threads: pool?.threads ?? 0,
   });
-  const decoder = makeDecoder({ maxBytes: config.maxBytes, maxPixels: config.maxPixels }, model.preprocess);
-  logger.info('worker ready', { model: model.id, provider: model.provider, taxonomy: enricher.taxonomyId, batch_size: config.batchSize });
 
   return {
     model,
@@ -90,7 +106,8 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
       const output = makeShardOutput(outUri, model.embedDim);
       if (await output.isComplete()) return { summary: await output.readSummary(), skipped: true };
       const summary = await runShard(
-        { source, decoder, enricher, output },
+        // With decode threads, they fetch too: the main thread only sends URIs and moves batches.
+        { source, decoder: pool ? { decode: (bytes) => pool.decodeOwned(bytes), fetchAndDecode: (uri) => pool.fetchAndDecode(uri) } : decoder, enricher, output },
         {
           shardUri,
           partSize: config.partSize,
@@ -102,7 +119,10 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
       );
       return { summary, skipped: false };
     },
-    close: () => model.close(),
+    async close() {
+      await pool?.close();
+      await model.close();
+    },
   };
 }
 

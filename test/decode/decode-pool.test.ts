@@ -1,0 +1,94 @@
+/**
+ * The decode pool (worker threads writing into shared pixel slots) against the in-process decoder:
+ * the same pixels bit for bit, the same metadata and the same typed error per image.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeDecoder } from '../../lib/core/decode';
+import { makeDecodePool, type DecodePool } from '../../lib/core/decode/decode-pool';
+import { isShared } from '../../lib/core/decode/pixel-slots';
+import { VistaError } from '../../lib/core/errors';
+import type { PreprocessSpec } from '../../lib/core/types';
+import { writeFixtureImages, writePhotoLikeJpegs, type FixtureImage } from '../support/fixtures';
+
+const CLIP: PreprocessSpec = {
+  resizeShortestEdge: 224,
+  cropSize: 224,
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+  resample: 'cubic',
+};
+
+let dir: string;
+let fixtures: FixtureImage[];
+let pool: DecodePool;
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-decode-pool-'));
+  fixtures = await writeFixtureImages(dir);
+  pool = makeDecodePool({}, CLIP, { threads: 2, slots: 4 });
+});
+afterAll(async () => {
+  await pool.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const outcome = (p: Promise<{ pixels: Float32Array; width: number; height: number; format: string; contentSha256: string; release?: () => void }>) =>
+  p.then(
+    (image) => {
+      const copy = { pixels: Float32Array.from(image.pixels), width: image.width, height: image.height, format: image.format, sha: image.contentSha256 };
+      image.release?.();
+      return { ok: true as const, ...copy };
+    },
+    (err: unknown) => ({ ok: false as const, error: err }),
+  );
+
+describe('decode pool', () => {
+  it('gives the in-process decoder’s pixels bit for bit, and its error codes, on every fixture', async () => {
+    const inProcess = makeDecoder({}, CLIP);
+    const photos = await writePhotoLikeJpegs(path.join(dir, 'photos'), 6, { megapixels: [0.3, 0.6] });
+    const files = [...fixtures.map((f) => f.path), ...photos];
+    // All at once: more images than slots, so decodes also wait for slots to come back.
+    const [expected, actual] = await Promise.all([
+      Promise.all(files.map(async (f) => outcome(inProcess.decode(await fs.readFile(f))))),
+      Promise.all(files.map(async (f) => outcome(pool.decode(await fs.readFile(f))))),
+    ]);
+    let compared = 0;
+    files.forEach((file, i) => {
+      const [e, a] = [expected[i], actual[i]];
+      expect({ file, ok: a.ok }).toEqual({ file, ok: e.ok });
+      if (e.ok && a.ok) {
+        expect({ ...a, pixels: undefined }).toEqual({ ...e, pixels: undefined });
+        expect(Buffer.from(a.pixels.buffer).equals(Buffer.from(e.pixels.buffer))).toBe(true);
+        compared++;
+      } else if (!e.ok && !a.ok) {
+        expect(a.error).toBeInstanceOf(VistaError);
+        expect((a.error as VistaError).code).toBe((e.error as VistaError).code);
+        expect((a.error as VistaError).message).toBe((e.error as VistaError).message);
+      }
+    });
+    expect(compared).toBeGreaterThanOrEqual(10);
+    expect(pool.slots.available).toBe(4);
+  });
+
+  it('hands out shared slots and waits for a free one when all are taken', async () => {
+    const bytes = await fs.readFile(fixtures.find((f) => f.name === 'photo.jpg')!.path);
+    const held = await Promise.all(Array.from({ length: 4 }, () => pool.decode(bytes)));
+    held.forEach((image) => expect(isShared(image.pixels)).toBe(true));
+    expect(new Set(held.map((image) => image.pixels.byteOffset)).size).toBe(4);
+    let fifthDone = false;
+    const fifth = pool.decode(bytes).then((image) => {
+      fifthDone = true;
+      return image;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fifthDone).toBe(false);
+    held[0].release!();
+    held[0].release!(); // twice is harmless
+    const image = await fifth;
+    expect(image.pixels.byteOffset).toBe(held[0].pixels.byteOffset);
+    [image, ...held.slice(1)].forEach((i) => i.release!());
+    expect(pool.slots.available).toBe(4);
+  });
+});
