@@ -106,15 +106,35 @@ describe('the backfill definition', () => {
     }
   });
 
-  it('submits one Batch array job and waits for it (submitJob.sync), sized and configured by the shard step', () => {
+  it('plans in Distributed Maps over the input files and the hash partitions, each iteration returning only its index', () => {
+    expect(Object.keys(local.States).slice(0, 4)).toEqual([BackfillState.shard, BackfillState.splitInputs, BackfillState.dedupPartitions, BackfillState.finishPlan]);
+    for (const [map, items, task] of [
+      [BackfillState.splitInputs, '$.inputIndexes', BackfillState.splitInput],
+      [BackfillState.dedupPartitions, '$.partitionIndexes', BackfillState.dedupPartition],
+    ]) {
+      expect(local.States[map]).toMatchObject({ Type: 'Map', ItemsPath: items, ResultPath: null, MaxConcurrency: 100, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });
+      const inner = (local.States[map] as unknown as { ItemProcessor: AslDefinition }).ItemProcessor.States[task];
+      expect(inner.OutputPath).toBe('$.Payload.index');
+    }
+    expect(local.States[BackfillState.finishPlan].Parameters).toMatchObject({ Payload: { step: 'finish', 'planning.$': '$' } });
+  });
+
+  it('embeds in waves: one Batch array job (submitJob.sync) per wave, waveConcurrency at a time, each failure caught on its own', () => {
     const embed = local.States[BackfillState.embed];
-    expect(embed.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
-    const params = embed.Parameters as Record<string, unknown>;
+    expect(embed).toMatchObject({ Type: 'Map', ItemsPath: '$.waves', MaxConcurrencyPath: '$.waveConcurrency', ResultPath: '$.embed' });
+    const wave = (embed as unknown as { ItemProcessor: AslDefinition }).ItemProcessor.States[BackfillState.embedWave];
+    expect(wave.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
+    expect(wave.TimeoutSeconds).toBe(3 * 24 * 3600);
+    const params = wave.Parameters as Record<string, unknown>;
+    // The wave's timeout is the state's, never the children's attempt timeout (the job definition's).
+    expect(params.Timeout).toBeUndefined();
     expect(params.ArrayProperties).toEqual({ 'Size.$': '$.arraySize' });
     const env = (params.ContainerOverrides as { Environment: { Name: string }[] }).Environment.map((e) => e.Name);
-    expect(env).toEqual(expect.arrayContaining(['VISTA_SHARDS_URI', 'VISTA_RESULTS_URI', 'VISTA_SHARD_COUNT', 'VISTA_MODEL_URI']));
-    // A failed array still goes on to load the completed shards.
+    expect(env).toEqual(expect.arrayContaining(['VISTA_SHARDS_URI', 'VISTA_RESULTS_URI', 'VISTA_SHARD_COUNT', 'VISTA_SHARD_OFFSET', 'VISTA_MODEL_URI']));
+    // A failed wave is caught inside its iteration (the other waves go on), then the completed shards load.
+    expect(wave.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: BackfillState.embedWaveFailed }]);
     expect(embed.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.embedError', Next: BackfillState.load }]);
+    expect(embed.Next).toBe(BackfillState.load);
   });
 
   it('never indexes (compacts) after a failed load Map, whose loads may still be running', () => {
@@ -151,7 +171,16 @@ describe('the backfill definition', () => {
     expect(local.States[BackfillState.failed]).toEqual({ Type: 'Fail', Error: 'Vista.BackfillIncomplete', CausePath: '$.cause' });
     const lambdaTasks = taskStates(local).filter(([, s]) => s.Resource === 'arn:aws:states:::lambda:invoke');
     expect(lambdaTasks.map(([name]) => name).sort()).toEqual(
-      [BackfillState.shard, BackfillState.loadShard, BackfillState.recordLoadFailure, BackfillState.index, BackfillState.report].sort(),
+      [
+        BackfillState.shard,
+        BackfillState.splitInput,
+        BackfillState.dedupPartition,
+        BackfillState.finishPlan,
+        BackfillState.loadShard,
+        BackfillState.recordLoadFailure,
+        BackfillState.index,
+        BackfillState.report,
+      ].sort(),
     );
     for (const [, state] of lambdaTasks) {
       expect((state.Retry as { ErrorEquals: string[] }[])[0].ErrorEquals).toContain('Lambda.TooManyRequestsException');

@@ -24,7 +24,19 @@ import { BackfillFunction, BackfillState, DEFAULT_INDEX_JOB_MIN_ROWS, type Backf
 import { defaultStore, type BackfillStore } from './store-port';
 
 export interface LocalBackfillOptions {
-  manifestUri: string;
+  /** Exactly one of manifestUri, inventoryUri (an S3 Inventory manifest.json), manifestPrefix. */
+  manifestUri?: string;
+  inventoryUri?: string;
+  manifestPrefix?: string;
+  /** Children per Batch array job (wave). @default 10000 */
+  maxArraySize?: number;
+  /** Waves at once. @default 3 */
+  waveConcurrency?: number;
+  /** Inventory filters. @default all keys with an image suffix */
+  keyPrefix?: string;
+  imageSuffixes?: string[];
+  /** Partitions of the duplicate pass (manifests). @default from the inputs' size */
+  partitions?: number;
   workUri: string;
   dbUri: string;
   shardSize?: number;
@@ -94,11 +106,18 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, options.retryDelayMs!]));
 
   const input: ExecutionInput = {
-    manifestUri: absolute(options.manifestUri),
+    ...(options.manifestUri ? { manifestUri: absolute(options.manifestUri) } : {}),
+    ...(options.inventoryUri ? { inventoryUri: absolute(options.inventoryUri) } : {}),
+    ...(options.manifestPrefix ? { manifestPrefix: absolute(options.manifestPrefix) } : {}),
     workUri,
     dbUri: absolute(options.dbUri),
     modelUri,
     ...(options.shardSize ? { shardSize: options.shardSize } : {}),
+    ...(options.maxArraySize ? { maxArraySize: options.maxArraySize } : {}),
+    ...(options.waveConcurrency ? { waveConcurrency: options.waveConcurrency } : {}),
+    ...(options.keyPrefix !== undefined ? { keyPrefix: options.keyPrefix } : {}),
+    ...(options.imageSuffixes ? { imageSuffixes: options.imageSuffixes } : {}),
+    ...(options.partitions ? { partitions: options.partitions } : {}),
   };
   logger.info('backfill started', { run_id: runId, ...input });
   const execution = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } }).run(input as never, {

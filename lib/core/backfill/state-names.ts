@@ -4,7 +4,15 @@
  */
 export const BackfillState = {
   shard: 'Shard',
+  splitInputs: 'SplitInputs',
+  splitInput: 'SplitInput',
+  dedupPartitions: 'DedupPartitions',
+  dedupPartition: 'DedupPartition',
+  finishPlan: 'FinishPlan',
   embed: 'Embed',
+  embedWave: 'EmbedWave',
+  embedWaveDone: 'EmbedWaveDone',
+  embedWaveFailed: 'EmbedWaveFailed',
   load: 'Load',
   loadShard: 'LoadShard',
   recordLoadFailure: 'RecordLoadFailure',
@@ -44,7 +52,10 @@ export type TaskTarget = `lambda:${BackfillFunctionRole}` | `batch:${BackfillBat
  */
 export const TASK_TARGETS: Record<string, TaskTarget> = {
   [BackfillState.shard]: `lambda:${BackfillFunction.shard}`,
-  [BackfillState.embed]: `batch:${BackfillBatchJob.worker}`,
+  [BackfillState.splitInput]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.dedupPartition]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.finishPlan]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.embedWave]: `batch:${BackfillBatchJob.worker}`,
   [BackfillState.loadShard]: `lambda:${BackfillFunction.load}`,
   [BackfillState.recordLoadFailure]: `lambda:${BackfillFunction.load}`,
   [BackfillState.index]: `lambda:${BackfillFunction.index}`,
