@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench store': () => require('./commands/bench-store').command,
   'bench serve': () => require('./commands/bench-serve').command,
   'bench ingest': () => require('./commands/bench-ingest').command,
+  'bench plan': () => require('./commands/bench-plan').command,
 };
 
 function printHelp(): void {

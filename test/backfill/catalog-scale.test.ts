@@ -47,8 +47,8 @@ async function imageRows(dbUri: string): Promise<{ rows: number; distinctIds: nu
   const store = await openStore(dbUri, { readConsistencySeconds: 0 });
   try {
     const table = await store.table(TableName.images);
-    const rows = await table!.query().select(['image_id', 'uri']).toArray();
-    return { rows: rows.length, distinctIds: new Set(rows.map((r) => String(r.image_id))).size, uris: rows.map((r) => String(r.uri)).sort() };
+    const rows = await table!.query().select(['image_id', 'source_uri']).toArray();
+    return { rows: rows.length, distinctIds: new Set(rows.map((r) => String(r.image_id))).size, uris: rows.map((r) => String(r.source_uri)).sort() };
   } finally {
     store.close();
   }
