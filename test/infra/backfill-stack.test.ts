@@ -42,6 +42,11 @@ describe('GPU compute', () => {
     expect(byType.EC2.MaxvCpus).toBe(64);
   });
 
+  it('cancels worker jobs left RUNNABLE for lack of instance capacity, after capacityWaitMinutes', () => {
+    const actions = only('AWS::Batch::JobQueue', 'ComputeQueue').Properties.JobStateTimeLimitActions as Json[];
+    expect(actions).toContainEqual({ Reason: 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', MaxTimeSeconds: 240 * 60, Action: 'CANCEL', State: 'RUNNABLE' });
+  });
+
   it('queues Spot first and falls back to On-Demand', () => {
     const queue = only('AWS::Batch::JobQueue', 'ComputeQueue');
     const order = (queue.Properties.ComputeEnvironmentOrder as Json[]).sort((a, b) => a.Order - b.Order);
