@@ -36,6 +36,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench catalog': () => require('./commands/bench-catalog').command,
   'bench api': () => require('./commands/bench-api').command,
   chaos: () => require('./commands/chaos').command,
+  'bench plan': () => require('./commands/bench-plan').command,
 };
 
 function printHelp(): void {

@@ -109,11 +109,19 @@ export const infraConfigSchema = z
 
     /**
      * Manifest entries per shard (= per Batch array child) when the execution input has no
-     * shardSize. 1M images is ~1 h of one GPU worker and resumes part by part after a Spot reclaim;
-     * 500M images make 500 shards, so at most 500 GPUs work at once: lower it for more parallelism.
-     * @default 1000000
+     * shardSize. 200,000 images is ~13 minutes of one 4-vCPU GPU instance at the cost model's
+     * 250 images/s (10–20 minutes across measured decode rates, docs/backfill.md), so a Spot
+     * reclaim costs little; 500M images make 2,500 shards.
+     * @default 200000
      */
-    shardSize: int(1_000_000, 1, 10_000_000),
+    shardSize: int(200_000, 1, 10_000_000),
+    /**
+     * Minutes a worker job may wait in RUNNABLE for lack of instances
+     * (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY: G-instance quota, Spot starvation) before the
+     * job queue cancels it; the wave then ends and a re-run picks the shard up.
+     * @default 240
+     */
+    capacityWaitMinutes: int(240, 10, 10_080),
     /** Shards loaded into LanceDB at once (each load is one LanceDB commit). @default 8 */
     loadConcurrency: int(8, 1, 1_000),
     /**

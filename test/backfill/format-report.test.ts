@@ -16,7 +16,7 @@ function shard(name: string, input: number, startS: number, seconds: number): Sh
 const shards = [shard('shard-00000', 60, 2, 0.5), shard('shard-00001', 60, 5, 0.4), shard('shard-00002', 60, 8, 0.45), shard('shard-00003', 60, 11, 0.5)];
 const report: RunReport = {
   runId: 'run-1', ok: true, finishedAt: '2026-01-01T00:00:12Z', durationSeconds: 4.0,
-  embed: { failedChildren: [], wallSeconds: 9.5, imagesPerSecond: 25.3 },
+  embed: { waves: [{ wave: 0, firstShard: 0, shardCount: 4 }], failedChildren: [], wallSeconds: 9.5, imagesPerSecond: 25.3 },
   totals: { entries: 240, input: 240, succeeded: 240, failed: 0, failedByCode: {}, loadedRows: 240, failureRowsLoaded: 0, notProcessed: 0 },
   shardCounts: { total: 4, complete: 4, failed: 0 }, failedShards: [], shards,
 };

@@ -5,7 +5,9 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { taskStates, type AslDefinition } from '../../lib/core/backfill/definition';
 import { runLocalBackfill, type LocalBackfillOptions } from '../../lib/core/backfill/local-runner';
+import { BackfillState } from '../../lib/core/backfill/state-names';
 import type { RunReport } from '../../lib/core/backfill/report';
 import { readJson } from '../../lib/core/io/location';
 import { makeFakeStore } from './support/fake-store';
@@ -113,5 +115,34 @@ describe('local backfill state machine', () => {
     const result = await runLocalBackfill(options({ store: makeFakeStore(), manifestUri: path.join(dir, 'missing.txt') }));
     expect(result).toMatchObject({ status: 'FAILED', error: 'Vista.CONFIG_INVALID' });
     expect(result.cause).toMatch(/cannot open manifest/);
+  });
+
+  describe('runs each Task state’s own resource, not a handler picked by state name', () => {
+    const params = (definition: AslDefinition, name: string) => taskStates(definition).find(([n]) => n === name)![1].Parameters as Record<string, unknown>;
+    const swap = (a: string, b: string) => (definition: AslDefinition) => {
+      const [pa, pb] = [params(definition, a), params(definition, b)];
+      [pa.FunctionName, pb.FunctionName] = [pb.FunctionName, pa.FunctionName];
+      return definition;
+    };
+
+    it('so swapping the Index and Report functions fails the run', async () => {
+      const store = makeFakeStore();
+      const result = await runLocalBackfill(options({ store, editDefinition: swap(BackfillState.index, BackfillState.report) }));
+      expect(result).toMatchObject({ status: 'FAILED', error: 'Vista.REQUEST_INVALID' });
+      expect(store.indexBuilds).toBe(0);
+    });
+
+    it('so swapping the Shard and LoadShard functions fails the run', async () => {
+      const result = await runLocalBackfill(options({ store: makeFakeStore(), editDefinition: swap(BackfillState.shard, BackfillState.loadShard) }));
+      expect(result).toMatchObject({ status: 'FAILED', error: 'Vista.REQUEST_INVALID' });
+    });
+
+    it('and refuses a state that names a function it does not know', async () => {
+      const edit = (definition: AslDefinition) => {
+        params(definition, BackfillState.report).FunctionName = 'arn:aws:lambda:us-east-1:000000000000:function:elsewhere';
+        return definition;
+      };
+      await expect(runLocalBackfill(options({ store: makeFakeStore(), editDefinition: edit }))).rejects.toThrow(/task state Report: FunctionName .* names no known lambda/);
+    });
   });
 });

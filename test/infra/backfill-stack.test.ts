@@ -54,6 +54,11 @@ describe('GPU compute', () => {
     }
   });
 
+  it('cancels worker jobs left RUNNABLE for lack of instance capacity, after capacityWaitMinutes', () => {
+    const actions = only('AWS::Batch::JobQueue', 'ComputeQueue').Properties.JobStateTimeLimitActions as Json[];
+    expect(actions).toContainEqual({ Reason: 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', MaxTimeSeconds: 240 * 60, Action: 'CANCEL', State: 'RUNNABLE' });
+  });
+
   it('launches GPU instances with IMDSv2 out of the containers\' reach and an encrypted gp3 root volume', () => {
     const data = only('AWS::EC2::LaunchTemplate', 'Compute').Properties.LaunchTemplateData;
     expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });

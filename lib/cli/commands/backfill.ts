@@ -5,6 +5,7 @@ import { describeCause } from '../../core/backfill/events';
 import { runLocalBackfill, newRunId, type LocalBackfillResult } from '../../core/backfill/local-runner';
 import { watchRunProgress } from '../../core/backfill/progress-watch';
 import { INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
+import { formatRunStatus, readRunStatus } from '../../core/backfill/status';
 import type { RunReport } from '../../core/backfill/report';
 import { readJson, exists } from '../../core/io/location';
 import { isS3Uri } from '../../core/io/s3';
@@ -14,6 +15,12 @@ import { makeProgress } from '../progress';
 
 const options = {
   manifest: { type: 'string' },
+  inventory: { type: 'string' },
+  'manifest-prefix': { type: 'string' },
+  'max-array-size': { type: 'string' },
+  'wave-concurrency': { type: 'string' },
+  'key-prefix': { type: 'string' },
+  partitions: { type: 'string' },
   work: { type: 'string' },
   db: { type: 'string' },
   'shard-size': { type: 'string' },
@@ -29,9 +36,15 @@ export const command: CliCommand = {
   name: 'backfill',
   summary: 'Run the backfill state machine locally: shard, enrich with local workers, load into LanceDB, report',
   usage: [
-    'vista backfill --manifest FILE|s3://… --work DIR|s3://… --db DIR|s3://… [options]',
+    'vista backfill (--manifest URI | --inventory MANIFEST_JSON | --manifest-prefix URI) --work DIR|s3://… --db DIR|s3://… [options]',
     '',
     '  --manifest URI     one URI per line, or JSONL {"uri", "image_id"?, "hotel_id"?, "hotel_name"?, "city"?}; .gz ok',
+    '  --inventory URI    an S3 Inventory report\'s manifest.json (CSV / CSV.gz data files; keys unique, no dedup pass)',
+    '  --manifest-prefix URI  a folder or s3:// prefix of manifest files; duplicates across files kept once',
+    '  --key-prefix P     inventory: only keys under P (image suffixes only: .jpg .jpeg .png .webp …)',
+    '  --partitions N     manifests: hash partitions of the duplicate pass (default: from the inputs\' size)',
+    '  --max-array-size N children per Batch array job, i.e. shards per wave (default 10000)',
+    '  --wave-concurrency N  waves (array jobs) at once (default 3)',
     '  --work URI         run folder: shards, worker results, load outcomes, report.json',
     '  --db URI           LanceDB database (folder or s3:// prefix)',
     '  --shard-size N     entries per shard (default 1000)',
@@ -46,18 +59,32 @@ export const command: CliCommand = {
     '',
     'vista backfill index --db DIR|s3://…   (or --from-env: VISTA_DB_URI; the Batch index job)',
     '  builds the LanceDB indexes and prints the index report as JSON',
+    '',
+    'vista backfill status --work DIR|s3://… --run-id ID [--json]',
+    '  shards done / running / failed per wave, images/s and ETA of a local or AWS run, from its files',
   ].join('\n'),
   options,
-  positionals: ['index'],
+  positionals: ['index', 'status'],
   async run(values, positionals) {
     if (positionals[0] === 'index') return buildIndexesCommand(values['from-env'] === true ? process.env[INDEX_JOB_DB_ENV] : stringOpt(values, 'db'));
+    if (positionals[0] === 'status') return statusCommand(stringOpt(values, 'work'), stringOpt(values, 'run-id'), values.json === true);
     const manifest = stringOpt(values, 'manifest');
+    const inventory = stringOpt(values, 'inventory');
+    const manifestPrefix = stringOpt(values, 'manifest-prefix');
     const work = stringOpt(values, 'work');
     const db = stringOpt(values, 'db');
-    if (!manifest || !work || !db) throw usageError('--manifest, --work and --db are required');
-    checkLocalFile('manifest', manifest, 'the manifest file (one URI per line, or JSONL)');
+    if ([manifest, inventory, manifestPrefix].filter(Boolean).length !== 1) throw usageError('give exactly one of --manifest, --inventory, --manifest-prefix');
+    if (!work || !db) throw usageError('--work and --db are required');
+    if (manifest) checkLocalFile('manifest', manifest, 'the manifest file (one URI per line, or JSONL)');
+    if (inventory) checkLocalFile('inventory', inventory, "the inventory report's manifest.json");
     const result = await runBackfillWithProgress({
       manifestUri: manifest,
+      inventoryUri: inventory,
+      manifestPrefix,
+      maxArraySize: countOpt(values, 'max-array-size'),
+      waveConcurrency: countOpt(values, 'wave-concurrency'),
+      keyPrefix: stringOpt(values, 'key-prefix'),
+      partitions: countOpt(values, 'partitions'),
       workUri: work,
       dbUri: db,
       shardSize: countOpt(values, 'shard-size', 1000),
@@ -74,7 +101,13 @@ export const command: CliCommand = {
 };
 
 export interface BackfillRunOptions {
-  manifestUri: string;
+  manifestUri?: string;
+  inventoryUri?: string;
+  manifestPrefix?: string;
+  maxArraySize?: number;
+  waveConcurrency?: number;
+  keyPrefix?: string;
+  partitions?: number;
   workUri: string;
   dbUri: string;
   shardSize?: number;
@@ -135,6 +168,14 @@ async function buildIndexesCommand(dbUri: string | undefined): Promise<number> {
   const logger = makeLogger();
   const report = await buildIndexes({ dbUri, log: (message) => logger.info(message) });
   console.log(JSON.stringify(report));
+  return 0;
+}
+
+/** Where a run stands, from its files (local or S3): works for an AWS execution too. */
+async function statusCommand(work: string | undefined, runId: string | undefined, json: boolean): Promise<number> {
+  if (!work || !runId) throw Object.assign(new Error('backfill status needs --work and --run-id'), { code: 'ERR_PARSE_ARGS_USAGE' });
+  const status = await readRunStatus(isS3Uri(work) ? work : path.resolve(work), runId);
+  console.log(json ? JSON.stringify(status) : formatRunStatus(status));
   return 0;
 }
 

@@ -6,9 +6,19 @@ import { z } from 'zod';
 import { SystemErrorCode, VistaError } from '../errors';
 import { MAX_BATCH_ARRAY_SIZE } from './layout';
 
+/**
+ * 200,000 images: ~13 minutes of a 4-vCPU GPU instance at the 250 images/s the cost model assumes
+ * (10–20 minutes across the measured decode rates; docs/backfill.md), so a Spot reclaim costs little.
+ */
+export const DEFAULT_SHARD_SIZE = 200_000;
+/** Waves at once: 3 × 10,000 children is far more than a queue's vCPUs run anyway. */
+export const DEFAULT_WAVE_CONCURRENCY = 3;
+
 export const BACKFILL_ENV = {
   defaultShardSize: 'VISTA_DEFAULT_SHARD_SIZE',
-  maxShards: 'VISTA_MAX_SHARDS',
+  maxArraySize: 'VISTA_MAX_ARRAY_SIZE',
+  waveConcurrency: 'VISTA_WAVE_CONCURRENCY',
+  partitionBytes: 'VISTA_PARTITION_BYTES',
   defaultModelUri: 'VISTA_DEFAULT_MODEL_URI',
   reportConcurrency: 'VISTA_REPORT_CONCURRENCY',
 } as const;
@@ -17,10 +27,14 @@ const int = (min: number, max: number, fallback: number) =>
   z.preprocess((v) => (v === undefined || v === '' ? fallback : Number(v)), z.number().int().min(min).max(max));
 
 const envSchema = z.object({
-  /** Entries per shard when the execution input does not say. */
-  [BACKFILL_ENV.defaultShardSize]: int(1, 10_000_000, 1_000_000),
-  /** Above this many shards the shard step grows the shard size (Batch allows 10,000 children). */
-  [BACKFILL_ENV.maxShards]: int(1, MAX_BATCH_ARRAY_SIZE, MAX_BATCH_ARRAY_SIZE),
+  /** Entries per shard when the execution input does not say (~15 minutes of one GPU instance: docs/backfill.md). */
+  [BACKFILL_ENV.defaultShardSize]: int(1, 10_000_000, DEFAULT_SHARD_SIZE),
+  /** Children per Batch array job (wave); Batch allows 10,000. */
+  [BACKFILL_ENV.maxArraySize]: int(2, MAX_BATCH_ARRAY_SIZE, MAX_BATCH_ARRAY_SIZE),
+  /** Waves (array jobs) running at once. */
+  [BACKFILL_ENV.waveConcurrency]: int(1, 100, DEFAULT_WAVE_CONCURRENCY),
+  /** Uncompressed manifest bytes per partition of the duplicate pass (bounds one task's memory). */
+  [BACKFILL_ENV.partitionBytes]: int(1, 4 * 1024 ** 3, 256 * 1024 ** 2),
   /** Model folder passed to the workers when the execution input has none ("" = worker default). */
   [BACKFILL_ENV.defaultModelUri]: z.string().default(''),
   /** Shard summaries read at once by the report step. */
@@ -29,7 +43,9 @@ const envSchema = z.object({
 
 export interface BackfillConfig {
   defaultShardSize: number;
-  maxShards: number;
+  maxArraySize: number;
+  waveConcurrency: number;
+  partitionBytes: number;
   defaultModelUri: string;
   reportConcurrency: number;
 }
@@ -43,7 +59,9 @@ export function readBackfillConfig(env: NodeJS.ProcessEnv = process.env): Backfi
   const e = parsed.data;
   return {
     defaultShardSize: e[BACKFILL_ENV.defaultShardSize],
-    maxShards: e[BACKFILL_ENV.maxShards],
+    maxArraySize: e[BACKFILL_ENV.maxArraySize],
+    waveConcurrency: e[BACKFILL_ENV.waveConcurrency],
+    partitionBytes: e[BACKFILL_ENV.partitionBytes],
     defaultModelUri: e[BACKFILL_ENV.defaultModelUri],
     reportConcurrency: e[BACKFILL_ENV.reportConcurrency],
   };

@@ -3,19 +3,23 @@
  * throwaway stack (no Docker, no credentials) holds `BackfillWorkflow` with placeholder
  * functions and Batch ARNs, is synthesized in-process, and its DefinitionString is resolved to
  * plain JSON. The local runner executes exactly this; a test proves it equals the production
- * stack's definition except for resource ARNs.
+ * stack's definition once each resource ARN is replaced by the role of what it names (the shard
+ * function, the worker job definition, …), so a state wired to another function is a difference.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { BackfillBatchJob, BackfillFunction, type BackfillBatchJobRole, type BackfillFunctionRole } from './state-names';
 
 export type AslDefinition = { StartAt: string; States: Record<string, AslState>; [key: string]: unknown };
 export type AslState = { Type: string; Resource?: string; [key: string]: unknown };
 
 export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_JOB_QUEUE_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-queue/vista-local`;
-export const LOCAL_JOB_DEFINITION_ARN = `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/vista-local-worker:1`;
-export const localFunctionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vista-local-${name}`;
+/** The local stand-ins of the deployed resources: one ARN per role, so that a swapped wiring stays visible. */
+export const localFunctionArn = (role: BackfillFunctionRole) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vista-local-${role}`;
+export const localJobQueueArn = (role: BackfillBatchJobRole) => `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-queue/vista-local-${role}`;
+export const localJobDefinitionArn = (role: BackfillBatchJobRole) =>
+  `arn:aws:batch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:job-definition/vista-local-${role}:1`;
 
 /** Deployment tuning the local definition can mirror (the rest of the props are resource ARNs). */
 export interface LocalDefinitionOptions {
@@ -42,18 +46,20 @@ function synthesize(options: LocalDefinitionOptions): AslDefinition {
   const { BackfillWorkflow } = require('../../infra/backfill/workflow') as typeof import('../../infra/backfill/workflow');
   const app = new App();
   const stack = new Stack(app, 'VistaLocalBackfill', { env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
-  const fn = (name: string) => lambda.Function.fromFunctionArn(stack, `${name}Function`, localFunctionArn(name));
+  const fn = (role: BackfillFunctionRole) => lambda.Function.fromFunctionArn(stack, `${role}Function`, localFunctionArn(role));
+  const F = BackfillFunction;
+  const J = BackfillBatchJob;
   new BackfillWorkflow(stack, 'Backfill', {
-    shardFunction: fn('shard'),
-    loadFunction: fn('load'),
-    indexFunction: fn('index'),
-    reportFunction: fn('report'),
-    jobQueueArn: LOCAL_JOB_QUEUE_ARN,
-    jobDefinitionArn: LOCAL_JOB_DEFINITION_ARN,
+    shardFunction: fn(F.shard),
+    loadFunction: fn(F.load),
+    indexFunction: fn(F.index),
+    reportFunction: fn(F.report),
+    jobQueueArn: localJobQueueArn(J.worker),
+    jobDefinitionArn: localJobDefinitionArn(J.worker),
     loadConcurrency: options.loadConcurrency,
     jobAttempts: options.jobAttempts,
     ...(options.indexJobMinRows !== undefined
-      ? { indexJob: { jobQueueArn: LOCAL_JOB_QUEUE_ARN, jobDefinitionArn: LOCAL_JOB_DEFINITION_ARN, minRows: options.indexJobMinRows } }
+      ? { indexJob: { jobQueueArn: localJobQueueArn(J.index), jobDefinitionArn: localJobDefinitionArn(J.index), minRows: options.indexJobMinRows } }
       : {}),
   });
   const template = app.synth().getStackArtifact(stack.artifactId).template as CfnTemplate;
@@ -102,19 +108,65 @@ export function resolveIntrinsics(value: unknown): unknown {
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, resolveIntrinsics(v)]));
 }
 
-const ARN_FIELDS = new Set(['FunctionName', 'JobQueue', 'JobDefinition']);
+/** Parameters of Task states that name a deployed resource. */
+const RESOURCE_FIELDS = { FunctionName: 'lambda', JobQueue: 'batch-queue', JobDefinition: 'batch-job-definition' } as const;
+type ResourceField = keyof typeof RESOURCE_FIELDS;
 
-/** The definition with the values that name deployed resources replaced by `<arn>`: what "same definition" means. */
-export function withoutResourceArns(definition: unknown): unknown {
-  if (Array.isArray(definition)) return definition.map(withoutResourceArns);
+/** The role of the resource an ARN names, e.g. `lambda:shard`, `batch-queue:worker`; undefined when unknown. */
+export type ResourceRoleOf = (arn: string) => string | undefined;
+
+/** Roles of the local stand-in ARNs (`vista-local-<role>`). */
+export const localResourceRole: ResourceRoleOf = (arn) => {
+  for (const role of Object.values(BackfillFunction)) if (arn === localFunctionArn(role)) return `lambda:${role}`;
+  for (const role of Object.values(BackfillBatchJob)) {
+    if (arn === localJobQueueArn(role)) return `batch-queue:${role}`;
+    if (arn === localJobDefinitionArn(role)) return `batch-job-definition:${role}`;
+  }
+  return undefined;
+};
+
+/**
+ * The definition with each value that names a deployed resource replaced by `<role>` (what
+ * "same definition" means between stacks whose ARNs differ): the wiring stays in the comparison.
+ * An ARN of no known role becomes `<unknown …>`, which equals nothing else.
+ */
+export function withResourceRoles(definition: unknown, roleOf: ResourceRoleOf): unknown {
+  if (Array.isArray(definition)) return definition.map((d) => withResourceRoles(d, roleOf));
   if (definition === null || typeof definition !== 'object') return definition;
   return Object.fromEntries(
     Object.entries(definition as Record<string, unknown>).map(([k, v]) => [
       k,
-      ARN_FIELDS.has(k) && typeof v === 'string' ? '<arn>' : withoutResourceArns(v),
+      k in RESOURCE_FIELDS && typeof v === 'string' ? `<${roleOf(v) ?? `unknown ${RESOURCE_FIELDS[k as ResourceField]} ${v}`}>` : withResourceRoles(v, roleOf),
     ]),
   );
 }
+
+/**
+ * What a Task state runs, from its own resource: `lambda:<role>` for a Lambda invocation,
+ * `batch:<role>` for a Batch job whose queue and job definition have that one role.
+ * Throws when the state names anything else.
+ */
+export function taskTarget(name: string, state: AslState, roleOf: ResourceRoleOf): string {
+  const params = (state.Parameters ?? {}) as Record<string, unknown>;
+  const role = (field: ResourceField) => {
+    const value = params[field];
+    const found = typeof value === 'string' ? roleOf(value) : undefined;
+    const prefix = `${RESOURCE_FIELDS[field]}:`;
+    if (!found?.startsWith(prefix)) throw new Error(`task state ${name}: ${field} ${JSON.stringify(value)} names no known ${RESOURCE_FIELDS[field]}`);
+    return found.slice(prefix.length);
+  };
+  if (state.Resource === LAMBDA_INVOKE) return `lambda:${role('FunctionName')}`;
+  if (state.Resource === BATCH_SUBMIT_JOB_SYNC) {
+    const queue = role('JobQueue');
+    const jobDefinition = role('JobDefinition');
+    if (queue !== jobDefinition) throw new Error(`task state ${name}: job definition of the ${jobDefinition} job on the queue of the ${queue} job`);
+    return `batch:${queue}`;
+  }
+  throw new Error(`task state ${name}: resource ${state.Resource} has no local implementation`);
+}
+
+export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+export const BATCH_SUBMIT_JOB_SYNC = 'arn:aws:states:::batch:submitJob.sync';
 
 /** Every Task state, Map item processors included, with its name. */
 export function taskStates(definition: { States: Record<string, AslState> }): [string, AslState][] {

@@ -6,17 +6,36 @@
 import { z } from 'zod';
 import { SystemErrorCode, VistaError } from '../errors';
 
-/** What an execution is started with. */
-export const executionInputSchema = z.object({
-  manifestUri: z.string().min(1),
-  workUri: z.string().min(1),
-  dbUri: z.string().min(1),
-  shardSize: z.number().int().positive().optional(),
-  /** Defaults to the execution's name. */
-  runId: z.string().min(1).optional(),
-  /** Model folder for the workers; defaults to the shard step's configured default. */
-  modelUri: z.string().min(1).optional(),
-});
+/** What an execution is started with: exactly one of inventoryUri, manifestPrefix, manifestUri. */
+export const executionInputSchema = z
+  .object({
+    /** One manifest file (one URI per line, or JSONL), .gz allowed. */
+    manifestUri: z.string().min(1).optional(),
+    /** An S3 Inventory report's manifest.json (CSV data files). */
+    inventoryUri: z.string().min(1).optional(),
+    /** A folder or prefix of manifest files. */
+    manifestPrefix: z.string().min(1).optional(),
+    workUri: z.string().min(1),
+    dbUri: z.string().min(1),
+    shardSize: z.number().int().positive().optional(),
+    /** Children per Batch array job (a wave); default from the shard function's environment. */
+    maxArraySize: z.number().int().min(2).max(10_000).optional(),
+    /** Waves running at once. */
+    waveConcurrency: z.number().int().min(1).max(100).optional(),
+    /** Inventory: only keys under this prefix. */
+    keyPrefix: z.string().optional(),
+    /** Inventory: only keys with one of these suffixes (case-insensitive). */
+    imageSuffixes: z.array(z.string().min(1)).optional(),
+    /** Manifests: partitions of the duplicate pass (default: from the inputs' size). */
+    partitions: z.number().int().min(1).max(10_000).optional(),
+    /** Defaults to the execution's name. */
+    runId: z.string().min(1).optional(),
+    /** Model folder for the workers; defaults to the shard step's configured default. */
+    modelUri: z.string().min(1).optional(),
+  })
+  .refine((i) => [i.manifestUri, i.inventoryUri, i.manifestPrefix].filter(Boolean).length === 1, {
+    message: 'give exactly one of inventoryUri, manifestPrefix, manifestUri',
+  });
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
 export const shardEventSchema = z.object({
@@ -25,16 +44,47 @@ export const shardEventSchema = z.object({
 });
 export type ShardEvent = z.infer<typeof shardEventSchema>;
 
+const planSourceSchema = z.object({ kind: z.enum(['inventory', 'prefix', 'manifest']), uri: z.string() });
+
+/** The Shard step's output: the state while the input files are split and partitions deduplicated. */
+export const planningStateSchema = z.object({
+  runId: z.string(),
+  source: planSourceSchema,
+  workUri: z.string(),
+  dbUri: z.string(),
+  /** "" = the worker's own default (the Batch container override must be a string). */
+  modelUri: z.string(),
+  maxArraySize: z.number().int(),
+  waveConcurrency: z.number().int(),
+  /** [0 … input files-1]: what the SplitInputs Map iterates over. */
+  inputIndexes: z.array(z.number().int()),
+  /** [0 … partitions-1] (empty for an inventory): what the DedupPartitions Map iterates over. */
+  partitionIndexes: z.array(z.number().int()),
+});
+export type PlanningState = z.infer<typeof planningStateSchema>;
+
+export const splitEventSchema = z.object({ step: z.literal('split'), runId: z.string(), workUri: z.string(), inputIndex: z.number().int().min(0) });
+export const dedupEventSchema = z.object({ step: z.literal('dedup'), runId: z.string(), workUri: z.string(), partitionIndex: z.number().int().min(0) });
+export const finishPlanEventSchema = z.object({ step: z.literal('finish'), planning: planningStateSchema });
+
+const waveSchema = z.object({
+  wave: z.number().int(),
+  firstShard: z.number().int(),
+  firstShardText: z.string(),
+  shardCount: z.number().int(),
+  arraySize: z.number().int(),
+  jobName: z.string(),
+});
+
 /**
- * The shard step's output, which becomes the whole state for the rest of the execution: the
+ * The FinishPlan step's output, which becomes the whole state for the rest of the execution: the
  * normalized run plus what the Batch step needs as ready-made strings.
  */
 export const runPlanSchema = z.object({
   runId: z.string(),
-  manifestUri: z.string(),
+  source: planSourceSchema,
   workUri: z.string(),
   dbUri: z.string(),
-  /** "" = the worker's own default (the Batch container override must be a string). */
   modelUri: z.string(),
   shardsUri: z.string(),
   resultsUri: z.string(),
@@ -42,12 +92,14 @@ export const runPlanSchema = z.object({
   shardCount: z.number().int(),
   /** `shardCount` as a string, for the container environment. */
   shardCountText: z.string(),
-  /** ≥ 2: Batch arrays have at least two children. */
-  arraySize: z.number().int(),
+  /** The Batch array jobs, each ≤ maxArraySize children. */
+  waves: z.array(waveSchema),
+  maxArraySize: z.number().int(),
+  /** Waves running at once (the Embed Map's MaxConcurrency). */
+  waveConcurrency: z.number().int(),
   /** [0 … shardCount-1]: what the load Map iterates over. */
   shardIndexes: z.array(z.number().int()),
   entries: z.number().int(),
-  batchJobName: z.string(),
 });
 export type RunPlan = z.infer<typeof runPlanSchema>;
 
@@ -72,9 +124,19 @@ export const indexEventSchema = z.object({
 });
 export type IndexEvent = z.infer<typeof indexEventSchema>;
 
+/** One wave's outcome in the Embed Map's result: its job, or the error its Catch kept. */
+export const waveOutcomeSchema = z.object({
+  wave: z.number().int(),
+  jobId: z.string().optional(),
+  status: z.string().optional(),
+  error: stateErrorSchema.optional(),
+});
+export type WaveOutcome = z.infer<typeof waveOutcomeSchema>;
+
 export const reportEventSchema = z.object({
   run: runPlanSchema.extend({
-    embed: z.object({ jobId: z.string().optional(), status: z.string().optional() }).optional(),
+    embed: z.array(waveOutcomeSchema).optional(),
+    /** The Embed Map itself failed (not one wave: those are caught per wave). */
     embedError: stateErrorSchema.optional(),
     /** The load Map itself failed (not one shard: those are recorded per shard). */
     loadError: stateErrorSchema.optional(),

@@ -13,7 +13,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { mapWithConcurrency } from '../io/concurrency';
+import { makeLimiter, mapWithConcurrency } from '../io/concurrency';
 import { EXIT_PERMANENT } from '../exit-codes';
 import type { FailedChild } from './batch-children';
 
@@ -34,7 +34,7 @@ export interface ChildCommand {
 }
 
 export interface LocalBatchOptions {
-  /** Children running at once. */
+  /** Children running at once, across all jobs (waves run side by side share them, as they share a queue's instances). */
   workers: number;
   /** Folder for one log file per child (stdout and stderr). */
   logDir: string;
@@ -74,6 +74,7 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
   const commandFor = options.commandFor ?? defaultWorkerCommand;
   const running = new Set<ChildProcess>();
   const failuresByJob = new Map<string, FailedChild[]>();
+  const slots = makeLimiter(Math.max(1, options.workers));
   let stopped = false;
 
   /** The container's working directory is the repository root, so its relative paths work here too. */
@@ -117,7 +118,7 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
         Array.from({ length: size }, (_, i) => i),
         parallel,
         async (index) => {
-          const logName = job.ArrayProperties ? `child-${String(index).padStart(5, '0')}` : job.JobName;
+          const logName = job.ArrayProperties ? `${job.JobName}-child-${String(index).padStart(5, '0')}` : job.JobName;
           const logFile = path.join(options.logDir, `${logName}.log`);
           let exitCode = 0;
           for (let attempt = 1; attempt <= attempts && !stopped; attempt++) {
@@ -129,7 +130,7 @@ export function makeLocalBatch(options: LocalBatchOptions): LocalBatch {
               ...(job.ArrayProperties ? { AWS_BATCH_JOB_ARRAY_INDEX: String(index) } : {}),
               AWS_BATCH_JOB_ATTEMPT: String(attempt),
             };
-            exitCode = await runChild(job.JobName, commandOf(index), env, index, attempt, logFile);
+            exitCode = await slots(() => (stopped ? Promise.resolve(128) : runChild(job.JobName, commandOf(index), env, index, attempt, logFile)));
             options.onChild?.({ job: job.JobName, index, attempt, status: exitCode === 0 ? 'succeeded' : 'failed', exitCode });
             if (exitCode === 0) return;
             if (exitCode === EXIT_PERMANENT) break; // as the job definition's retry strategy: bad config is not retried

@@ -16,16 +16,28 @@ import { makeIndexHandler } from '../../../lambdas/index-table';
 import { makeLoadHandler } from '../../../lambdas/load';
 import { makeReportHandler } from '../../../lambdas/report';
 import { makeShardHandler } from '../../../lambdas/shard';
-import { synthesizeLocalDefinition, taskStates, type AslDefinition, type LocalDefinitionOptions } from './definition';
+import { localFunctionArn, localResourceRole, synthesizeLocalDefinition, taskStates, taskTarget, type AslDefinition, type LocalDefinitionOptions } from './definition';
 import type { ExecutionInput } from './events';
 import { assertRunId, runLayout } from './layout';
 import { makeLocalBatch, type ChildCommand, type LocalBatch } from './local-batch';
 import type { CompactRunReport } from './report';
-import { BackfillState, DEFAULT_INDEX_JOB_MIN_ROWS } from './state-names';
+import { BackfillFunction, BackfillState, DEFAULT_INDEX_JOB_MIN_ROWS, type BackfillFunctionRole } from './state-names';
 import { defaultStore, type BackfillStore } from './store-port';
 
 export interface LocalBackfillOptions {
-  manifestUri: string;
+  /** Exactly one of manifestUri, inventoryUri (an S3 Inventory manifest.json), manifestPrefix. */
+  manifestUri?: string;
+  inventoryUri?: string;
+  manifestPrefix?: string;
+  /** Children per Batch array job (wave). @default 10000 */
+  maxArraySize?: number;
+  /** Waves at once. @default 3 */
+  waveConcurrency?: number;
+  /** Inventory filters. @default all keys with an image suffix */
+  keyPrefix?: string;
+  imageSuffixes?: string[];
+  /** Partitions of the duplicate pass (manifests). @default from the inputs' size */
+  partitions?: number;
   workUri: string;
   dbUri: string;
   shardSize?: number;
@@ -46,6 +58,8 @@ export interface LocalBackfillOptions {
   retryDelayMs?: number;
   /** Deployment options of the executed definition (e.g. the Batch index job). */
   definition?: LocalDefinitionOptions;
+  /** Edits the synthesized definition before it runs (tests: what a wrong wiring does). */
+  editDefinition?: (definition: AslDefinition) => AslDefinition;
 }
 
 export interface LocalBackfillResult {
@@ -86,7 +100,8 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
       logger.log(e.status === 'failed' ? 'warn' : 'info', `batch ${e.job}[${e.index}] ${e.status}`, { attempt: e.attempt, ...(e.exitCode ? { exit_code: e.exitCode } : {}) }),
   });
   // By default the definition production deploys: index builds of big tables handed to a (local) Batch job.
-  const definition = localize(synthesizeLocalDefinition(options.definition ?? { indexJobMinRows: DEFAULT_INDEX_JOB_MIN_ROWS }));
+  const synthesized = synthesizeLocalDefinition(options.definition ?? { indexJobMinRows: DEFAULT_INDEX_JOB_MIN_ROWS });
+  const definition = localize(options.editDefinition ? options.editDefinition(synthesized) : synthesized);
   let store = options.store;
   const getStore = () => (store ??= defaultStore());
   const handlers = bindTasks(definition, batch, getStore, logger);
@@ -94,11 +109,18 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(Object.keys(handlers).map((name) => [name, options.retryDelayMs!]));
 
   const input: ExecutionInput = {
-    manifestUri: absolute(options.manifestUri),
+    ...(options.manifestUri ? { manifestUri: absolute(options.manifestUri) } : {}),
+    ...(options.inventoryUri ? { inventoryUri: absolute(options.inventoryUri) } : {}),
+    ...(options.manifestPrefix ? { manifestPrefix: absolute(options.manifestPrefix) } : {}),
     workUri,
     dbUri: absolute(options.dbUri),
     modelUri,
     ...(options.shardSize ? { shardSize: options.shardSize } : {}),
+    ...(options.maxArraySize ? { maxArraySize: options.maxArraySize } : {}),
+    ...(options.waveConcurrency ? { waveConcurrency: options.waveConcurrency } : {}),
+    ...(options.keyPrefix !== undefined ? { keyPrefix: options.keyPrefix } : {}),
+    ...(options.imageSuffixes ? { imageSuffixes: options.imageSuffixes } : {}),
+    ...(options.partitions ? { partitions: options.partitions } : {}),
   };
   logger.info('backfill started', { run_id: runId, ...input });
   const execution = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } }).run(input as never, {
@@ -132,21 +154,31 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
 
 type TaskHandler = (input: unknown) => Promise<unknown>;
 
-/** Binds each Task state to its local implementation; a state without one is a bug, caught here. */
+/**
+ * Binds each Task state to the local implementation of the resource it names (its FunctionName,
+ * or its Batch queue and job definition), never by its state name: a state wired to the wrong
+ * function runs that function here too. A resource without a local implementation is a bug,
+ * caught here. (aws-local-stepfunctions takes the bindings keyed by state name.)
+ */
 function bindTasks(definition: AslDefinition, batch: LocalBatch, getStore: () => BackfillStore, logger: Logger): Record<string, TaskHandler> {
-  const S = BackfillState;
-  const load = lambdaInvoke(makeLoadHandler(getStore));
-  const bindings: Record<string, TaskHandler> = {
-    [S.shard]: lambdaInvoke(makeShardHandler(logger)),
-    [S.embed]: (parameters) => batch.submitJobSync(parameters),
-    [S.loadShard]: load,
-    [S.recordLoadFailure]: load,
-    [S.index]: lambdaInvoke(makeIndexHandler(getStore)),
-    [S.indexOnBatch]: (parameters) => batch.submitJobSync(parameters),
-    [S.report]: lambdaInvoke(makeReportHandler({ listFailedChildren: (id) => batch.listFailedChildren(id) })),
+  const F = BackfillFunction;
+  const lambdas: Record<BackfillFunctionRole, TaskHandler> = {
+    [F.shard]: lambdaInvoke(F.shard, makeShardHandler(logger)),
+    [F.load]: lambdaInvoke(F.load, makeLoadHandler(getStore)),
+    [F.index]: lambdaInvoke(F.index, makeIndexHandler(getStore)),
+    [F.report]: lambdaInvoke(F.report, makeReportHandler({ listFailedChildren: (id) => batch.listFailedChildren(id) })),
   };
-  const unbound = taskStates(definition).filter(([name]) => !bindings[name]);
-  if (unbound.length > 0) throw new Error(`the local runner has no binding for task state(s) ${unbound.map(([n]) => n).join(', ')}`);
+  const bindings: Record<string, TaskHandler> = {};
+  const targets: Record<string, string> = {};
+  for (const [name, state] of taskStates(definition)) {
+    const target = taskTarget(name, state, localResourceRole);
+    if (targets[name] !== undefined && targets[name] !== target) throw new Error(`two task states named ${name} run different resources`);
+    targets[name] = target;
+    const [kind, role] = target.split(':') as ['lambda' | 'batch', string];
+    const handler = kind === 'batch' ? (parameters: unknown) => batch.submitJobSync(parameters) : lambdas[role as BackfillFunctionRole];
+    if (!handler) throw new Error(`task state ${name}: no local handler for ${target}`);
+    bindings[name] = handler;
+  }
   return bindings;
 }
 
@@ -155,9 +187,10 @@ function bindTasks(definition: AslDefinition, batch: LocalBatch, getStore: () =>
  * and answers {StatusCode, Payload}; a handler error fails the task with the error's name and a
  * JSON cause {errorType, errorMessage}, as Lambda reports it.
  */
-function lambdaInvoke(handler: (event: unknown) => Promise<unknown>): TaskHandler {
+function lambdaInvoke(role: BackfillFunctionRole, handler: (event: unknown) => Promise<unknown>): TaskHandler {
   return async (parameters) => {
-    const { Payload } = parameters as { Payload: unknown };
+    const { FunctionName, Payload } = parameters as { FunctionName: unknown; Payload: unknown };
+    if (FunctionName !== localFunctionArn(role)) throw new Error(`the local ${role} function was invoked as ${String(FunctionName)}`);
     try {
       return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: await handler(Payload) };
     } catch (err) {

@@ -1,37 +1,71 @@
 /**
- * The first step of a backfill: fixes the run's id and locations, shards the manifest, and
- * returns the plan every later state works from (small: URIs are derived, not listed).
+ * The planning steps as the shard function runs them (one function, four events): the Shard
+ * step fixes the run's id, locations and inputs; SplitInput and DedupPartition (Distributed
+ * Maps) write chunks; FinishPlan writes the shards and returns the plan every later state works
+ * from (small: URIs are derived, not listed). See plan-steps.ts.
  */
 import type { BackfillConfig } from './config';
-import type { RunPlan, ShardEvent } from './events';
-import { assertRunId, batchArraySize, runLayout } from './layout';
-import { shardManifest, type ShardManifestResult } from './shard-manifest';
+import type { PlanningState, RunPlan, ShardEvent } from './events';
+import { assertRunId, runLayout } from './layout';
+import type { PlanSource } from './plan-inputs';
+import { DEFAULT_FILTER, finishPlan, planInputs, type PlanInputs, type PlanSummary } from './plan-steps';
+import { planWaves } from './waves';
+import { writeJsonAtomic } from '../io/location';
+import { runPlanUri } from './status';
 
-export async function planRun(event: ShardEvent, config: BackfillConfig): Promise<{ plan: RunPlan; sharding: ShardManifestResult }> {
+export function planSource(input: ShardEvent['input']): PlanSource {
+  if (input.inventoryUri) return { kind: 'inventory', uri: input.inventoryUri };
+  if (input.manifestPrefix) return { kind: 'prefix', uri: input.manifestPrefix };
+  return { kind: 'manifest', uri: input.manifestUri! };
+}
+
+export async function startPlan(event: ShardEvent, config: BackfillConfig): Promise<{ state: PlanningState; inputs: PlanInputs }> {
   const { input } = event;
   const runId = assertRunId(input.runId ?? event.executionName);
-  const layout = runLayout(input.workUri, runId);
-  const sharding = await shardManifest({
-    manifestUri: input.manifestUri,
-    outPrefix: layout.shardsUri,
+  const source = planSource(input);
+  const inputs = await planInputs(input.workUri, runId, source, {
     shardSize: input.shardSize ?? config.defaultShardSize,
-    maxShards: config.maxShards,
+    maxArraySize: input.maxArraySize ?? config.maxArraySize,
+    waveConcurrency: input.waveConcurrency ?? config.waveConcurrency,
+    partitions: input.partitions,
+    partitionBytes: config.partitionBytes,
+    filter: { keyPrefix: input.keyPrefix ?? DEFAULT_FILTER.keyPrefix, suffixes: input.imageSuffixes ?? DEFAULT_FILTER.suffixes },
   });
-  const plan: RunPlan = {
+  const state: PlanningState = {
     runId,
-    manifestUri: input.manifestUri,
+    source,
     workUri: input.workUri,
     dbUri: input.dbUri,
     modelUri: input.modelUri ?? config.defaultModelUri,
+    maxArraySize: input.maxArraySize ?? config.maxArraySize,
+    waveConcurrency: input.waveConcurrency ?? config.waveConcurrency,
+    inputIndexes: inputs.files.map((_, i) => i),
+    partitionIndexes: Array.from({ length: inputs.partitions }, (_, p) => p),
+  };
+  return { state, inputs };
+}
+
+export async function finishRunPlan(state: PlanningState): Promise<{ plan: RunPlan; summary: PlanSummary }> {
+  const summary = await finishPlan(state.workUri, state.runId);
+  const layout = runLayout(state.workUri, state.runId);
+  const plan: RunPlan = {
+    runId: state.runId,
+    source: state.source,
+    workUri: state.workUri,
+    dbUri: state.dbUri,
+    modelUri: state.modelUri,
     shardsUri: layout.shardsUri,
     resultsUri: layout.resultsUri,
-    shardSize: sharding.shardSize,
-    shardCount: sharding.shardCount,
-    shardCountText: String(sharding.shardCount),
-    arraySize: batchArraySize(sharding.shardCount),
-    shardIndexes: Array.from({ length: sharding.shardCount }, (_, i) => i),
-    entries: sharding.entries,
-    batchJobName: `vista-backfill-${runId}`,
+    shardSize: summary.shardSize,
+    shardCount: summary.shardCount,
+    shardCountText: String(summary.shardCount),
+    waves: planWaves(state.runId, summary.shardCount, state.maxArraySize),
+    maxArraySize: state.maxArraySize,
+    waveConcurrency: state.waveConcurrency,
+    shardIndexes: Array.from({ length: summary.shardCount }, (_, i) => i),
+    entries: summary.entries,
   };
-  return { plan, sharding };
+  const { shardIndexes: _indexes, ...stored } = plan;
+  await writeJsonAtomic(runPlanUri(state.workUri, state.runId), stored);
+  return { plan, summary };
 }

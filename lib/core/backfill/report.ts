@@ -9,7 +9,7 @@ import type { FailedChild, ListFailedChildren } from './batch-children';
 import { describeCause, type ReportEvent } from './events';
 import { runLayout } from './layout';
 import { collectShardReports, type ShardReport } from './report-shards';
-import type { ShardManifestResult } from './shard-manifest';
+import type { PlanSummary } from './plan-steps';
 
 export interface RunTotals {
   entries: number;
@@ -29,8 +29,17 @@ export interface RunReport {
   startedAt?: string;
   finishedAt: string;
   durationSeconds?: number;
-  manifest?: Omit<ShardManifestResult, 'reused'>;
-  embed: { jobId?: string; status?: string; error?: string; failedChildren: FailedChild[]; wallSeconds?: number; imagesPerSecond?: number };
+  manifest?: PlanSummary;
+  embed: {
+    /** One Batch array job per wave (≤ maxArraySize shards each). */
+    waves: { wave: number; firstShard: number; shardCount: number; jobId?: string; status?: string; error?: string }[];
+    status?: string;
+    error?: string;
+    /** Failed children, by shard index (the wave's first shard + the child's array index). */
+    failedChildren: FailedChild[];
+    wallSeconds?: number;
+    imagesPerSecond?: number;
+  };
   loadError?: string;
   index?: unknown;
   indexError?: string;
@@ -65,9 +74,23 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
   const finishedAt = (deps.now ?? (() => new Date()))();
   const manifest = (await exists(layout.shardManifestUri)) ? await readJson<RunReport['manifest']>(layout.shardManifestUri) : undefined;
 
-  const embedError = run.embedError ? `${run.embedError.Error}: ${describeCause(run.embedError.Cause)}` : undefined;
-  const jobId = run.embed?.jobId ?? batchJobIdFromCause(run.embedError?.Cause);
-  const failedChildren = run.embedError && jobId && deps.listFailedChildren ? await deps.listFailedChildren(jobId) : [];
+  const outcomes = new Map((run.embed ?? []).map((o) => [o.wave, o]));
+  const waves = await Promise.all(
+    run.waves.map(async (w) => {
+      const outcome = outcomes.get(w.wave);
+      const error = outcome?.error ? `${outcome.error.Error}: ${describeCause(outcome.error.Cause)}` : undefined;
+      const jobId = outcome?.jobId ?? batchJobIdFromCause(outcome?.error?.Cause);
+      const children = error && jobId && deps.listFailedChildren ? await deps.listFailedChildren(jobId) : [];
+      return {
+        wave: { wave: w.wave, firstShard: w.firstShard, shardCount: w.shardCount, jobId, status: outcome?.status ?? (error ? 'FAILED' : outcome ? undefined : 'NOT RUN'), ...(error ? { error } : {}) },
+        children: children.map((c) => ({ ...c, index: w.firstShard + c.index })),
+      };
+    }),
+  );
+  const mapError = run.embedError ? `${run.embedError.Error}: ${describeCause(run.embedError.Cause)}` : undefined;
+  const waveErrors = waves.filter((w) => w.wave.error).map((w) => `wave ${w.wave.wave}: ${w.wave.error}`);
+  const embedError = [mapError, ...waveErrors].filter(Boolean).join('; ') || undefined;
+  const failedChildren = waves.flatMap((w) => w.children);
 
   const shards = await collectShardReports({
     workUri: run.workUri,
@@ -90,7 +113,13 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
     ...(event.startedAt ? { startedAt: event.startedAt, durationSeconds: (finishedAt.getTime() - Date.parse(event.startedAt)) / 1000 } : {}),
     finishedAt: finishedAt.toISOString(),
     ...(manifest ? { manifest } : {}),
-    embed: { jobId, status: run.embed?.status ?? (run.embedError ? 'FAILED' : undefined), error: embedError, failedChildren, ...embedThroughput(shards, totals) },
+    embed: {
+      waves: waves.map((w) => w.wave),
+      status: embedError ? 'FAILED' : 'SUCCEEDED',
+      ...(embedError ? { error: embedError } : {}),
+      failedChildren,
+      ...embedThroughput(shards, totals),
+    },
     ...(loadError ? { loadError } : {}),
     ...(run.index ? { index: { ...(run.index.result as object), ...(run.indexJob ? { batchJob: run.indexJob } : {}) } } : {}),
     ...(indexError ? { indexError } : {}),
@@ -156,7 +185,7 @@ function failureCause(report: RunReport): string {
   return cause.length > MAX_CAUSE ? `${cause.slice(0, MAX_CAUSE)}…` : cause;
 }
 
-/** The Batch step's Cause is the DescribeJobs description of the array job. */
+/** A wave's Cause is the DescribeJobs description of its array job. */
 function batchJobIdFromCause(cause: string | null | undefined): string | undefined {
   if (!cause) return undefined;
   try {

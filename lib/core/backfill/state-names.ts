@@ -4,7 +4,15 @@
  */
 export const BackfillState = {
   shard: 'Shard',
+  splitInputs: 'SplitInputs',
+  splitInput: 'SplitInput',
+  dedupPartitions: 'DedupPartitions',
+  dedupPartition: 'DedupPartition',
+  finishPlan: 'FinishPlan',
   embed: 'Embed',
+  embedWave: 'EmbedWave',
+  embedWaveDone: 'EmbedWaveDone',
+  embedWaveFailed: 'EmbedWaveFailed',
   load: 'Load',
   loadShard: 'LoadShard',
   recordLoadFailure: 'RecordLoadFailure',
@@ -29,11 +37,31 @@ export const INDEX_JOB_DB_ENV = 'VISTA_DB_URI';
  */
 export const DEFAULT_INDEX_JOB_MIN_ROWS = 1_000_000;
 
-/** Task states that are Lambda invocations, and the handler module each runs. */
-export const LAMBDA_TASKS = {
-  [BackfillState.shard]: 'shard',
-  [BackfillState.loadShard]: 'load',
-  [BackfillState.recordLoadFailure]: 'load',
-  [BackfillState.index]: 'index-table',
-  [BackfillState.report]: 'report',
-} as const;
+/** The Lambda functions of the backfill, by role (each runs one handler module of lambdas/). */
+export const BackfillFunction = { shard: 'shard', load: 'load', index: 'index', report: 'report' } as const;
+export type BackfillFunctionRole = (typeof BackfillFunction)[keyof typeof BackfillFunction];
+
+/** The Batch jobs of the backfill, by role: the GPU workers' array jobs and the index job. */
+export const BackfillBatchJob = { worker: 'worker', index: 'index-job' } as const;
+export type BackfillBatchJobRole = (typeof BackfillBatchJob)[keyof typeof BackfillBatchJob];
+
+/** What a Task state runs: `lambda:<function role>` or `batch:<job role>`. */
+export type TaskTarget = `lambda:${BackfillFunctionRole}` | `batch:${BackfillBatchJobRole}`;
+
+/**
+ * The wiring: every Task state of the definition and the one function or job it must run. Tests
+ * hold the synthesized definition to it; the local runner does not use it (it resolves a handler
+ * from each state's own resource), so a state wired to the wrong function fails both.
+ */
+export const TASK_TARGETS: Record<string, TaskTarget> = {
+  [BackfillState.shard]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.splitInput]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.dedupPartition]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.finishPlan]: `lambda:${BackfillFunction.shard}`,
+  [BackfillState.embedWave]: `batch:${BackfillBatchJob.worker}`,
+  [BackfillState.loadShard]: `lambda:${BackfillFunction.load}`,
+  [BackfillState.recordLoadFailure]: `lambda:${BackfillFunction.load}`,
+  [BackfillState.index]: `lambda:${BackfillFunction.index}`,
+  [BackfillState.indexOnBatch]: `batch:${BackfillBatchJob.index}`,
+  [BackfillState.report]: `lambda:${BackfillFunction.report}`,
+};

@@ -1,8 +1,9 @@
 /**
  * AWS Batch array-job mode: which shard this container works on, from its environment.
- * The state machine submits one array job with one child per shard; each child reads
- * AWS_BATCH_JOB_ARRAY_INDEX. Batch arrays have at least 2 children, so a child whose index is
- * past the shard count has nothing to do and exits successfully.
+ * The state machine submits array jobs ("waves") of at most 10,000 children; child i of the wave
+ * whose first shard is VISTA_SHARD_OFFSET works on shard offset + i (AWS_BATCH_JOB_ARRAY_INDEX).
+ * Batch arrays have at least 2 children, so a child whose shard is past the shard count has
+ * nothing to do and exits successfully.
  */
 import { z } from 'zod';
 import { SystemErrorCode, VistaError } from '../errors';
@@ -13,6 +14,8 @@ export const BATCH_ENV = {
   shardsUri: 'VISTA_SHARDS_URI',
   resultsUri: 'VISTA_RESULTS_URI',
   shardCount: 'VISTA_SHARD_COUNT',
+  /** First shard of this array job (its wave); absent = 0. */
+  shardOffset: 'VISTA_SHARD_OFFSET',
   modelUri: 'VISTA_MODEL_URI',
   batchSize: 'VISTA_BATCH_SIZE',
   provider: 'VISTA_PROVIDER',
@@ -27,6 +30,7 @@ const envSchema = z.object({
   [BATCH_ENV.shardsUri]: z.string().min(1),
   [BATCH_ENV.resultsUri]: z.string().min(1),
   [BATCH_ENV.shardCount]: z.coerce.number().int().min(1).optional(),
+  [BATCH_ENV.shardOffset]: z.coerce.number().int().min(0).default(0),
 });
 
 export function shardFileName(index: number): string {
@@ -47,10 +51,10 @@ export function resolveBatchAssignment(env: NodeJS.ProcessEnv): BatchAssignment 
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new VistaError(SystemErrorCode.CONFIG_INVALID, `container environment is incomplete: ${issues}`);
   }
-  const index = parsed.data[BATCH_ENV.arrayIndex];
+  const index = parsed.data[BATCH_ENV.shardOffset] + parsed.data[BATCH_ENV.arrayIndex];
   const count = parsed.data[BATCH_ENV.shardCount];
   if (count !== undefined && index >= count) {
-    return { kind: 'idle', index, reason: `array index ${index} ≥ shard count ${count}` };
+    return { kind: 'idle', index, reason: `shard ${index} ≥ shard count ${count}` };
   }
   return {
     kind: 'shard',

@@ -27,6 +27,7 @@ export type ComputeConfig = Pick<
   InfraConfig,
   | 'instanceTypes'
   | 'gpuAmi'
+  | 'capacityWaitMinutes'
   | 'spot'
   | 'spotBidPercentage'
   | 'onDemandFallback'
@@ -132,6 +133,13 @@ export class BackfillCompute extends Construct {
       // A job no instance type can hold (memory or vCPUs above every type) would wait forever.
       jobStateTimeLimitActions: [
         { reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, maxTime: Duration.minutes(30), action: batch.JobStateTimeLimitActionsAction.CANCEL },
+        // No instance to be had (G quota 0, Spot starved) for this long: cancel, so the wave ends,
+        // its completed shards load, the report names the rest, and a re-run picks them up.
+        {
+          reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+          maxTime: Duration.minutes(config.capacityWaitMinutes),
+          action: batch.JobStateTimeLimitActionsAction.CANCEL,
+        },
       ],
     });
 

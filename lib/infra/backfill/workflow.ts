@@ -1,11 +1,15 @@
 /**
- * The backfill state machine: Shard → Embed (Batch array job, one child per shard) → Load (a
- * Map of per-shard LanceDB loads) → Index → Report → succeed, or fail naming the failed shards.
- * The same definition runs in AWS and, through the local runner, on one machine.
+ * The backfill state machine: Shard (list the inputs) → SplitInputs (Distributed Map, one Lambda
+ * per input file) → DedupPartitions (Distributed Map, one Lambda per hash partition; manifests
+ * only) → FinishPlan (shards + run plan) → Embed (a Map of Batch array jobs, one per wave of ≤
+ * maxArraySize shards, a bounded number at a time) → Load (a Map of per-shard LanceDB loads) →
+ * Index → Report → succeed, or fail naming the failed shards. The same definition runs in AWS
+ * and, through the local runner, on one machine.
  *
- * Execution input: { manifestUri, workUri, dbUri, shardSize?, runId? (default: the execution
- * name), modelUri? }. Payloads stay small: states pass the run plan and shard indexes, and
- * every URI is derived from lib/core/backfill/layout.ts.
+ * Execution input: { inventoryUri | manifestPrefix | manifestUri, workUri, dbUri, shardSize?,
+ * maxArraySize?, waveConcurrency?, keyPrefix?, imageSuffixes?, partitions?, runId? (default: the
+ * execution name), modelUri? }. Payloads stay small: states pass the run plan and indexes, and
+ * every URI is derived from lib/core/backfill/layout.ts and plan-files.ts.
  */
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,7 +22,7 @@ import { PERMANENT_STEP_ERRORS } from '../../core/backfill/step-errors';
 import { BATCH_ENV } from '../../core/pipeline/batch-job';
 
 export interface BackfillWorkflowProps {
-  /** Runs lambdas/shard.ts: shards the manifest, returns the run plan. */
+  /** Runs lambdas/shard.ts: the planning steps (list inputs, split one input, dedupe one partition, finish the plan). */
   readonly shardFunction: lambda.IFunction;
   /** Runs lambdas/load.ts: loads one shard's results into LanceDB. */
   readonly loadFunction: lambda.IFunction;
@@ -55,6 +59,17 @@ export interface BackfillWorkflowProps {
    * @default - always the index Lambda
    */
   readonly indexJob?: BackfillIndexJob;
+  /**
+   * Input files split, and partitions deduplicated, at once by the planning Distributed Maps.
+   * @default 100
+   */
+  readonly planConcurrency?: number;
+  /**
+   * Longest wait for one wave (Batch array job) to finish, queueing included; past it the wave
+   * is stopped (its job terminated) and caught like a failed wave.
+   * @default Duration.days(3)
+   */
+  readonly embedWaveTimeout?: Duration;
   /** @default - no execution logging */
   readonly logs?: sfn.LogOptions;
   /** @default false */
@@ -108,8 +123,21 @@ function jobDefinitionRevisions(jobDefinitionArn: string, name: string | undefin
  *  - CDK's own events:PutRule/PutTargets/DescribeRule on the managed Batch events rule.
  */
 class BatchRunJob extends tasks.BatchSubmitJob {
-  constructor(scope: Construct, id: string, jobDefinition: { name: string } | { literal: string }, props: tasks.BatchSubmitJobProps) {
+  /**
+   * The state's own TimeoutSeconds. Not BatchSubmitJob's `taskTimeout`: that one becomes the
+   * submitted job's attempt timeout, which would replace the job definition's.
+   */
+  private readonly stateTimeout?: Duration;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    jobDefinition: { name: string } | { literal: string },
+    props: tasks.BatchSubmitJobProps,
+    stateTimeout?: Duration,
+  ) {
     super(scope, id, props);
+    this.stateTimeout = stateTimeout;
     const stack = Stack.of(this);
     const batchArn = (resource: string, resourceName: string) => stack.formatArn({ service: 'batch', resource, resourceName });
     const revisions = 'name' in jobDefinition ? batchArn('job-definition', `${jobDefinition.name}:*`) : jobDefinition.literal;
@@ -122,6 +150,11 @@ class BatchRunJob extends tasks.BatchSubmitJob {
       ...inherited,
     ];
   }
+
+  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
+    const rendered = super._renderTask(topLevelQueryLanguage) as Record<string, unknown>;
+    return this.stateTimeout ? { ...rendered, TimeoutSeconds: this.stateTimeout.toSeconds() } : rendered;
+  }
 }
 
 export class BackfillWorkflow extends Construct {
@@ -133,32 +166,24 @@ export class BackfillWorkflow extends Construct {
 
     const shard = this.invoke(S.shard, props.shardFunction, {
       payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.entirePayload, executionName: sfn.JsonPath.stringAt('$$.Execution.Name') }),
-      // The run plan replaces the state: every later state reads $.runId, $.shardsUri, …
+      // The planning state replaces the state: the Maps read $.inputIndexes, $.partitionIndexes, …
+      outputPath: '$.Payload',
+    });
+    const split = this.planMap(S.splitInputs, S.splitInput, props, '$.inputIndexes', { step: 'split', inputIndex: sfn.JsonPath.numberAt('$$.Map.Item.Value') });
+    const dedup = this.planMap(S.dedupPartitions, S.dedupPartition, props, '$.partitionIndexes', {
+      step: 'dedup',
+      partitionIndex: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+    });
+    const finishPlan = this.invoke(S.finishPlan, props.shardFunction, {
+      payload: sfn.TaskInput.fromObject({ step: 'finish', planning: sfn.JsonPath.entirePayload }),
+      // The run plan replaces the state: every later state reads $.runId, $.shardsUri, $.waves, …
       outputPath: '$.Payload',
     });
 
-    const embed = new BatchRunJob(this, S.embed, jobDefinitionRevisions(props.jobDefinitionArn, props.jobDefinitionName), {
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      jobName: sfn.JsonPath.stringAt('$.batchJobName'),
-      jobQueueArn: props.jobQueueArn,
-      jobDefinitionArn: props.jobDefinitionArn,
-      arraySize: sfn.JsonPath.numberAt('$.arraySize'),
-      containerOverrides: {
-        environment: {
-          [BATCH_ENV.shardsUri]: sfn.JsonPath.stringAt('$.shardsUri'),
-          [BATCH_ENV.resultsUri]: sfn.JsonPath.stringAt('$.resultsUri'),
-          [BATCH_ENV.shardCount]: sfn.JsonPath.stringAt('$.shardCountText'),
-          [BATCH_ENV.modelUri]: sfn.JsonPath.stringAt('$.modelUri'),
-        },
-      },
-      attempts: props.jobAttempts,
-      resultSelector: { jobId: sfn.JsonPath.stringAt('$.JobId'), status: sfn.JsonPath.stringAt('$.Status') },
-      resultPath: '$.embed',
-    });
-    embed.addRetry({ errors: BATCH_TRANSIENT_ERRORS, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-
+    const embed = this.embedWaves(props);
     const load = this.loadMap(props);
-    // A failed array job still leaves its completed shards: load those, then report the rest.
+    // Each wave catches its own failure; this only catches the Map itself failing. Either way
+    // the completed shards are loaded and the report names the rest.
     embed.addCatch(load, { errors: [sfn.Errors.ALL], resultPath: '$.embedError' });
 
     const index = this.invoke(S.index, props.indexFunction, {
@@ -187,14 +212,14 @@ export class BackfillWorkflow extends Construct {
 
     index.next(afterIndex);
     report.next(verdict);
-    const definition = shard.next(embed).next(load).next(index);
+    const definition = shard.next(split).next(dedup).next(finishPlan).next(embed).next(load).next(index);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
       timeout: props.timeout ?? Duration.days(7),
       logs: props.logs,
       tracingEnabled: props.tracingEnabled ?? false,
-      comment: 'Vista backfill: shard a manifest, enrich shards on AWS Batch, load them into LanceDB, index, report',
+      comment: 'Vista backfill: plan shards from an inventory or manifests, enrich them on AWS Batch in waves, load them into LanceDB, index, report',
     });
   }
 
@@ -215,6 +240,82 @@ export class BackfillWorkflow extends Construct {
     return new sfn.Choice(this, S.indexHandedOff)
       .when(sfn.Condition.booleanEquals('$.index.result.handedOff', true), onBatch.next(report))
       .otherwise(report);
+  }
+
+  /**
+   * A planning Distributed Map: one shard-function invocation per item (an input file or a
+   * partition), each idempotent (a marker file written last). Any item failing for good fails
+   * the execution: a run without its whole plan has nothing to embed.
+   */
+  private planMap(id: string, taskId: string, props: BackfillWorkflowProps, itemsPath: string, item: Record<string, unknown>): sfn.DistributedMap {
+    // Each iteration returns only its index: the Map's collected results must stay small.
+    const task = this.invoke(taskId, props.shardFunction, { payload: sfn.TaskInput.fromJsonPathAt('$'), outputPath: '$.Payload.index' });
+    task.addRetry({ errors: [...PERMANENT_STEP_ERRORS], maxAttempts: 0 });
+    task.addRetry({ errors: [sfn.Errors.TASKS_FAILED], interval: Duration.seconds(10), maxAttempts: 2, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const map = new sfn.DistributedMap(this, id, {
+      itemsPath,
+      itemSelector: { ...item, runId: sfn.JsonPath.stringAt('$.runId'), workUri: sfn.JsonPath.stringAt('$.workUri') },
+      maxConcurrency: props.planConcurrency ?? 100,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      resultPath: sfn.JsonPath.DISCARD,
+      label: taskId,
+    });
+    map.itemProcessor(task);
+    return map;
+  }
+
+  /**
+   * Embed: one Batch array job (`.sync`) per wave of ≤ maxArraySize shards, `$.waveConcurrency`
+   * waves at a time. A wave that fails (some children failed for good, or its timeout) is caught
+   * inside its iteration, so the other waves go on; the Map's result lists each wave's job or
+   * error for the report. An inline Map: a run has a handful of waves, not thousands.
+   */
+  private embedWaves(props: BackfillWorkflowProps): sfn.Map {
+    const S = BackfillState;
+    const wave = new BatchRunJob(this, S.embedWave, jobDefinitionRevisions(props.jobDefinitionArn, props.jobDefinitionName), {
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      jobName: sfn.JsonPath.stringAt('$.jobName'),
+      jobQueueArn: props.jobQueueArn,
+      jobDefinitionArn: props.jobDefinitionArn,
+      arraySize: sfn.JsonPath.numberAt('$.arraySize'),
+      containerOverrides: {
+        environment: {
+          [BATCH_ENV.shardsUri]: sfn.JsonPath.stringAt('$.shardsUri'),
+          [BATCH_ENV.resultsUri]: sfn.JsonPath.stringAt('$.resultsUri'),
+          [BATCH_ENV.shardCount]: sfn.JsonPath.stringAt('$.shardCountText'),
+          [BATCH_ENV.shardOffset]: sfn.JsonPath.stringAt('$.firstShardText'),
+          [BATCH_ENV.modelUri]: sfn.JsonPath.stringAt('$.modelUri'),
+        },
+      },
+      attempts: props.jobAttempts,
+      resultSelector: { jobId: sfn.JsonPath.stringAt('$.JobId'), status: sfn.JsonPath.stringAt('$.Status') },
+      resultPath: '$.job',
+    }, props.embedWaveTimeout ?? Duration.days(3));
+    wave.addRetry({ errors: BATCH_TRANSIENT_ERRORS, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const done = new sfn.Pass(this, S.embedWaveDone, {
+      parameters: { wave: sfn.JsonPath.numberAt('$.wave'), jobId: sfn.JsonPath.stringAt('$.job.jobId'), status: sfn.JsonPath.stringAt('$.job.status') },
+    });
+    const failed = new sfn.Pass(this, S.embedWaveFailed, { parameters: { wave: sfn.JsonPath.numberAt('$.wave'), error: sfn.JsonPath.objectAt('$.error') } });
+    wave.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+
+    const value = (field: string) => `$$.Map.Item.Value.${field}`;
+    const map = new sfn.Map(this, S.embed, {
+      itemsPath: '$.waves',
+      itemSelector: {
+        wave: sfn.JsonPath.numberAt(value('wave')),
+        jobName: sfn.JsonPath.stringAt(value('jobName')),
+        arraySize: sfn.JsonPath.numberAt(value('arraySize')),
+        firstShardText: sfn.JsonPath.stringAt(value('firstShardText')),
+        shardsUri: sfn.JsonPath.stringAt('$.shardsUri'),
+        resultsUri: sfn.JsonPath.stringAt('$.resultsUri'),
+        shardCountText: sfn.JsonPath.stringAt('$.shardCountText'),
+        modelUri: sfn.JsonPath.stringAt('$.modelUri'),
+      },
+      maxConcurrencyPath: '$.waveConcurrency',
+      resultPath: '$.embed',
+    });
+    map.itemProcessor(wave.next(done));
+    return map;
   }
 
   /**

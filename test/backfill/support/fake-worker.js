@@ -4,7 +4,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const index = Number(process.env.AWS_BATCH_JOB_ARRAY_INDEX);
+const index = Number(process.env.VISTA_SHARD_OFFSET ?? 0) + Number(process.env.AWS_BATCH_JOB_ARRAY_INDEX);
 const count = Number(process.env.VISTA_SHARD_COUNT);
 if (index >= count) process.exit(0);
 if (process.argv.includes('--fail')) {
