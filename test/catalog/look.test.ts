@@ -3,8 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { command as show } from '../../lib/cli/commands/show';
 import { command as tags } from '../../lib/cli/commands/tags';
-import { closestTags, editDistance, unknownTags } from '../../lib/core/tags/closest-tags';
-import { defaultTaxonomy, resolveTaxonomy } from '../../lib/core/tags';
 import type { SyntheticShard } from '../support/results';
 import { captured, loadedStore } from './support';
 
@@ -66,14 +64,4 @@ test('vista tags lists the taxonomy with thresholds and counts what the store ho
   expect(counted).toEqual(expected);
   expect(parsed.notInTaxonomy['ocean view']).toBe(expected['ocean view']);
   expect(parsed.notInTaxonomy.spa).toBeUndefined();
-});
-
-test('closest tags: edit distance and containment', () => {
-  expect(editDistance('kitten', 'sitting')).toBe(3);
-  const known = resolveTaxonomy(defaultTaxonomy()).flatMap((c) => c.labels.map((l) => l.name));
-  expect(closestTags('pool', known)).toEqual(expect.arrayContaining(['indoor-pool']));
-  expect(closestTags('pool', known).every((t) => t.includes('pool'))).toBe(true);
-  expect(closestTags('ocean view', known)[0]).toBe('ocean-view');
-  expect(closestTags('sutie', known)[0]).toBe('suite');
-  expect(unknownTags(['suite', 'sutie'], known)).toEqual([{ tag: 'sutie', closest: expect.arrayContaining(['suite']) }]);
 });

@@ -3,10 +3,11 @@
  * its id, its logit scale and, once per taxonomy, its text tower to build the label bank; no image
  * is read), then re-tag the given units of the store, or all of them.
  */
-import { readJson, joinUri } from '../io/location';
 import { loadClipModel } from '../model';
+import { isRandomWeights } from '../pipeline/worker';
 import { openStore } from '../store/connect';
-import { getLabelBank, loadTaxonomy } from '../tags';
+import { withWriterLease } from '../store/writer-lease';
+import { getLabelBank, loadTaxonomy, taxonomyId } from '../tags';
 import { type RetagOptions, type RetagReport, retagStore } from './retag';
 
 export interface RetagRunConfig {
@@ -23,13 +24,7 @@ export interface RetagRunConfig {
   log?: (message: string) => void;
 }
 
-export async function modelHasRandomWeights(modelUri: string): Promise<boolean> {
-  try {
-    return (await readJson<{ vista?: { generated?: boolean } }>(joinUri(modelUri, 'config.json'))).vista?.generated === true;
-  } catch {
-    return false;
-  }
-}
+export const modelHasRandomWeights = isRandomWeights;
 
 export async function runRetag(config: RetagRunConfig): Promise<RetagReport & { randomWeights: boolean }> {
   const taxonomy = await loadTaxonomy(config.taxonomy);
@@ -48,6 +43,9 @@ export async function runRetag(config: RetagRunConfig): Promise<RetagReport & { 
         units: config.units,
         partition: config.partition,
         onUnit: config.onUnit,
+        // Every child of one re-tag run is the same writer (they share the lease); a backfill's
+        // loads, compaction or index build wait for it, and it waits for them.
+        withWriterLease: (unit, commit) => withWriterLease(config.db, { writer: `retag-${taxonomyId(taxonomy)}`, operation: `retag ${unit}` }, commit),
       });
       return { ...report, randomWeights: await modelHasRandomWeights(config.model) };
     } finally {

@@ -8,8 +8,8 @@
  * keyed on (image_id, load_id), then record the unit in the retag ledger. Reruns skip recorded
  * units; a unit cut short is redone and gives the same values.
  *
- * TODO(lead, store writer lease): when lib/core/store gains a writer lease (issue 9), take it
- * around retagUnit's commit (see `RetagOptions.withWriterLease`).
+ * Each unit's commit runs under the store's writer lease (runRetag passes withWriterLease), so a
+ * re-tag never interleaves with a backfill's loads, compaction or index build.
  */
 import type * as lancedb from '@lancedb/lancedb';
 import { Field, Float32, List, RecordBatch, Schema, Struct, Table, Utf8, type Vector, makeData, vectorFromArray, type Data } from 'apache-arrow';
@@ -45,7 +45,7 @@ export interface RetagOptions {
   /** This run's share of the units: one child of a Batch array job (unitsOfPartition). */
   partition?: { index: number; count: number };
   onUnit?: (progress: UnitReport & { done: number; total: number }) => void;
-  /** Hook for the store's writer lease (none yet): runs each unit's commit. */
+  /** Runs each unit's commit under the store's writer lease (lib/core/store/writer-lease.ts). */
   withWriterLease?: <T>(unit: string, commit: () => Promise<T>) => Promise<T>;
 }
 

@@ -8,9 +8,8 @@
  *   RetagReport  one more `vista retag --partitions 1` over every shard: re-tags any shard a
  *                child left undone, and prints the before/after report from the ledger.
  * Each step is the CLI's code; reruns of the execution skip finished shards (idempotent).
- *
- * TODO(lead, store writer lease): when the store gets a writer lease, the job must take it
- * (RetagOptions.withWriterLease in lib/core/catalog/retag.ts is the hook).
+ * Every unit's commit takes the store's writer lease (the CLI's runRetag), so a re-tag and a
+ * backfill on the same store never commit at once.
  */
 import { Aws, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
