@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   worker: () => require('./commands/worker').command,
   'model generate': () => require('./commands/model-generate').command,
   backfill: () => require('./commands/backfill').command,
+  'backfill index': () => require('./commands/backfill-index').command,
   search: () => require('./commands/search').command,
   api: () => require('./commands/api').command,
   serve: () => require('./commands/serve').command,

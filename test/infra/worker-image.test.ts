@@ -77,7 +77,7 @@ describe('runtime packages only', () => {
     expect(dockerfile()).not.toMatch(/^COPY --from=deps \/app\/node_modules/m);
   });
 
-  it.each(['worker', 'serve'])('`vista %s` reaches none of the pruned packages', (name) => {
+  it.each(['worker', 'serve', 'backfill-index'])('`vista %s` reaches none of the pruned packages', (name) => {
     // esbuild follows every import and require from the command, packages left external: the
     // metafile lists each package the command can load.
     const { buildSync } = require('esbuild') as typeof import('esbuild');

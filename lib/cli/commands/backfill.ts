@@ -4,7 +4,6 @@ import { formatRunReport } from '../../core/backfill/format-report';
 import { describeCause } from '../../core/backfill/events';
 import { runLocalBackfill, newRunId, type LocalBackfillResult } from '../../core/backfill/local-runner';
 import { watchRunProgress } from '../../core/backfill/progress-watch';
-import { INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import { formatRunStatus, readRunStatus } from '../../core/backfill/status';
 import type { RunReport } from '../../core/backfill/report';
 import { readJson, exists } from '../../core/io/location';
@@ -29,7 +28,6 @@ const options = {
   'run-id': { type: 'string' },
   attempts: { type: 'string' },
   json: { type: 'boolean' },
-  'from-env': { type: 'boolean' },
 } as const;
 
 export const command: CliCommand = {
@@ -64,9 +62,8 @@ export const command: CliCommand = {
     '  shards done / running / failed per wave, images/s and ETA of a local or AWS run, from its files',
   ].join('\n'),
   options,
-  positionals: ['index', 'status'],
+  positionals: ['status'],
   async run(values, positionals) {
-    if (positionals[0] === 'index') return buildIndexesCommand(values['from-env'] === true ? process.env[INDEX_JOB_DB_ENV] : stringOpt(values, 'db'));
     if (positionals[0] === 'status') return statusCommand(stringOpt(values, 'work'), stringOpt(values, 'run-id'), values.json === true);
     const manifest = stringOpt(values, 'manifest');
     const inventory = stringOpt(values, 'inventory');
@@ -158,17 +155,6 @@ export async function printReport(result: TimedBackfillResult): Promise<void> {
     console.log(formatRunReport(await readJson<RunReport>(result.reportUri), result.reportUri, { wallSeconds: result.wallSeconds }));
   }
   if (result.status !== 'SUCCEEDED') console.log(`\nExecution FAILED: ${result.error}: ${describeCause(result.cause)}`);
-}
-
-/** The Batch index job: a table whose index build would outlast a Lambda. */
-async function buildIndexesCommand(dbUri: string | undefined): Promise<number> {
-  if (!dbUri) throw usageError(`backfill index needs --db, or --from-env with ${INDEX_JOB_DB_ENV}`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { buildIndexes } = require('../../core/store/indexer') as typeof import('../../core/store/indexer');
-  const logger = makeLogger();
-  const report = await buildIndexes({ dbUri, log: (message) => logger.info(message) });
-  console.log(JSON.stringify(report));
-  return 0;
 }
 
 /** Where a run stands, from its files (local or S3): works for an AWS execution too. */
