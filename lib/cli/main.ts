@@ -119,7 +119,9 @@ function parseCommandLine(command: CliCommand, args: string[]): { values: Record
   if (allowed !== 'any') {
     const stray = parsed.positionals.find((p, i) => i > 0 || !allowed.includes(p));
     if (stray !== undefined) {
-      const expected = allowed.length ? ` (it takes ${allowed.map((w) => `"${w}"`).join(' or ')})` : '';
+      // Sub-commands registered as their own modules (`backfill index`) count as words it takes.
+      const words = [...allowed, ...Object.keys(COMMANDS).filter((n) => n.startsWith(`${command.name} `)).map((n) => n.slice(command.name.length + 1))];
+      const expected = words.length ? ` (it takes ${words.map((w) => `"${w}"`).join(' or ')})` : '';
       throw Object.assign(new Error(`unexpected argument "${stray}"${expected}. Run: vista ${command.name} --help`), { code: 'USAGE' });
     }
   }

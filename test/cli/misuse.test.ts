@@ -114,7 +114,7 @@ const cases: [string, string[], RegExp][] = [
   ['a value given to a switch', ['worker', '--json=yes'], /^vista worker: --json takes no value/],
   ['an unknown command', ['serch', '--db', dir], /^vista: unknown command "serch" \(did you mean "search"\?\)\. Run: vista --help$/],
   ['a stray word', ['search', 'pool', '--db', dir, '--similar', 'x'], /^vista search: unexpected argument "pool"/],
-  ['a wrong sub-word', ['backfill', 'indx', '--db', dir], /^vista backfill: unexpected argument "indx" \(it takes "index"\)/],
+  ['a wrong sub-word', ['backfill', 'indx', '--db', dir], /^vista backfill: unexpected argument "indx" \(it takes "status" or "index"\)/],
   ['a choice outside its list', ['model', 'generate', '--out', dir, '--size', 'huge'], /^vista model generate: --size must be one of tiny, vit-b-32, got "huge"/],
   ['a missing required flag', ['realtime', 'ingest', '--inbox', dir], /^vista realtime ingest: --batches is required \(or --from-env\)/],
   ['search without a mode', ['search', '--db', dir], /give --db and exactly one of --similar, --text, --liked/],
