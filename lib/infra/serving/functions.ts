@@ -156,7 +156,7 @@ export class RealtimeFunctions extends Construct {
   }
 
   private makeCompletion(asyncEndpoint: AsyncInferenceEndpoint, storage: VistaStorage, logRetention: logs.RetentionDays): VistaFunction {
-    const fn = new VistaFunction(this, 'UploadComplete', {
+    const fn = new VistaFunction(this, 'Completion', {
       entry: REALTIME_HANDLERS.complete,
       description: 'Vista real time: records the outcomes of asynchronous inferences of uploaded images',
       logRetention,
