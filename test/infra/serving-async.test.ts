@@ -68,6 +68,12 @@ it('scales the asynchronous endpoint between 0 and asyncEndpointMaxInstances, fr
   const [, alarm] = one('AWS::CloudWatch::Alarm', 'AsyncInferenceBacklogWithoutCapacity');
   expect(alarm.Properties).toMatchObject({ MetricName: 'HasBacklogWithoutCapacity', Namespace: 'AWS/SageMaker', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
   expect(alarm.Properties.AlarmActions.map(flat)).toEqual([`<${stepId}>`]);
+
+  // Outcomes that could not be recorded raise their own alarm.
+  const [deadLettersId] = one('AWS::SQS::Queue', 'AsyncInferenceCompletionDeadLetters');
+  const [, deadLetters] = one('AWS::CloudWatch::Alarm', 'AsyncInferenceCompletionsParked');
+  expect(deadLetters.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+  expect(flat(deadLetters.Properties.Dimensions[0].Value)).toBe(`<${deadLettersId}.QueueName>`);
 });
 
 it('the upload function only queues asynchronous inferences; the completion function writes the records', () => {

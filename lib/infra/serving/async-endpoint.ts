@@ -53,6 +53,11 @@ export interface AsyncInferenceEndpointProps {
    * @default - `<stack name>-enrich-async`, lowercased
    */
   readonly endpointName?: string;
+  /**
+   * Notified when outcomes land in the completions dead-letter queue.
+   * @default - the alarm has no action
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /** Visibility timeout of the completions queue: above the completion function's timeout. */
@@ -75,6 +80,8 @@ export class AsyncInferenceEndpoint extends Construct {
   readonly scalableTarget: appscaling.ScalableTarget;
   /** In alarm while requests wait and no instance runs: starts the first one. */
   readonly backlogWithoutCapacityAlarm: cw.Alarm;
+  /** Any outcome that could not be recorded (server failure, timeout) after every attempt. */
+  readonly completionDeadLettersAlarm: cw.Alarm;
   readonly outputUri: string;
   readonly failureUri: string;
 
@@ -200,6 +207,17 @@ export class AsyncInferenceEndpoint extends Construct {
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });
     this.backlogWithoutCapacityAlarm.addAlarmAction(new cwActions.ApplicationScalingAction(fromZero));
+
+    this.completionDeadLettersAlarm = new cw.Alarm(this, 'CompletionsParked', {
+      alarmDescription:
+        'Asynchronous inferences of uploads failed (server error, timeout) and were not recorded: see the endpoint\'s log group, then re-upload the images (docs/deploy.md, "Uploads that scale to zero").',
+      metric: this.completionsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) this.completionDeadLettersAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
   }
 
   /** A metric of the asynchronous endpoint in AWS/SageMaker (ApproximateBacklogSize, HasBacklogWithoutCapacity…: EndpointName only). */

@@ -66,7 +66,7 @@ export class ServingStack extends Stack {
         ? { vpc: { subnetIds: props.network.vpc.selectSubnets(props.network.workerSubnets).subnetIds, securityGroupIds: [props.network.workerSecurityGroup.securityGroupId] } }
         : {}),
     });
-    if (config.uploadInference === 'async') this.asyncEndpoint = new AsyncInferenceEndpoint(this, 'AsyncInference', { config, storage, synchronous: this.endpoint });
+    if (config.uploadInference === 'async') this.asyncEndpoint = new AsyncInferenceEndpoint(this, 'AsyncInference', { config, storage, synchronous: this.endpoint, alarmTopic: props.alarmTopic });
     this.functions = new RealtimeFunctions(this, 'Functions', { config, storage, endpoint: this.endpoint, uploads: this.uploads, asyncEndpoint: this.asyncEndpoint });
     this.api = new EnrichApi(this, 'Api', { config, handler: this.functions.api });
     this.observability = new ServingObservability(this, 'Observability', {
