@@ -270,6 +270,23 @@ export const infraConfigSchema = z
     endpointStartupTimeoutSeconds: int(600, 60, 3_600),
     /** Requests the inference server groups into one model call (VISTA_MAX_BATCH_SIZE). @default 16 */
     endpointMaxBatchSize: int(16, 1, 256),
+    /**
+     * How uploads reach the model. `sync`: the upload function calls the always-on endpoint, as the
+     * API does (results within seconds). `async`: a second endpoint of the same model on SageMaker
+     * asynchronous inference (lib/infra/serving/async-endpoint.ts) that scales to zero instances
+     * when no upload waits; the first upload after an idle period waits minutes for an instance
+     * (cold start, docs/deploy.md). The default stays `sync`: the API keeps its always-on endpoint
+     * anyway, so `async` adds a second GPU endpoint and pays off only when uploads come in bursts
+     * large enough to scale the shared endpoint out, or when minutes of latency are fine.
+     * @default "sync"
+     */
+    uploadInference: z.preprocess(fromText, z.enum(['sync', 'async']).default('sync')),
+    /** Most instances of the asynchronous upload endpoint (`uploadInference: async`; its fewest is 0). @default 2 */
+    asyncEndpointMaxInstances: int(2, 1, 100),
+    /** Target of its autoscaling: queued requests per instance (ApproximateBacklogSizePerInstance). @default 200 */
+    asyncBacklogPerInstance: int(200, 1, 100_000),
+    /** Requests SageMaker sends one instance of it at once (micro-batched into model calls). @default 16 */
+    asyncMaxConcurrentInvocationsPerInstance: int(16, 1, 1_000),
 
     /** Steady-state requests per second the enrichment API accepts (all callers together). @default 50 */
     apiThrottleRate: int(50, 1, 10_000),

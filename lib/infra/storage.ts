@@ -33,6 +33,8 @@ export const STORAGE_LAYOUT = {
   realtimeInbox: 'realtime/inbox',
   /** Work bucket: the ingest's batches (worker output format) and their claim and done markers. */
   realtimeBatches: 'realtime/batches',
+  /** Work bucket: answers (`output/`) and failures (`failures/`) of the asynchronous upload endpoint. */
+  realtimeAsync: 'realtime/async',
 } as const;
 
 /**

@@ -121,6 +121,17 @@ export class VistaFunction extends NodejsFunction {
   }
 
   /**
+   * The asynchronous upload endpoint (`uploadInference: async`): sets
+   * VISTA_ASYNC_INFERENCE_ENDPOINT_NAME and allows sagemaker:InvokeEndpointAsync on that endpoint's
+   * ARN only. SageMaker reads the input object with the endpoint's role, not this function's.
+   */
+  bindAsyncInferenceEndpoint(endpoint: { readonly endpointName: string; readonly endpointArn: string }): this {
+    this.addEnvironment(REALTIME_LAMBDA_ENV.asyncEndpointName, endpoint.endpointName);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpointAsync'], resources: [endpoint.endpointArn] }));
+    return this;
+  }
+
+  /**
    * Where the upload trigger records each image's outcome: sets VISTA_REALTIME_RESULTS_URI and
    * allows writing (and replacing) `realtime/results/*` of the work bucket, nothing else there.
    */

@@ -17,6 +17,11 @@ export const SERVING_ENV = {
 export const REALTIME_LAMBDA_ENV = {
   /** The SageMaker endpoint serving `vista serve` (production). */
   endpointName: 'VISTA_INFERENCE_ENDPOINT_NAME',
+  /**
+   * The asynchronous endpoint (`uploadInference: 'async'`): set on the upload function, which then
+   * queues InvokeEndpointAsync requests instead of calling the synchronous endpoint (async-upload.ts).
+   */
+  asyncEndpointName: 'VISTA_ASYNC_INFERENCE_ENDPOINT_NAME',
   /** Or a plain HTTP base URL of `vista serve` (local runs, tests, a non-SageMaker deployment). */
   inferenceUrl: 'VISTA_INFERENCE_URL',
   /** Where the upload trigger writes each image's result (`<image_id>.json`) or error (`<image_id>.error.json`). */

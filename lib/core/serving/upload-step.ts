@@ -19,14 +19,8 @@ export interface QueueMessage {
   body: string;
 }
 
-export interface UploadStepOptions {
+export interface UploadStepOptions extends OutcomeTarget {
   client: InferenceClient;
-  resultsUri: string;
-  /**
-   * Where each outcome is also dropped, immutable, for the ingest into LanceDB
-   * (realtime-inbox.ts). @default - none: results only, nothing reaches the store
-   */
-  inboxUri?: string;
   /** Time left to this invocation: calls that cannot finish before it are not started (their messages are retried). */
   remainingMs?: () => number;
   /** Images enriched at once per invocation. @default 4 */
@@ -63,34 +57,52 @@ export function uploadedUris(body: string): string[] {
   });
 }
 
+/** Where an upload's outcome goes: its latest-outcome view, and the inbox for the ingest. */
+export interface OutcomeTarget {
+  resultsUri: string;
+  /** @default - none: results only */
+  inboxUri?: string;
+}
+
+/**
+ * Writes one upload's outcome, as the endpoint answered it (status and JSON body): 200 →
+ * `<image_id>.json`, a refusal (< 500) → `<image_id>.error.json`, then the inbox record. Throws on
+ * a server error (≥ 500): nothing is written and the caller retries. Shared by the synchronous
+ * upload step and the completion of asynchronous inferences (async-upload.ts), so that both
+ * write exactly the same records.
+ */
+export async function writeUploadOutcome(target: OutcomeTarget, image: { imageId: string; uri: string }, status: number, body: unknown): Promise<'results' | 'errors'> {
+  const { imageId, uri } = image;
+  const [resultUri, errorUri] = [joinUri(target.resultsUri, `${imageId}.json`), joinUri(target.resultsUri, `${imageId}.error.json`)];
+  if (status >= 200 && status < 300) {
+    await writeJsonAtomic(resultUri, body);
+    // A re-upload under the same key replaces what an earlier upload left.
+    await removeFiles([errorUri]);
+    // Last: a crash before it redelivers the message, and the ingest applies records in order.
+    if (target.inboxUri) await writeInboxRecord(target.inboxUri, imageId, { kind: 'result', result: body as EnrichResult });
+    return 'results';
+  }
+  if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
+  await removeFiles([resultUri]);
+  const failure = failureFromAnswer(imageId, uri, status, body);
+  await writeJsonAtomic(errorUri, failure);
+  if (target.inboxUri) await writeInboxRecord(target.inboxUri, imageId, { kind: 'error', error: failure });
+  return 'errors';
+}
+
 export async function enrichUploads(messages: QueueMessage[], options: UploadStepOptions): Promise<UploadStepResult> {
   const failures: { itemIdentifier: string }[] = [];
   const written = { results: 0, errors: 0 };
 
   const enrichOne = async (uri: string) => {
     const imageId = imageIdFromUri(uri);
-    const [resultUri, errorUri] = [joinUri(options.resultsUri, `${imageId}.json`), joinUri(options.resultsUri, `${imageId}.error.json`)];
     let timeoutMs: number | undefined;
     if (options.remainingMs) {
       timeoutMs = options.remainingMs() - WRITE_MARGIN_MS;
       if (timeoutMs < MIN_CALL_MS) throw new Error('not enough time left in this invocation');
     }
     const { status, body } = await options.client.enrich({ uri, image_id: imageId, include_embedding: true }, { timeoutMs });
-    if (status === 200) {
-      await writeJsonAtomic(resultUri, body);
-      // A re-upload under the same key replaces what an earlier upload left.
-      await removeFiles([errorUri]);
-      // Last: a crash before it redelivers the message, and the ingest applies records in order.
-      if (options.inboxUri) await writeInboxRecord(options.inboxUri, imageId, { kind: 'result', result: body as EnrichResult });
-      written.results++;
-      return;
-    }
-    if (status >= 500) throw new Error(`endpoint answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
-    await removeFiles([resultUri]);
-    const failure = failureFromAnswer(imageId, uri, status, body);
-    await writeJsonAtomic(errorUri, failure);
-    if (options.inboxUri) await writeInboxRecord(options.inboxUri, imageId, { kind: 'error', error: failure });
-    written.errors++;
+    written[await writeUploadOutcome(options, { imageId, uri }, status, body)]++;
   };
 
   await mapWithConcurrency(messages, options.concurrency ?? 4, async (message) => {

@@ -24,6 +24,9 @@ import { LanceDbLayer } from '../lancedb-layer';
 import type { VistaStorage } from '../storage';
 import { REALTIME_LAMBDA_ENV } from '../../core/serving/serving-env';
 import { VistaFunction } from '../vista-function';
+import { STORAGE_LAYOUT } from '../storage';
+import { grantObjects } from '../s3-access';
+import { type AsyncInferenceEndpoint, COMPLETION_TIMEOUT } from './async-endpoint';
 import type { InferenceEndpoint } from './inference-endpoint';
 import type { UploadsIntake } from './uploads';
 
@@ -46,6 +49,12 @@ export interface RealtimeFunctionsProps {
   readonly storage: VistaStorage;
   readonly endpoint: InferenceEndpoint;
   readonly uploads: UploadsIntake;
+  /**
+   * The asynchronous upload endpoint: the upload function then queues InvokeEndpointAsync
+   * requests, and a completion function records their outcomes.
+   * @default - uploads call `endpoint` synchronously
+   */
+  readonly asyncEndpoint?: AsyncInferenceEndpoint;
 }
 
 /** Handler modules, relative to the repository root. */
@@ -53,6 +62,7 @@ export const REALTIME_HANDLERS = {
   api: 'lambdas/api-enrich.ts',
   upload: 'lambdas/upload-enrich.ts',
   ingest: 'lambdas/realtime-ingest.ts',
+  complete: 'lambdas/upload-complete.ts',
 } as const;
 
 export class RealtimeFunctions extends Construct {
@@ -61,6 +71,8 @@ export class RealtimeFunctions extends Construct {
   /** Drains the uploads queue. */
   readonly upload: VistaFunction;
   readonly uploadEventSource: SqsEventSource;
+  /** With an asynchronous upload endpoint: its notifications → result and inbox records. */
+  readonly complete?: VistaFunction;
   /** Inbox records into LanceDB, on a schedule, one run at a time. */
   readonly ingest: VistaFunction;
   readonly ingestSchedule: events.Rule;
@@ -85,14 +97,19 @@ export class RealtimeFunctions extends Construct {
 
     this.upload = new VistaFunction(this, 'Upload', {
       entry: REALTIME_HANDLERS.upload,
-      description: 'Vista real time: enriches uploaded images and writes their results',
+      description: props.asyncEndpoint
+        ? 'Vista real time: queues an asynchronous inference of each uploaded image'
+        : 'Vista real time: enriches uploaded images and writes their results',
       logRetention,
       memorySize: config.uploadMemoryMiB,
       timeout: Duration.seconds(config.uploadTimeoutSeconds),
-    })
-      .bindInferenceEndpoint(endpoint)
-      .bindRealtimeResults(storage)
-      .bindRealtimeInbox(storage);
+    });
+    if (props.asyncEndpoint) {
+      this.upload.bindAsyncInferenceEndpoint(props.asyncEndpoint);
+      this.complete = this.makeCompletion(props.asyncEndpoint, storage, logRetention);
+    } else {
+      this.upload.bindInferenceEndpoint(endpoint).bindRealtimeResults(storage).bindRealtimeInbox(storage);
+    }
 
     this.uploadEventSource = new SqsEventSource(uploads.queue, {
       batchSize: config.uploadBatchSize,
@@ -135,6 +152,21 @@ export class RealtimeFunctions extends Construct {
 
   /** By display name, for the dashboard. */
   get all(): Record<string, VistaFunction> {
-    return { api: this.api, upload: this.upload, ingest: this.ingest };
+    return { api: this.api, upload: this.upload, ingest: this.ingest, ...(this.complete ? { complete: this.complete } : {}) };
+  }
+
+  private makeCompletion(asyncEndpoint: AsyncInferenceEndpoint, storage: VistaStorage, logRetention: logs.RetentionDays): VistaFunction {
+    const fn = new VistaFunction(this, 'Completion', {
+      entry: REALTIME_HANDLERS.complete,
+      description: 'Vista real time: records the outcomes of asynchronous inferences of uploaded images',
+      logRetention,
+      timeout: COMPLETION_TIMEOUT,
+    })
+      .bindRealtimeResults(storage)
+      .bindRealtimeInbox(storage);
+    const answers = `${STORAGE_LAYOUT.realtimeAsync}/*`;
+    grantObjects(fn, storage.workBucket, { read: [answers] }, { why: 'The completion function reads the answers and failures SageMaker wrote for asynchronous inferences' });
+    fn.addEventSource(new SqsEventSource(asyncEndpoint.completions, { batchSize: 10, reportBatchItemFailures: true }));
+    return fn;
   }
 }

@@ -20,6 +20,7 @@ import type { InfraConfig } from '../config';
 import type { VistaStorage } from '../storage';
 import { EnrichApi } from './api';
 import { RealtimeFunctions } from './functions';
+import { AsyncInferenceEndpoint } from './async-endpoint';
 import { InferenceEndpoint } from './inference-endpoint';
 import { ServingObservability } from './observability';
 import { UploadsIntake } from './uploads';
@@ -45,6 +46,8 @@ export interface ServingStackProps extends StackProps {
 export class ServingStack extends Stack {
   readonly uploads: UploadsIntake;
   readonly endpoint: InferenceEndpoint;
+  /** With `uploadInference: async`: the uploads' own endpoint, scaled to zero when idle. */
+  readonly asyncEndpoint?: AsyncInferenceEndpoint;
   readonly functions: RealtimeFunctions;
   readonly api: EnrichApi;
   readonly observability: ServingObservability;
@@ -63,7 +66,8 @@ export class ServingStack extends Stack {
         ? { vpc: { subnetIds: props.network.vpc.selectSubnets(props.network.workerSubnets).subnetIds, securityGroupIds: [props.network.workerSecurityGroup.securityGroupId] } }
         : {}),
     });
-    this.functions = new RealtimeFunctions(this, 'Functions', { config, storage, endpoint: this.endpoint, uploads: this.uploads });
+    if (config.uploadInference === 'async') this.asyncEndpoint = new AsyncInferenceEndpoint(this, 'AsyncInference', { config, storage, synchronous: this.endpoint, alarmTopic: props.alarmTopic });
+    this.functions = new RealtimeFunctions(this, 'Functions', { config, storage, endpoint: this.endpoint, uploads: this.uploads, asyncEndpoint: this.asyncEndpoint });
     this.api = new EnrichApi(this, 'Api', { config, handler: this.functions.api });
     this.observability = new ServingObservability(this, 'Observability', {
       config,
@@ -87,6 +91,10 @@ export class ServingStack extends Stack {
     output('RealtimeInboxUri', storage.realtimeInboxUri, 'Outcomes waiting for the ingest into LanceDB (empties every few minutes)');
     output('IngestFunctionName', this.functions.ingest.functionName, 'The scheduled ingest of uploaded images into LanceDB (invoke it to ingest now)');
     output('UploadDeadLetterQueueUrl', this.uploads.deadLetterQueue.queueUrl, 'Upload notifications that failed every attempt (redrive after fixing the cause)');
+    if (this.asyncEndpoint) {
+      output('AsyncEndpointName', this.asyncEndpoint.endpointName, 'SageMaker asynchronous endpoint of the upload path (scales to zero when idle)');
+      output('AsyncCompletionDeadLetterQueueUrl', this.asyncEndpoint.completionsDeadLetterQueue.queueUrl, 'Asynchronous inference outcomes that could not be recorded (server failures, timeouts)');
+    }
     output('EndpointLogGroup', this.endpoint.logGroup.logGroupName, 'Inference server logs');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard of the real-time path');
   }
