@@ -15,6 +15,8 @@ import { loadShardResults } from '../lib/core/store/loader';
 import { writeSyntheticShardResults } from '../test/support/results';
 import { summarize } from './windows';
 
+const BENCH_MODEL_ID = 'vit-b-32@bench';
+
 export interface IngestBenchOptions {
   records: number;
   dim: number;
@@ -47,7 +49,7 @@ function result(id: string, dim: number, round: number): EnrichResult {
     height: 1067,
     format: 'jpeg',
     content_sha256: 'ab'.repeat(32),
-    model_id: 'vit-b-32@bench',
+    model_id: BENCH_MODEL_ID,
     taxonomy_id: 'hotel@bench',
     processed_at: new Date().toISOString(),
   };
@@ -94,7 +96,8 @@ async function runIngestOnce(o: IngestBenchOptions) {
   const db = path.join(o.workDir, 'db');
 
   o.log('a backfill shard of 10,000 rows in the store first');
-  const shard = await writeSyntheticShardResults(path.join(o.workDir, 'results', 'shard-00000'), { shardId: 'bench/shard-00000', count: 10_000, dim: o.dim, seed: 7 });
+  // The store refuses another model's rows: the backfill shard and the uploads share one model.
+  const shard = await writeSyntheticShardResults(path.join(o.workDir, 'results', 'shard-00000'), { shardId: 'bench/shard-00000', count: 10_000, dim: o.dim, seed: 7, modelId: BENCH_MODEL_ID });
   await loadShardResults({ dbUri: db, shardResultsUri: shard.dir, shardId: shard.shardId });
 
   const ids = Array.from({ length: o.records }, (_, i) => `rt-${i}`);

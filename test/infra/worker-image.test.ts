@@ -96,8 +96,9 @@ describe('runtime packages only', () => {
         if (imported.external && !imported.path.startsWith('node:')) packages.add(imported.path.split('/').slice(0, imported.path.startsWith('@') ? 2 : 1).join('/'));
       }
     }
-    expect(packages.has('onnxruntime-node')).toBe(true);
-    expect(packages.has('sharp')).toBe(true);
+    // What each command must reach: the test sees real imports, not an empty graph.
+    const needed = name === 'backfill-index' ? ['@lancedb/lancedb'] : ['onnxruntime-node', 'sharp'];
+    for (const p of needed) expect({ package: p, reached: packages.has(p) }).toEqual({ package: p, reached: true });
     for (const p of pruned()) expect({ package: p, reached: packages.has(p) }).toEqual({ package: p, reached: false });
   });
 });
