@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'export seo': () => require('./commands/export-seo').command,
   retag: () => require('./commands/retag').command,
   'bench catalog': () => require('./commands/bench-catalog').command,
+  dupes: () => require('./commands/dupes').command,
 };
 
 function printHelp(): void {
