@@ -14,6 +14,7 @@ import { SystemErrorCode, VistaError } from '../errors';
 import { ResultColumn as C } from '../pipeline/schema';
 import type { VistaStore } from '../store/connect';
 import { packedEmbeddings } from './embedding-column';
+import { allPairsAbove } from './all-pairs';
 import { imagesTable, scanBatches } from './scan';
 import { UnionFind } from './union-find';
 
@@ -21,7 +22,7 @@ export const DUPES_SCOPES = ['hotel', 'catalog', 'both'] as const;
 /** hotel: pairs inside one hotel; catalog: pairs across two hotels; both: every pair. */
 export type DupesScope = (typeof DUPES_SCOPES)[number];
 
-export const DUPES_DEFAULTS = { threshold: 0.97, scope: 'both' as DupesScope, neighbours: 10, nprobes: 20, refineFactor: 5, queryBatch: 64, concurrency: 2, exactFallbackMaxRows: 100_000 };
+export const DUPES_DEFAULTS = { threshold: 0.97, scope: 'both' as DupesScope, neighbours: 10, nprobes: 20, refineFactor: 5, queryBatch: 64, concurrency: 2, exactFallbackMaxRows: 20_000 };
 
 export interface DupesOptions {
   /** Cosine similarity at or above which two images are near duplicates. @default 0.97 */
@@ -39,11 +40,11 @@ export interface DupesOptions {
   /** LanceDB queries in flight. @default 2 */
   concurrency?: number;
   /**
-   * Without a vector index, stores up to this many rows are searched exhaustively (with a warning).
-   * The indexer builds no vector index below 100,000 rows (lib/core/store/indexer.ts), hence the default. @default 100,000
+   * Without a vector index, stores up to this many rows are compared all pairs in memory (with a
+   * warning): n²/2 dot products, about a minute at 20,000 rows of 512 dims. @default 20,000
    */
   exactFallbackMaxRows?: number;
-  /** Search exhaustively (flat, no index) whatever the store's size: the recall baseline. */
+  /** Compare all pairs in memory whatever the store's size (n² time, n × dim floats of memory). */
   exact?: boolean;
   onProgress?: (rowsSearched: number, rows: number) => void;
   onWarning?: (message: string) => void;
@@ -76,7 +77,7 @@ export interface DupesReport {
   threshold: number;
   scope: DupesScope;
   neighbours: number;
-  /** ann: the vector index; exact: flat search of every row. */
+  /** ann: the vector index; exact: all pairs compared in memory. */
   search: 'ann' | 'exact';
   exactPairs: number;
   nearPairs: number;
@@ -185,11 +186,21 @@ export async function findDupes(store: VistaStore, options: DupesOptions = {}): 
     let query = table.vectorSearch(queries[0]);
     for (let q = 1; q < queries.length; q++) query = query.addQueryVector(queries[q]);
     query = query.column(C.embedding).distanceType('cosine').distanceRange(undefined, maxDistance + 1e-6).select([C.imageId, '_distance']).limit(o.neighbours);
-    query = exhaustive ? query.bypassVectorIndex() : query.nprobes(o.nprobes).refineFactor(o.refineFactor);
+    query = query.nprobes(o.nprobes).refineFactor(o.refineFactor);
     return query.toArrow();
   };
   let searched = 0;
-  for await (const batch of scanBatches(table, { columns: [C.imageId, C.embedding], batchRows: o.queryBatch * o.concurrency * 4 })) {
+  if (exhaustive) {
+    const { values, dim } = await allEmbeddings(table, rows.index);
+    allPairsAbove(values, n, dim, o.threshold - 1e-6, (a, b, similarity) => {
+      if (!accepted(a, b)) return;
+      nearPairs++;
+      o.onNearPair?.(rows.ids[a], rows.ids[b], similarity);
+      sets.union(a, b);
+    });
+    o.onProgress?.(n, n);
+  }
+  for await (const batch of exhaustive ? [] : scanBatches(table, { columns: [C.imageId, C.embedding], batchRows: o.queryBatch * o.concurrency * 4 })) {
     const { dim, values } = packedEmbeddings(batch.getChild(C.embedding)!);
     const ids = batch.getChild(C.imageId)!;
     const chunks: { first: number; queries: Float32Array[] }[] = [];
@@ -235,6 +246,32 @@ export async function findDupes(store: VistaStore, options: DupesOptions = {}): 
     duplicateRows: groups.reduce((s, g) => s + g.members.length - 1, 0),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** Every row's embedding, packed in the metadata pass's row order. */
+async function allEmbeddings(table: lancedb.Table, index: Map<string, number>): Promise<{ values: Float32Array; dim: number }> {
+  let values = new Float32Array(0);
+  let dim = 0;
+  for await (const batch of scanBatches(table, { columns: [C.imageId, C.embedding] })) {
+    const packed = packedEmbeddings(batch.getChild(C.embedding)!);
+    if (!dim) {
+      dim = packed.dim;
+      values = new Float32Array(index.size * dim);
+    }
+    const ids = batch.getChild(C.imageId)!;
+    for (let i = 0; i < batch.numRows; i++) {
+      const row = index.get(ids.get(i) as string);
+      if (row === undefined) continue;
+      // Cosine = dot product of unit vectors; stored float16 values are only nearly unit.
+      const v = values.subarray(row * dim, (row + 1) * dim);
+      v.set(packed.values.subarray(i * dim, (i + 1) * dim));
+      let sum = 0;
+      for (let j = 0; j < dim; j++) sum += v[j] * v[j];
+      const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+      for (let j = 0; j < dim; j++) v[j] *= inv;
+    }
+  }
+  return { values, dim };
 }
 
 /** The representative rule of the module comment: most pixels, then smallest image_id. */
