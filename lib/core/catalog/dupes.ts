@@ -41,7 +41,7 @@ export interface DupesOptions {
   concurrency?: number;
   /**
    * Without a vector index, stores up to this many rows are compared all pairs in memory (with a
-   * warning): n²/2 dot products, about a minute at 20,000 rows of 512 dims. @default 20,000
+   * warning): n²/2 dot products, 163 s at 20,000 rows of 512 dims on a loaded 2-core machine. @default 20,000
    */
   exactFallbackMaxRows?: number;
   /** Compare all pairs in memory whatever the store's size (n² time, n × dim floats of memory). */
