@@ -114,6 +114,10 @@ export interface SyntheticRow {
   tags: string[];
   tagScores: number[];
   cluster: number;
+  /** Planted duplicates (tests, dupes bench): set by onPart; default sha256(imageId), 1024 × 768. */
+  contentSha256?: string;
+  width?: number;
+  height?: number;
 }
 
 /** Metadata that follows the cluster, as real tags and hotels follow what a photo shows. */
@@ -148,7 +152,7 @@ function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, 
     nullCount: 0,
     child: makeData({ type: new Float32(), length: embeddings.length, nullCount: 0, data: embeddings }),
   });
-  const sha = (r: SyntheticRow) => createHash('sha256').update(r.imageId).digest('hex');
+  const sha = (r: SyntheticRow) => r.contentSha256 ?? createHash('sha256').update(r.imageId).digest('hex');
   const byName: Record<string, () => ReturnType<typeof column>> = {
     [C.imageId]: () => column(C.imageId, rows.map((r) => r.imageId)),
     [C.sourceUri]: () => column(C.sourceUri, rows.map((r) => r.sourceUri)),
@@ -159,8 +163,8 @@ function partTable(rows: SyntheticRow[], embeddings: Float32Array, dim: number, 
     [C.tags]: () => column(C.tags, rows.map((r) => r.tags)),
     [C.tagScores]: () => column(C.tagScores, rows.map((r) => Float32Array.from(r.tagScores))),
     [C.embedding]: () => embedding,
-    [C.width]: () => column(C.width, rows.map(() => 1024)),
-    [C.height]: () => column(C.height, rows.map(() => 768)),
+    [C.width]: () => column(C.width, rows.map((r) => r.width ?? 1024)),
+    [C.height]: () => column(C.height, rows.map((r) => r.height ?? 768)),
     [C.format]: () => column(C.format, rows.map(() => 'jpeg')),
     [C.contentSha256]: () => column(C.contentSha256, rows.map(sha)),
     [C.modelId]: () => column(C.modelId, rows.map(() => modelId)),

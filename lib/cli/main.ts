@@ -38,6 +38,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   'bench api': () => require('./commands/bench-api').command,
   chaos: () => require('./commands/chaos').command,
   'bench plan': () => require('./commands/bench-plan').command,
+  dupes: () => require('./commands/dupes').command,
 };
 
 function printHelp(): void {

@@ -13,8 +13,12 @@ test('vista bench catalog runs end to end at a tiny size and reports every figur
     expect(figures.export).toMatchObject({ rows: 300 });
     expect(figures.export.peakRssMiB).toBeGreaterThan(0);
     expect(figures.retag).toMatchObject({ rows: 300 });
-    expect(figures.retag.rowsPerCpuSecond).toBeGreaterThan(0);
-    expect(figures.retag.tagsPerRow).toBeGreaterThan(0);
+    expect(figures.retag!.rowsPerCpuSecond).toBeGreaterThan(0);
+    expect(figures.retag!.tagsPerRow).toBeGreaterThan(0);
+    expect(figures.dupes).toMatchObject({ rows: 300, search: 'ann' });
+    expect(figures.dupes!.duplicateRows).toBeGreaterThan(0);
+    expect(result.dupesRecall!.truePairs).toBeGreaterThan(0);
+    expect(result.dupesRecall!.recall).toBeGreaterThan(0);
     expect(await fs.readdir(workDir)).toEqual([]); // each size's store is removed after its run
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });

@@ -240,12 +240,18 @@ describe('state machine', () => {
     return JSON.parse(flat(machine.Properties.DefinitionString));
   };
 
-  it('chains shard → Batch array job (.sync) → distributed load map → index → report', () => {
+  it('chains shard → planning maps → waves of Batch array jobs (.sync) → distributed load map → index → report', () => {
     const { StartAt, States } = definition();
     expect(StartAt).toBe(BackfillState.shard);
-    expect(States[BackfillState.shard].Next).toBe(BackfillState.embed);
-    expect(States[BackfillState.embed].Resource).toMatch(/:states:::batch:submitJob\.sync$/);
-    expect(States[BackfillState.embed].Next).toBe(BackfillState.load);
+    expect(States[BackfillState.shard].Next).toBe(BackfillState.splitInputs);
+    for (const [map, next] of [[BackfillState.splitInputs, BackfillState.dedupPartitions], [BackfillState.dedupPartitions, BackfillState.finishPlan]]) {
+      expect(States[map]).toMatchObject({ Type: 'Map', Next: next, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });
+    }
+    expect(States[BackfillState.finishPlan].Next).toBe(BackfillState.embed);
+    expect(States[BackfillState.embed]).toMatchObject({ Type: 'Map', MaxConcurrencyPath: '$.waveConcurrency', Next: BackfillState.load });
+    const wave = States[BackfillState.embed].ItemProcessor.States[BackfillState.embedWave];
+    expect(wave.Resource).toMatch(/:states:::batch:submitJob\.sync$/);
+    expect(wave.Catch.map((c: Json) => c.Next)).toEqual([BackfillState.embedWaveFailed]);
     expect(States[BackfillState.load].Type).toBe('Map');
     expect(States[BackfillState.load].ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
     expect(States[BackfillState.load].MaxConcurrency).toBe(8);
@@ -266,7 +272,9 @@ describe('state machine', () => {
   });
 
   it('leaves retries to the job definition (no SubmitJob-level retry strategy)', () => {
-    expect(definition().States[BackfillState.embed].Parameters.RetryStrategy).toBeUndefined();
+    const wave = definition().States[BackfillState.embed].ItemProcessor.States[BackfillState.embedWave];
+    expect(wave.Parameters.ArrayProperties).toBeDefined();
+    expect(wave.Parameters.RetryStrategy).toBeUndefined();
   });
 
   it('logs everything to CloudWatch Logs and traces with X-Ray', () => {

@@ -75,7 +75,8 @@ it('routes workers through one NAT gateway instead of interface endpoints, keepi
 
 it('runs On-Demand only when Spot is off (the index job\'s EC2 environment is On-Demand anyway)', () => {
   const types = Object.entries(resources('AWS::Batch::ComputeEnvironment')).map(([id, ce]) => `${id.replace(/[A-F0-9]{8}$/, '')} ${ce.Properties.ComputeResources.Type}`);
-  expect(types.sort()).toEqual(['ComputeOnDemand EC2', 'IndexJobEc2 EC2']);
+  // The Retag job runs on Fargate (CPU only), whatever the GPU workers' Spot setting.
+  expect(types.sort()).toEqual(['ComputeOnDemand EC2', 'IndexJobEc2 EC2', 'RetagFargate FARGATE']);
 });
 
 it('lets the Batch index job use the customer-managed key of the LanceDB store', () => {
@@ -98,7 +99,7 @@ it('points the workers at the configured taxonomy in the artifacts bucket', () =
 });
 
 it('passes the load concurrency to the distributed map', () => {
-  const machine = Object.values(resources('AWS::StepFunctions::StateMachine'))[0];
+  const [, machine] = Object.entries(resources('AWS::StepFunctions::StateMachine')).find(([id]) => id.startsWith('Workflow'))!;
   expect(JSON.parse(flat(machine.Properties.DefinitionString)).States[BackfillState.load].MaxConcurrency).toBe(4);
 });
 

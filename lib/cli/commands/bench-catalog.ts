@@ -1,24 +1,30 @@
 import * as path from 'node:path';
-import { CATALOG_BENCH_DEFAULTS, runCatalogBench } from '../../../bench/catalog';
+import { CATALOG_BENCH_DEFAULTS, CATALOG_BENCH_SECTIONS, type CatalogBenchSection, runCatalogBench } from '../../../bench/catalog';
 import { type CliCommand, intOpt, stringOpt } from '../command';
 
 export const command: CliCommand = {
   name: 'bench catalog',
-  summary: 'Benchmark re-tag (rows/s, ≥ 80 labels) and export (rows/s, peak RSS) on synthetic stores; prints JSON',
+  summary: 'Benchmark re-tag (rows/s, ≥ 80 labels), export (rows/s, peak RSS) and dupes (time, recall) on synthetic stores; prints JSON',
   usage: [
-    'vista bench catalog [--rows N,N,…] [--dim D] [--labels L] [--shard-rows N] [--dir DIR]',
+    'vista bench catalog [--rows N,N,…] [--dim D] [--labels L] [--shard-rows N] [--dir DIR] [--sections export,retag,dupes] [--dupes-sample N]',
     '',
     `  --rows N,N        store sizes, each built, measured and deleted (default ${CATALOG_BENCH_DEFAULTS.rows.join(',')})`,
     `  --dim D           embedding width (default ${CATALOG_BENCH_DEFAULTS.dim})`,
     `  --labels L        tags of the synthetic taxonomy (default ${CATALOG_BENCH_DEFAULTS.labels})`,
     `  --shard-rows N    rows per shard = per re-tag unit (default ${CATALOG_BENCH_DEFAULTS.shardRows})`,
     '  --dir DIR         work folder (default .vista/bench/catalog)',
+    `  --sections S,S    what to measure (default ${CATALOG_BENCH_SECTIONS.join(',')})`,
+    `  --dupes-sample N  rows of the store on which dupes recall is measured against exhaustive search (default ${CATALOG_BENCH_DEFAULTS.dupesSample})`,
   ].join('\n'),
-  options: { rows: { type: 'string' }, dim: { type: 'string' }, labels: { type: 'string' }, 'shard-rows': { type: 'string' }, dir: { type: 'string' } },
+  options: { rows: { type: 'string' }, dim: { type: 'string' }, labels: { type: 'string' }, 'shard-rows': { type: 'string' }, dir: { type: 'string' }, sections: { type: 'string' }, 'dupes-sample': { type: 'string' } },
   async run(values) {
     const rows = (stringOpt(values, 'rows') ?? CATALOG_BENCH_DEFAULTS.rows.join(',')).split(',').map(Number);
     if (rows.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--rows must be positive integers, comma-separated');
+    const sections = (stringOpt(values, 'sections') ?? CATALOG_BENCH_SECTIONS.join(',')).split(',') as CatalogBenchSection[];
+    if (sections.some((s) => !CATALOG_BENCH_SECTIONS.includes(s))) throw new Error(`--sections must be among ${CATALOG_BENCH_SECTIONS.join(',')}`);
     const result = await runCatalogBench({
+      sections,
+      dupesSample: intOpt(values, 'dupes-sample', CATALOG_BENCH_DEFAULTS.dupesSample),
       rows,
       dim: intOpt(values, 'dim', CATALOG_BENCH_DEFAULTS.dim)!,
       labels: intOpt(values, 'labels', CATALOG_BENCH_DEFAULTS.labels)!,
