@@ -202,5 +202,7 @@ it('uses no AWS managed policy except the ECS container-instance policy (and CDK
     'ComputeInstanceRole arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role',
     // The custom resource behind @aws-cdk/aws-ec2:restrictDefaultSecurityGroup (writes its own logs only).
     'CustomVpcRestrictDefaultSGCustomResourceProviderRole arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+    // The index job's EC2 (memory-optimised) instances join their ECS cluster the same way.
+    'IndexJobInstanceRole arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role',
   ]);
 });

@@ -77,7 +77,7 @@ test('vista search --tag alone browses by tag; --hotel and --city filter; an unk
 });
 
 test('vista search needs --db and exactly one query mode (a usage error: main prints it and exits 2)', async () => {
-  const usage = { code: 'USAGE', message: 'give --db and exactly one of --similar, --text, --liked' };
+  const usage = { code: 'USAGE', message: 'give --db and exactly one of --similar, --text, --liked, or --tag/--hotel/--city alone to browse' };
   await expect(search.run({ db, similar: 'a', text: 'b' }, [])).rejects.toMatchObject(usage);
   await expect(search.run({ similar: 'a' }, [])).rejects.toMatchObject(usage);
 });
