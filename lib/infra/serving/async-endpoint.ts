@@ -28,7 +28,7 @@ import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { grantObjects } from '../s3-access';
 import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
-import { type InferenceEndpoint, VARIANT_NAME, sagemakerName } from './inference-endpoint';
+import { type InferenceEndpoint, VARIANT_NAME, sageMakerScalingRole, sagemakerName } from './inference-endpoint';
 
 export type AsyncInferenceEndpointConfig = Pick<
   InfraConfig,
@@ -169,17 +169,7 @@ export class AsyncInferenceEndpoint extends Construct {
       scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
       minCapacity: 0,
       maxCapacity: config.asyncEndpointMaxInstances,
-      role: iam.Role.fromRoleArn(
-        this,
-        'ScalingRole',
-        stack.formatArn({
-          service: 'iam',
-          region: '',
-          resource: 'role',
-          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
-        }),
-        { mutable: false },
-      ),
+      role: sageMakerScalingRole(this),
     });
     this.scalableTarget.node.addDependency(this.endpoint);
     this.scalableTarget.scaleToTrackMetric('BacklogPerInstance', {

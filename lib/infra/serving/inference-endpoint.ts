@@ -201,18 +201,7 @@ export class InferenceEndpoint extends Construct {
       scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
       minCapacity: config.endpointMinInstances,
       maxCapacity: config.endpointMaxInstances,
-      // Application Auto Scaling's service-linked role for SageMaker (created on first use).
-      role: iam.Role.fromRoleArn(
-        this,
-        'ScalingRole',
-        stack.formatArn({
-          service: 'iam',
-          region: '',
-          resource: 'role',
-          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
-        }),
-        { mutable: false },
-      ),
+      role: sageMakerScalingRole(this),
     });
     this.scalableTarget.node.addDependency(this.endpoint);
     this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', {
@@ -277,4 +266,19 @@ export class InferenceEndpoint extends Construct {
       },
     ]);
   }
+}
+
+/** Application Auto Scaling's service-linked role for SageMaker endpoints (created on first use). */
+export function sageMakerScalingRole(scope: Construct): iam.IRole {
+  return iam.Role.fromRoleArn(
+    scope,
+    'ScalingRole',
+    Stack.of(scope).formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
+    }),
+    { mutable: false },
+  );
 }
