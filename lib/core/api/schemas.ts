@@ -59,18 +59,23 @@ export const similarQuerySchema = z
 
 export const imageQuerySchema = z.object({ include: z.enum(['embedding']).optional() }).strict();
 
+/** What every answer says of a stored image, after its id (one definition for both shapes). */
+const storedImageFields = {
+  seo_filename: z.string(),
+  tags: z.array(z.string()),
+  tag_scores: z.array(z.number()),
+  hotel_id: z.string().nullable(),
+  hotel_name: z.string().nullable(),
+  city: z.string().nullable(),
+  source_uri: z.string(),
+};
+
 export const resultSchema = z
   .object({
     image_id: z.string(),
     /** Cosine similarity for similar/recommendations; reciprocal-rank-fusion score for text search; 1 when browsing. */
     score: z.number(),
-    seo_filename: z.string(),
-    tags: z.array(z.string()),
-    tag_scores: z.array(z.number()),
-    hotel_id: z.string().nullable(),
-    hotel_name: z.string().nullable(),
-    city: z.string().nullable(),
-    source_uri: z.string(),
+    ...storedImageFields,
     /** Where to load a thumbnail: the server's thumbnail route, or a pre-signed S3 URL. */
     thumbnail_url: z.string(),
   })
@@ -95,13 +100,7 @@ export const hotelsAnswerSchema = z.object({ hotels: z.array(hotelGroupSchema) }
 export const imageAnswerSchema = z
   .object({
     image_id: z.string(),
-    seo_filename: z.string(),
-    tags: z.array(z.string()),
-    tag_scores: z.array(z.number()),
-    hotel_id: z.string().nullable(),
-    hotel_name: z.string().nullable(),
-    city: z.string().nullable(),
-    source_uri: z.string(),
+    ...storedImageFields,
     width: z.number().int(),
     height: z.number().int(),
     format: z.string(),
