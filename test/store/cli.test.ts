@@ -97,12 +97,18 @@ test('text search without a model explains how to get one', () => {
 
 test('vista bench store runs end to end at a small size and reports every measure', async () => {
   const { code, out } = await captured(() =>
-    benchStore.run({ rows: '3000', dim: '64', queries: '12', 'f32-queries': '5', clusters: '20', dir: path.join(root, 'bench') }, []),
+    benchStore.run({ rows: '3000', dim: '64', queries: '12', 'f32-queries': '5', clusters: '20', repeats: '2', 'window-seconds': '0', dir: path.join(root, 'bench') }, []),
   );
   expect(code).toBe(0);
   const result = JSON.parse(out);
   expect(result.load).toMatchObject({ rows: 3000, rows_after_reloads: 3000, exactly_once: true, reload_all: { skipped: 2, of: 2 } });
   expect(result.load.rows_per_second).toBeGreaterThan(0);
+  expect(result.load.windows.windows).toHaveLength(2);
+  expect(result.load.windows.min).toBeLessThanOrEqual(result.load.windows.median);
+  for (const path of ['indexed', 'flat']) {
+    expect(result.search.throughput[path].windows).toHaveLength(2);
+    expect(result.search.throughput[path].min).toBeGreaterThan(0);
+  }
   expect(result.index.vector).toMatchObject({ type: 'IVF_RQ' });
   expect(result.search).toMatchObject({ queries: 12, k: 10 });
   for (const key of ['p50_ms', 'p99_ms', 'recall_at_k_vs_flat']) expect(typeof result.search[key]).toBe('number');
