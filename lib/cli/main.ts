@@ -36,6 +36,7 @@ const COMMANDS: Record<string, () => CliCommand> = {
   retag: () => require('./commands/retag').command,
   'bench catalog': () => require('./commands/bench-catalog').command,
   'bench api': () => require('./commands/bench-api').command,
+  'bench page': () => require('./commands/bench-page').command,
   chaos: () => require('./commands/chaos').command,
   'bench plan': () => require('./commands/bench-plan').command,
   dupes: () => require('./commands/dupes').command,
