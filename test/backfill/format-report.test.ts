@@ -1,12 +1,18 @@
 /** The printed report's timing: what a person reads must agree with what happened. */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ReportEvent } from '../../lib/core/backfill/events';
 import { formatRunReport } from '../../lib/core/backfill/format-report';
-import type { RunReport } from '../../lib/core/backfill/report';
+import { runLayout } from '../../lib/core/backfill/layout';
+import { buildRunReport, type RunReport } from '../../lib/core/backfill/report';
+import { writeJsonAtomic } from '../../lib/core/io/location';
 import type { ShardReport } from '../../lib/core/backfill/report-shards';
 
 function shard(name: string, input: number, startS: number, seconds: number): ShardReport {
   const t0 = Date.UTC(2026, 0, 1);
   return {
-    shard: name, status: 'complete', entries: input, input, succeeded: input, failed: 0, failedByCode: {}, loadedRows: input, failureRowsLoaded: 0,
+    shard: name, status: 'complete', entries: input, input, succeeded: input, failed: 0, failedByCode: {}, retriedAtEnd: 0, recovered: 0, loadedRows: input, failureRowsLoaded: 0,
     embedSeconds: seconds, imagesPerSecond: Math.round((input / seconds) * 10) / 10,
     startedAt: new Date(t0 + startS * 1000).toISOString(), finishedAt: new Date(t0 + (startS + seconds) * 1000).toISOString(),
   };
@@ -17,7 +23,7 @@ const shards = [shard('shard-00000', 60, 2, 0.5), shard('shard-00001', 60, 5, 0.
 const report: RunReport = {
   runId: 'run-1', ok: true, finishedAt: '2026-01-01T00:00:12Z', durationSeconds: 4.0,
   embed: { waves: [{ wave: 0, firstShard: 0, shardCount: 4 }], failedChildren: [], wallSeconds: 9.5, imagesPerSecond: 25.3 },
-  totals: { entries: 240, input: 240, succeeded: 240, failed: 0, failedByCode: {}, loadedRows: 240, failureRowsLoaded: 0, notProcessed: 0 },
+  totals: { entries: 240, input: 240, succeeded: 240, failed: 0, failedByCode: {}, retriedAtEnd: 0, recovered: 0, loadedRows: 240, failureRowsLoaded: 0, notProcessed: 0 },
   shardCounts: { total: 4, complete: 4, failed: 0 }, failedShards: [], shards,
 };
 
@@ -35,5 +41,37 @@ describe('formatRunReport timing', () => {
     const text = formatRunReport(report, 'report.json');
     expect(text).toContain('25.3 images/s over 9.5 s of embedding (first shard\'s start to last shard\'s end)');
     expect(text).toContain('each shard alone: 120–150 images/s while it ran');
+  });
+});
+
+describe('images recovered by the end-of-shard retry', () => {
+  it('are summed from the shards\' summaries into the report, its compact form and the printed text', async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-report-recovered-'));
+    try {
+      const layout = runLayout(work, 'run-r');
+      // end_retry as the worker writes it; the second shard needed no retry (no end_retry at all).
+      const summaries = [
+        { input: 50, succeeded: 48, failed: 2, failed_by_code: { FETCH_TIMEOUT: 2 }, end_retry: { retried: 7, recovered: 5 } },
+        { input: 50, succeeded: 50, failed: 0, failed_by_code: {} },
+        { input: 20, succeeded: 20, failed: 0, failed_by_code: {}, end_retry: { retried: 3, recovered: 3 } },
+      ];
+      for (const [i, summary] of summaries.entries()) {
+        await writeJsonAtomic(layout.shardSummaryUri(i), { ...summary, started_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z', images_per_second: 50 });
+      }
+      const event = {
+        run: { runId: 'run-r', workUri: work, dbUri: path.join(work, 'db'), shardSize: 50, shardCount: 3, entries: 120, waves: [{ wave: 0, firstShard: 0, shardCount: 3 }] },
+      } as unknown as ReportEvent;
+      const { report, compact } = await buildRunReport(event);
+      expect(report.shards.map((s) => [s.retriedAtEnd, s.recovered])).toEqual([[7, 5], [0, 0], [3, 3]]);
+      expect(report.totals).toMatchObject({ succeeded: 118, retriedAtEnd: 10, recovered: 8 });
+      expect(compact.images.recovered).toBe(8);
+      expect(formatRunReport(report, 'report.json')).toContain('8 recovered by the end-of-shard retry (of 10 tried again after transient fetch failures)');
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  });
+
+  it('are not mentioned when no image needed the retry', () => {
+    expect(formatRunReport(report, 'report.json')).not.toContain('recovered');
   });
 });

@@ -24,8 +24,11 @@ test('storage options carry the endpoint override, plain http and path-style add
     aws_region: 'eu-west-1',
     aws_access_key_id: 'a',
     aws_secret_access_key: 'b',
+    // LanceDB's own S3 client retries as often as the SDK's (its default of 3 gave up under SlowDown).
+    client_max_retries: '10',
+    client_retry_timeout: '180',
   });
-  expect(storageOptionsFor('s3://bucket/db', { AWS_REGION: 'us-east-1' })).toEqual({ aws_region: 'us-east-1' });
+  expect(storageOptionsFor('s3://bucket/db', { AWS_REGION: 'us-east-1' })).toEqual({ aws_region: 'us-east-1', client_max_retries: '10', client_retry_timeout: '180' });
   expect(storageOptionsFor('/tmp/db', env)).toBeUndefined();
 });
 

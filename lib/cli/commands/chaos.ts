@@ -16,7 +16,7 @@ const options = {
 
 export const command: CliCommand = {
   name: 'chaos',
-  summary: 'Run the worker through a fault-injecting S3 proxy and print what was lost, doubled or wrongly failed',
+  summary: 'Run the worker, loads and real-time ingest through a fault-injecting S3 proxy, and vista serve against hostile clients; print what went wrong',
   usage: [
     'vista chaos [--trials N] [--images N] [--experiment NAME]… [--seed N] [--out FILE.md]',
     '',
@@ -27,10 +27,12 @@ export const command: CliCommand = {
     '  --out FILE         also write the table (Markdown) to FILE',
     '  --json             JSON log lines and a JSON result',
     '',
-    'A local S3 server (s3rver) holds the catalog; the proxy in front of it injects 500s, 503 SlowDown,',
-    'connection resets, cut-off bodies, stalls and lost write responses, per experiment. The real worker',
-    'runs at its default retry settings (fetch timeout 1.5 s so that stalls end as timeouts quickly).',
-    'Exit code 1 when anything was lost, doubled, wrongly failed, hung or crashed.',
+    'A local S3 server (s3rver, conditional PUTs enforced as on AWS) holds the catalog; the proxy in front',
+    'of it injects 500s, 503 SlowDown, connection resets, cut-off bodies, stalls and lost write responses,',
+    'per experiment. The real worker runs at its default retry settings (fetch timeout 1.5 s so that stalls',
+    'end as timeouts quickly). load-* and ingest-* run the backfill\'s load step and the real-time ingest into',
+    'LanceDB on S3 through the same proxy; serve-* send hostile clients to vista serve (tiny model).',
+    'Exit code 1 when anything was lost, doubled, wrongly failed, hung, crashed or breached.',
   ].join('\n'),
   options,
   async run(values) {
@@ -55,7 +57,7 @@ export const command: CliCommand = {
         if (!json) {
           console.error(
             `${name} #${trial}: ${o.faults} faults, ${o.seconds.toFixed(1)} s, lost ${o.lost}, doubled ${o.doubled}, wrongly failed ${o.wronglyFailed}` +
-              `${o.hung ? ', HUNG' : ''}${o.crashed ? ', CRASHED' : ''}${o.notes.length ? ` (${o.notes.slice(0, 3).join('; ')})` : ''}`,
+              `${o.breaches ? `, breaches ${o.breaches}` : ''}${o.hung ? ', HUNG' : ''}${o.crashed ? ', CRASHED' : ''}${o.notes.length ? ` (${o.notes.slice(0, 3).join('; ')})` : ''}`,
           );
         }
       },
@@ -65,7 +67,7 @@ export const command: CliCommand = {
     if (out) await fs.writeFile(out, `${table}\n`);
     if (json) console.log(JSON.stringify({ results, randomWeights: RANDOM_WEIGHTS_WARNING }));
     else console.log(table);
-    const bad = results.some((r) => r.lost + r.doubled + r.wronglyFailed + r.hangs + r.crashes > 0);
+    const bad = results.some((r) => r.lost + r.doubled + r.wronglyFailed + r.hangs + r.crashes + r.breaches > 0);
     return bad ? 1 : 0;
   },
 };

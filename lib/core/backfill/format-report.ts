@@ -26,6 +26,9 @@ export function formatRunReport(report: RunReport, reportUri: string, options: F
   }
   const codes = Object.entries(t.failedByCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');
   lines.push(`  images     ${t.input} processed: ${t.succeeded} enriched, ${t.failed} failed${codes ? ` (${codes})` : ''}`);
+  if (t.retriedAtEnd > 0) {
+    lines.push(`             ${t.recovered} recovered by the end-of-shard retry (of ${t.retriedAtEnd} tried again after transient fetch failures)`);
+  }
   if (t.notProcessed > 0) lines.push(`             ${t.notProcessed} not processed (their shards failed)`);
   lines.push(`  loaded     ${t.loadedRows} images into LanceDB${t.failureRowsLoaded ? ` (+ ${t.failureRowsLoaded} failure records)` : ''}`);
   if (report.embed.imagesPerSecond !== undefined) {

@@ -20,6 +20,9 @@ export interface ShardReport {
   succeeded: number;
   failed: number;
   failedByCode: Record<string, number>;
+  /** Images that failed for a transient reason and were tried again at the end of the shard, and of them those that succeeded (summary.json `end_retry`). */
+  retriedAtEnd: number;
+  recovered: number;
   loadedRows: number;
   failureRowsLoaded: number;
   embedSeconds?: number;
@@ -63,6 +66,8 @@ export async function collectShardReports(input: ShardReportInput): Promise<Shar
       succeeded: summary?.succeeded ?? 0,
       failed: summary?.failed ?? 0,
       failedByCode: summary?.failed_by_code ?? {},
+      retriedAtEnd: summary?.end_retry?.retried ?? 0,
+      recovered: summary?.end_retry?.recovered ?? 0,
       loadedRows: load?.loadedRows ?? 0,
       failureRowsLoaded: load?.failedRows ?? 0,
       ...(summary ? embedTimings(summary) : {}),

@@ -17,6 +17,10 @@ export interface RunTotals {
   succeeded: number;
   failed: number;
   failedByCode: Record<string, number>;
+  /** Images tried again at the end of their shard after transient failures (summed from the shards' `end_retry`). */
+  retriedAtEnd: number;
+  /** Of those, the images that succeeded then: counted in `succeeded` too. */
+  recovered: number;
   loadedRows: number;
   failureRowsLoaded: number;
   /** Entries of shards that failed: not enriched by this run. */
@@ -55,7 +59,7 @@ export interface CompactRunReport {
   runId: string;
   reportUri: string;
   shards: { total: number; complete: number; failed: number };
-  images: { entries: number; succeeded: number; failed: number; loaded: number; notProcessed: number };
+  images: { entries: number; succeeded: number; failed: number; recovered: number; loaded: number; notProcessed: number };
   /** The first failed shard ids. */
   failedShards: string[];
   /** Why the run failed (the execution's Fail cause); "" when ok. */
@@ -137,7 +141,7 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
       runId: run.runId,
       reportUri: layout.reportUri,
       shards: report.shardCounts,
-      images: { entries: totals.entries, succeeded: totals.succeeded, failed: totals.failed, loaded: totals.loadedRows, notProcessed: totals.notProcessed },
+      images: { entries: totals.entries, succeeded: totals.succeeded, failed: totals.failed, recovered: totals.recovered, loaded: totals.loadedRows, notProcessed: totals.notProcessed },
       failedShards: failedShards.slice(0, 20).map((s) => s.shard),
       cause: failureCause(report),
     },
@@ -145,8 +149,10 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
 }
 
 function sumShards(shards: ShardReport[]): RunTotals {
-  const totals: RunTotals = { entries: 0, input: 0, succeeded: 0, failed: 0, failedByCode: {}, loadedRows: 0, failureRowsLoaded: 0, notProcessed: 0 };
+  const totals: RunTotals = { entries: 0, input: 0, succeeded: 0, failed: 0, failedByCode: {}, retriedAtEnd: 0, recovered: 0, loadedRows: 0, failureRowsLoaded: 0, notProcessed: 0 };
   for (const s of shards) {
+    totals.retriedAtEnd += s.retriedAtEnd;
+    totals.recovered += s.recovered;
     totals.entries += s.entries;
     totals.input += s.input;
     totals.succeeded += s.succeeded;

@@ -1,7 +1,9 @@
 /**
  * `vista chaos`: the real worker (tiny random-weight model) enriches a small catalog held in a
  * local S3 server, through the fault-injecting proxy, once per trial and experiment; each run's
- * output is then checked entry by entry against what the catalog must give:
+ * output is then checked entry by entry against what the catalog must give. The backfill's load
+ * step and the real-time ingest run through the same proxy (store-trials.ts), and `vista serve`
+ * meets hostile clients (serve-trials.ts, whose `breaches` column only it fills):
  *   lost            entries neither stored as a row nor recorded as a failure
  *   doubled         entries stored or recorded more than once
  *   wrongly failed  good images recorded as failures, broken ones failed with another code
@@ -20,6 +22,8 @@ import { readArrowFile } from '../pipeline/arrow-rows';
 import { createWorker, type Worker } from '../pipeline/worker';
 import { parseWorkerConfig, type WorkerConfig } from '../pipeline/worker-config';
 import { CHAOS_FETCH_TIMEOUT_MS, EXPERIMENTS, type Experiment } from './experiments';
+import { serveTrial } from './serve-trials';
+import { ingestTrial, loadTrial } from './store-trials';
 
 export interface ChaosOptions {
   /** Good images in the catalog (5 broken entries are added). @default 40 */
@@ -47,6 +51,8 @@ export interface TrialOutcome {
   crashed: boolean;
   /** Images recovered by the end-of-shard retry. */
   recovered: number;
+  /** Hostile requests that got what they must not (serve experiments: serve-trials.ts). */
+  breaches: number;
   seconds: number;
   /** Why the run crashed, or what went wrong. */
   notes: string[];
@@ -62,6 +68,7 @@ export interface ExperimentResult {
   wronglyFailed: number;
   hangs: number;
   crashes: number;
+  breaches: number;
   recovered: number;
   seconds: number;
   notes: string[];
@@ -80,15 +87,21 @@ export async function runChaos(options: ChaosOptions): Promise<ExperimentResult[
   if (unknown.length) throw new Error(`unknown experiment(s) ${unknown.join(', ')}; known: ${EXPERIMENTS.map((e) => e.name).join(', ')}`);
   const chosen = options.experiments ? options.experiments.map((e) => (typeof e === 'string' ? named(e)! : e)) : EXPERIMENTS;
   const trials = options.trials ?? 3;
+  const deadlineMs = options.deadlineMs ?? 180_000;
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-chaos-'));
-  const s3 = await startS3({ faults: { seed: options.seed ?? 1 } });
+  // Conditional PUTs enforced as on AWS S3 (LanceDB commits with them): no process-wide commit
+  // lock then hides what a retried, lost commit does.
+  const s3 = await startS3({ faults: { seed: options.seed ?? 1 }, conditionalWrites: true });
   let worker: Worker | undefined;
   try {
     const bucket = await s3.bucket('chaos');
-    const entries = await uploadCatalog(tmp, bucket, options.images ?? 40);
+    const targetOf = (e: Experiment) => e.target ?? 'worker';
+    const needsCatalog = chosen.some((e) => targetOf(e) === 'worker');
+    const entries = needsCatalog ? await uploadCatalog(tmp, bucket, options.images ?? 40) : [];
     const shardUri = `${bucket}/shard.jsonl`;
-    await writeAtomic(shardUri, entries.map((e) => JSON.stringify({ uri: e.uri, image_id: e.id })).join('\n') + '\n');
-    worker = await createWorker(
+    if (needsCatalog) await writeAtomic(shardUri, entries.map((e) => JSON.stringify({ uri: e.uri, image_id: e.id })).join('\n') + '\n');
+    const needsWorker = chosen.some((e) => targetOf(e) === 'worker' || targetOf(e) === 'serve');
+    if (needsWorker) worker = await createWorker(
       parseWorkerConfig({
         artifacts: path.join(tmp, 'artifacts'),
         batchSize: 8,
@@ -104,7 +117,15 @@ export async function runChaos(options: ChaosOptions): Promise<ExperimentResult[
     for (const experiment of chosen) {
       const outcomes: TrialOutcome[] = [];
       for (let trial = 1; trial <= trials; trial++) {
-        const outcome = await runTrial(s3, worker, experiment, shardUri, `${bucket}/out/${experiment.name}/${trial}`, entries, options.deadlineMs ?? 180_000);
+        const base = `${bucket}/out/${experiment.name}/${trial}`;
+        const store = { proxy: s3.proxy!, rules: experiment.rules, baseUri: base, deadlineMs };
+        const target = targetOf(experiment);
+        const outcome: TrialOutcome =
+          target === 'worker'
+            ? await runTrial(s3, worker!, experiment, shardUri, base, entries, deadlineMs)
+            : target === 'serve'
+              ? { doubled: 0, recovered: 0, ...(await serveTrial(experiment.attack!, worker!, deadlineMs)) }
+              : { recovered: 0, breaches: 0, ...(await (target === 'load' ? loadTrial(store) : ingestTrial(store))) };
         options.onTrial?.(experiment.name, trial, outcome);
         outcomes.push(outcome);
       }
@@ -119,6 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ExperimentResult[
         wronglyFailed: sum((o) => o.wronglyFailed),
         hangs: sum((o) => Number(o.hung)),
         crashes: sum((o) => Number(o.crashed)),
+        breaches: sum((o) => o.breaches),
         recovered: sum((o) => o.recovered),
         seconds: Math.round(sum((o) => o.seconds) * 10) / 10,
         notes: [...new Set(outcomes.flatMap((o) => o.notes))],
@@ -156,7 +178,7 @@ async function uploadCatalog(tmp: string, bucket: string, count: number): Promis
 
 async function runTrial(s3: LocalS3, worker: Worker, experiment: Experiment, shardUri: string, outUri: string, entries: CatalogEntry[], deadlineMs: number): Promise<TrialOutcome> {
   const proxy = s3.proxy!;
-  const outcome: TrialOutcome = { faults: 0, lost: 0, doubled: 0, wronglyFailed: 0, hung: false, crashed: false, recovered: 0, seconds: 0, notes: [] };
+  const outcome: TrialOutcome = { faults: 0, lost: 0, doubled: 0, wronglyFailed: 0, hung: false, crashed: false, recovered: 0, breaches: 0, seconds: 0, notes: [] };
   const before = proxy.injectedTotal();
   const started = performance.now();
   proxy.setRules(experiment.rules);
@@ -219,7 +241,7 @@ async function check(outUri: string, entries: CatalogEntry[], notes: string[]): 
 
 /** The results as a Markdown table. */
 export function chaosTable(results: ExperimentResult[]): string {
-  const header = ['experiment', 'trials', 'faults injected', 'faults', 'lost', 'doubled', 'wrongly failed', 'hangs', 'crashes', 'recovered at end', 'seconds'];
-  const rows = results.map((r) => [r.name, r.trials, r.faultsInjected, r.faults, r.lost, r.doubled, r.wronglyFailed, r.hangs, r.crashes, r.recovered, r.seconds].map(String));
+  const header = ['experiment', 'trials', 'faults injected', 'faults', 'lost', 'doubled', 'wrongly failed', 'hangs', 'crashes', 'breaches', 'recovered at end', 'seconds'];
+  const rows = results.map((r) => [r.name, r.trials, r.faultsInjected, r.faults, r.lost, r.doubled, r.wronglyFailed, r.hangs, r.crashes, r.breaches, r.recovered, r.seconds].map(String));
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }

@@ -10,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { startConditionalS3Proxy, type ConditionalS3Proxy } from './conditional-s3-proxy';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './fault-s3-proxy';
+import { CONDITIONAL_WRITES_ENV } from '../store/commit-lock';
 import { getS3Client, resetS3Clients } from './s3';
 
 interface S3rverInstance {
@@ -61,6 +63,12 @@ function applyEnv(values: Record<string, string | undefined>): void {
 export interface StartS3Options {
   /** Put a fault-injecting proxy in front of the server and point the clients at it (see fault-s3-proxy.ts). */
   faults?: Omit<FaultProxyOptions, 'upstream'>;
+  /**
+   * Enforce conditional PUTs as AWS S3 does (conditional-s3-proxy.ts, between the fault proxy and
+   * the server) and declare it (VISTA_S3_CONDITIONAL_WRITES=true), so that no process-wide commit
+   * lock hides what concurrent or retried conditional writes do. @default false
+   */
+  conditionalWrites?: boolean;
 }
 
 export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
@@ -73,11 +81,17 @@ export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
     await fs.rm(directory, { recursive: true, force: true });
     throw err;
   }
-  const direct = `http://127.0.0.1:${address.port}`;
+  let direct = `http://127.0.0.1:${address.port}`;
   let proxy: FaultProxy | undefined;
+  let conditional: ConditionalS3Proxy | undefined;
   try {
+    if (options.conditionalWrites) {
+      conditional = await startConditionalS3Proxy({ upstream: direct });
+      direct = conditional.endpoint;
+    }
     proxy = options.faults ? await startFaultProxy({ ...options.faults, upstream: direct }) : undefined;
   } catch (err) {
+    await conditional?.stop();
     await server.close().catch(() => undefined);
     await fs.rm(directory, { recursive: true, force: true });
     throw err;
@@ -85,8 +99,8 @@ export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
   const endpoint = proxy?.endpoint ?? direct;
 
   const saved: Record<string, string | undefined> = {};
-  for (const key of [...Object.keys(ENV), 'AWS_ENDPOINT_URL_S3']) saved[key] = process.env[key];
-  applyEnv({ ...ENV, AWS_ENDPOINT_URL_S3: endpoint });
+  for (const key of [...Object.keys(ENV), 'AWS_ENDPOINT_URL_S3', CONDITIONAL_WRITES_ENV]) saved[key] = process.env[key];
+  applyEnv({ ...ENV, AWS_ENDPOINT_URL_S3: endpoint, ...(conditional ? { [CONDITIONAL_WRITES_ENV]: 'true' } : {}) });
   resetS3Clients();
 
   const createBucket = async (name: string): Promise<void> => {
@@ -114,6 +128,7 @@ export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
       resetS3Clients();
       applyEnv(saved);
       await proxy?.stop();
+      await conditional?.stop();
       server.httpServer?.closeAllConnections();
       await server.close().catch(() => undefined);
       await fs.rm(directory, { recursive: true, force: true });

@@ -84,11 +84,16 @@ export function resetS3Clients(): void {
 const BODY_ATTEMPTS = 5;
 
 export async function getObjectBytes(uri: string, client = getS3Client()): Promise<Buffer> {
+  return (await getObjectVersioned(uri, client)).bytes;
+}
+
+/** The whole object and the ETag of the version read (the body retried like getObjectBytes). */
+export async function getObjectVersioned(uri: string, client = getS3Client()): Promise<{ bytes: Buffer; etag: string | undefined }> {
   const { bucket, key } = parseS3Uri(uri);
   for (let attempt = 0; ; attempt++) {
     const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     try {
-      return Buffer.from(await out.Body!.transformToByteArray());
+      return { bytes: Buffer.from(await out.Body!.transformToByteArray()), etag: out.ETag };
     } catch (err) {
       if (!isTransientNetworkError(err) || attempt + 1 >= BODY_ATTEMPTS) throw err;
       await sleep(backoffDelayMs(attempt, { retries: 0, baseDelayMs: 100, maxDelayMs: 2000 }));

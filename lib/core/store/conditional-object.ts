@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { toLocalPath } from '../io/location';
-import { getS3Client, isS3Uri, parseS3Uri, s3Endpoint } from '../io/s3';
+import { getObjectVersioned, getS3Client, isS3Uri, parseS3Uri, s3Endpoint } from '../io/s3';
 import { needsProcessCommitLock, serialized } from './commit-lock';
 
 export interface Versioned<T> {
@@ -52,9 +52,9 @@ function s3Object<T>(uri: string): ConditionalObject<T> {
   const { bucket, key } = parseS3Uri(uri);
   const read = async (): Promise<Versioned<T> | undefined> => {
     try {
-      const answer = await getS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const text = await answer.Body!.transformToString();
-      return { value: JSON.parse(text) as T, version: String(answer.ETag) };
+      // A body cut off mid-way is read again: the SDK itself retries only up to the headers.
+      const answer = await getObjectVersioned(uri);
+      return { value: JSON.parse(answer.bytes.toString('utf8')) as T, version: String(answer.etag) };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;

@@ -44,10 +44,19 @@ export interface VistaStore {
   close(): void;
 }
 
+/**
+ * Retries of LanceDB's own S3 client. Lance's default of 3 retries (object_store's backoff: 100 ms
+ * doubling, 180 s budget) let a load fail under sustained 503 SlowDown: with 30% of requests
+ * throttled, one of the ~100 listings of a load runs out of retries (seen through the fault proxy,
+ * docs/reliability.md). 10 is object_store's own default and what the AWS SDK clients get
+ * (io/s3.ts); the 180 s budget still bounds a request that keeps failing.
+ */
+export const LANCE_S3_RETRY = { client_max_retries: '10', client_retry_timeout: '180' } as const;
+
 /** LanceDB storage options for an s3:// database, from the same environment the AWS SDK reads. */
 export function storageOptionsFor(dbUri: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
   if (!isS3Uri(dbUri)) return undefined;
-  const options: Record<string, string> = {};
+  const options: Record<string, string> = { ...LANCE_S3_RETRY };
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (region) options.aws_region = region;
   if (env.AWS_ACCESS_KEY_ID) options.aws_access_key_id = env.AWS_ACCESS_KEY_ID;

@@ -146,7 +146,7 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   let counts: { rows: number; failed: number; parts: number };
   let superseded = NOTHING_SUPERSEDED;
   try {
-    const appended = await appendShard(store, images, errors, shard, loadId, options);
+    const appended = await appendShardOnce(store, images, errors, shard, loadId, options);
     counts = appended;
     await options.hooks?.afterAppend?.();
     if (await othersMayHoldImages(ledger, shardId, options.orderedFamily)) {
@@ -188,7 +188,19 @@ async function othersMayHoldImages(ledger: lancedb.Table, shardId: string, order
   return (await ledger.query().where(others).select([StoreColumn.shardId]).limit(1).toArray()).length > 0;
 }
 
-async function appendShard(
+/** Appends of one attempt that must land exactly once before the attempt gives up (STORE_FAILED). */
+const APPEND_TRIES = 4;
+
+/**
+ * appendShard, checked to have landed exactly once. Lance commits a version with a conditional
+ * PUT of its manifest; when the response to that PUT is lost, the object store's retry gets 412,
+ * Lance takes its own commit for another writer's, rebases the append onto it and commits it
+ * again: the rows are there twice, under this attempt's load_id (seen through the fault proxy
+ * with conditional writes enforced, as on AWS S3). Such a double commit moves the table's version
+ * by two or more; only then are this attempt's rows counted, and if they are not exactly what
+ * was appended, they are deleted and appended again.
+ */
+async function appendShardOnce(
   store: VistaStore,
   images: lancedb.Table | undefined,
   errors: lancedb.Table,
@@ -196,6 +208,40 @@ async function appendShard(
   loadId: string,
   options: LoadShardOptions,
 ): Promise<{ rows: number; failed: number; parts: number; imageIds: string[] }> {
+  for (let attempt = 1; ; attempt++) {
+    const appended = await appendShard(store, images, errors, shard, loadId, options);
+    if (!appended.versionSkipped) return appended;
+    const mine = `${StoreColumn.shardId} = ${sqlString(options.shardId)} AND ${StoreColumn.loadId} = ${sqlString(loadId)}`;
+    const found = { rows: images ? await images.countRows(mine) : 0, failed: await errors.countRows(mine) };
+    if (found.rows === appended.rows && found.failed === appended.failed) return appended;
+    if (attempt >= APPEND_TRIES) {
+      throw new VistaError(
+        SystemErrorCode.STORE_FAILED,
+        `shard ${options.shardId}: appends did not land exactly once in ${APPEND_TRIES} tries (${found.rows} rows and ${found.failed} failures stored for ${appended.rows} and ${appended.failed})`,
+      );
+    }
+    await prune(store, images, errors, options.shardId, loadId, 'exactly');
+  }
+}
+
+/** Commits an append and says whether the table's version moved by more than this one commit. */
+async function addAndWatch(store: VistaStore, name: TableName, what: string, table: lancedb.Table, data: ReturnType<typeof tableOf>): Promise<boolean> {
+  return store.commit(name, what, async () => {
+    const before = await table.version();
+    await table.add(data);
+    return (await table.version()) > before + 1;
+  });
+}
+
+async function appendShard(
+  store: VistaStore,
+  images: lancedb.Table | undefined,
+  errors: lancedb.Table,
+  shard: CompleteShard,
+  loadId: string,
+  options: LoadShardOptions,
+): Promise<{ rows: number; failed: number; parts: number; imageIds: string[]; versionSkipped: boolean }> {
+  let versionSkipped = false;
   const { shardId } = options;
   const imageIds: string[] = [];
   const limit = options.appendBatchRows ?? 50_000;
@@ -208,7 +254,7 @@ async function appendShard(
   const flush = async () => {
     if (pendingRows === 0) return;
     const table = tableOf(pending);
-    await store.commit(TableName.images, `append ${shardId}`, () => images!.add(table));
+    if (await addAndWatch(store, TableName.images, `append ${shardId}`, images!, table)) versionSkipped = true;
     rowsAppended += pendingRows;
     pending = [];
     pendingRows = 0;
@@ -227,11 +273,11 @@ async function appendShard(
   let failed = 0;
   for await (const failures of readFailures(shard, limit)) {
     const chunk = failuresTable(failures, shardId, loadId);
-    await store.commit(TableName.imageErrors, `append failures ${shardId}`, () => errors.add(chunk));
+    if (await addAndWatch(store, TableName.imageErrors, `append failures ${shardId}`, errors, chunk)) versionSkipped = true;
     failed += failures.length;
     for (const f of failures) imageIds.push(f.image_id);
   }
-  return { rows: rowsAppended, failed, parts: partsRead, imageIds };
+  return { rows: rowsAppended, failed, parts: partsRead, imageIds, versionSkipped };
 }
 
 /** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */
