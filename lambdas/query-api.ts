@@ -7,6 +7,7 @@
  * (the CPU-vs-endpoint choice is still open, docs/api.md).
  */
 import { type ApiHandler, makeApiHandler } from '../lib/core/api/handler';
+import { QUERY_API_ENV, parseThumbnailPrefixes } from '../lib/core/api/query-api-env';
 import { type QueryApiEvent, type QueryApiResult, requestFromEvent, resultFromResponse } from '../lib/core/api/http-api-event';
 import { presignedThumbnails } from '../lib/core/api/thumbnails';
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
@@ -15,7 +16,7 @@ import { makeLogger } from '../lib/core/log';
 import { openStore } from '../lib/core/store/connect';
 import { loadTaxonomy, resolveTaxonomy, taxonomyId } from '../lib/core/tags';
 
-export const QUERY_API_ENV = { dbUri: 'VISTA_DB_URI', thumbnailPrefixes: 'VISTA_THUMBNAIL_PREFIXES', taxonomyUri: 'VISTA_TAXONOMY_URI' } as const;
+export { QUERY_API_ENV };
 
 const logger = makeLogger({ json: true });
 let ready: Promise<ApiHandler> | undefined;
@@ -29,7 +30,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<ApiHandler> {
   return makeApiHandler({
     store,
     taxonomy: { id: taxonomyId(taxonomy), categories: resolveTaxonomy(taxonomy) },
-    thumbnails: presignedThumbnails({ client: getS3Client(), allowedPrefixes: (env[QUERY_API_ENV.thumbnailPrefixes] ?? '').split(',').map((p) => p.trim()).filter(Boolean) }),
+    thumbnails: presignedThumbnails({ client: getS3Client(), allowedPrefixes: parseThumbnailPrefixes(env[QUERY_API_ENV.thumbnailPrefixes]) }),
     log: (message, fields) => logger.warn(message, fields),
   });
 }
