@@ -3,8 +3,9 @@
  * same handler as `vista api` (lib/core/api/handler.ts), reading LanceDB on S3. Thumbnails are
  * pre-signed GET URLs, only under the source prefixes.
  * Environment: VISTA_DB_URI (s3://…), VISTA_THUMBNAIL_PREFIXES (comma-separated s3:// prefixes),
- * VISTA_TAXONOMY_URI (optional). No text tower yet: text search is its full-text half here
- * (the CPU-vs-endpoint choice is still open, docs/api.md).
+ * VISTA_TAXONOMY_URI (optional); set by lib/infra/explorer/query-api.ts. No text tower here: the
+ * text tower is to run on the inference endpoint (measured and chosen in docs/api.md, "Text
+ * embedding: CPU or endpoint"; not wired yet), so text search is its full-text half.
  */
 import { type ApiHandler, makeApiHandler } from '../lib/core/api/handler';
 import { QUERY_API_ENV, parseThumbnailPrefixes } from '../lib/core/api/query-api-env';
