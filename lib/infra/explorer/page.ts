@@ -60,9 +60,10 @@ export class ExplorerPage extends Construct {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: false,
-      // Only the page's code, rebuilt from the repository on every deploy.
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: false,
+      // Only the page's code, rebuilt from the repository on every deploy; but CloudFormation cannot
+      // delete a bucket that still holds files, and the deployments keep theirs (emptying the bucket
+      // from one of three deployments would delete the other two's files): kept, like every Vista bucket.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     const cfnBucket = this.bucket.node.defaultChild as s3.CfnBucket;
     cfnBucket.loggingConfiguration = { destinationBucketName: storage.logsBucket.bucketName, logFilePrefix: PAGE_ACCESS_LOGS_PREFIX };

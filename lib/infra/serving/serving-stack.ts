@@ -7,6 +7,10 @@
  *                                                               └──▶ s3://<work>/realtime/inbox/ ──(ingest function,
  *                                                                     every 5 min)──▶ LanceDB (the backfill's store)
  *
+ * With `explorer` (the default), also the query API and the explorer page (lib/infra/explorer/):
+ * two HTTP APIs (SigV4, Cognito JWT) over a Lambda reading the same LanceDB store, the page on
+ * CloudFront.
+ *
  * The endpoint runs the Batch worker's image with `serve`. This stack reads the backfill stack's
  * storage (artifacts: model, taxonomy, label banks; work: real-time results; vectors: the LanceDB
  * store; logs) and its alarm
