@@ -18,6 +18,7 @@ import { loadShardResults } from '../lib/core/store/loader';
 import { defaultTaxonomy, resolveTaxonomy, taxonomyId } from '../lib/core/tags';
 import type { ClipModel } from '../lib/core/types';
 import { makeEmbeddingSpace, writeShardFolder } from './store-data';
+import { median } from './windows';
 
 export interface ApiBenchOptions {
   rows: number;
@@ -98,6 +99,64 @@ async function latencyProxy(target: string, latencyMs: number): Promise<{ url: s
   };
 }
 
+/**
+ * Where the query Lambda could embed search text: the text tower on the function's CPU, in
+ * process, or the same tower behind an HTTP inference endpoint (SageMaker in AWS). The stand-in
+ * endpoint is a local HTTP server in front of the same model (`vista serve` answers images only),
+ * so `endpoint_http` = `cpu_in_process` + what a request costs (connection reuse, JSON of 512
+ * floats both ways); SageMaker's own overhead and a GPU's speed-up are not in it.
+ */
+async function compareTextEmbedding(model: ClipModel, queries: number): Promise<Record<string, unknown>> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { text } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text: string };
+      model.embedTexts([text]).then(
+        ([vector]) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ embedding: Array.from(vector) }));
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/invocations`;
+  try {
+    const cpuPass = async (i: number) => {
+      await model.embedTexts([TEXTS[i % TEXTS.length]]);
+      return { status: 200 };
+    };
+    const endpointPass = async (i: number) => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: TEXTS[i % TEXTS.length] }) });
+      const body = (await res.json()) as { embedding: number[] };
+      if (body.embedding.length !== model.embedDim) throw new Error('stand-in endpoint answered a wrong embedding');
+      return { status: res.status };
+    };
+    // Three alternating windows (A B A B A B): a burst of load from elsewhere hits both paths.
+    const windows = { cpu: [] as number[], endpoint: [] as number[] };
+    const per = Math.max(1, Math.ceil(queries / 3));
+    for (let w = 0; w < 3; w++) {
+      windows.cpu.push((await timed(per, cpuPass)).p50_ms);
+      windows.endpoint.push((await timed(per, endpointPass)).p50_ms);
+    }
+    const summary = (p50s: number[]) => ({ p50_ms_min: Math.min(...p50s), p50_ms_median: median(p50s), window_p50s: p50s, n: per * 3 });
+    return {
+      text_tower: model.id,
+      cpu_in_process: summary(windows.cpu),
+      endpoint_http: summary(windows.endpoint),
+      request_overhead_p50_ms: Math.round((Math.min(...windows.endpoint) - Math.min(...windows.cpu)) * 10) / 10,
+    };
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
 export async function runApiBench(o: ApiBenchOptions): Promise<Record<string, unknown>> {
   await fs.rm(o.workDir, { recursive: true, force: true });
   const space = makeEmbeddingSpace({ dim: o.dim, clusters: 256, seed: 7 });
@@ -113,6 +172,11 @@ export async function runApiBench(o: ApiBenchOptions): Promise<Record<string, un
     await buildIndexes({ dbUri, minRowsForVectorIndex: Math.min(100_000, o.rows) });
   };
   const result: Record<string, unknown> = { rows: o.rows, dim: o.dim, queries: o.queries, text_tower: o.model ? o.model.id : 'none (full text only)' };
+
+  if (o.model) {
+    o.log('text embedding: CPU in process vs HTTP endpoint');
+    result.text_embedding = await compareTextEmbedding(o.model, o.queries);
+  }
 
   o.log('local disk: load + index');
   const localDb = path.join(o.workDir, 'db');

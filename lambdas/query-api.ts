@@ -3,10 +3,12 @@
  * same handler as `vista api` (lib/core/api/handler.ts), reading LanceDB on S3. Thumbnails are
  * pre-signed GET URLs, only under the source prefixes.
  * Environment: VISTA_DB_URI (s3://…), VISTA_THUMBNAIL_PREFIXES (comma-separated s3:// prefixes),
- * VISTA_TAXONOMY_URI (optional). No text tower yet: text search is its full-text half here
- * (the CPU-vs-endpoint choice is still open, docs/api.md).
+ * VISTA_TAXONOMY_URI (optional); set by lib/infra/explorer/query-api.ts. No text tower here: the
+ * text tower is to run on the inference endpoint (measured and chosen in docs/api.md, "Text
+ * embedding: CPU or endpoint"; not wired yet), so text search is its full-text half.
  */
 import { type ApiHandler, makeApiHandler } from '../lib/core/api/handler';
+import { QUERY_API_ENV, parseThumbnailPrefixes } from '../lib/core/api/query-api-env';
 import { type QueryApiEvent, type QueryApiResult, requestFromEvent, resultFromResponse } from '../lib/core/api/http-api-event';
 import { presignedThumbnails } from '../lib/core/api/thumbnails';
 import { SystemErrorCode, VistaError } from '../lib/core/errors';
@@ -15,7 +17,7 @@ import { makeLogger } from '../lib/core/log';
 import { openStore } from '../lib/core/store/connect';
 import { loadTaxonomy, resolveTaxonomy, taxonomyId } from '../lib/core/tags';
 
-export const QUERY_API_ENV = { dbUri: 'VISTA_DB_URI', thumbnailPrefixes: 'VISTA_THUMBNAIL_PREFIXES', taxonomyUri: 'VISTA_TAXONOMY_URI' } as const;
+export { QUERY_API_ENV };
 
 const logger = makeLogger({ json: true });
 let ready: Promise<ApiHandler> | undefined;
@@ -29,7 +31,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<ApiHandler> {
   return makeApiHandler({
     store,
     taxonomy: { id: taxonomyId(taxonomy), categories: resolveTaxonomy(taxonomy) },
-    thumbnails: presignedThumbnails({ client: getS3Client(), allowedPrefixes: (env[QUERY_API_ENV.thumbnailPrefixes] ?? '').split(',').map((p) => p.trim()).filter(Boolean) }),
+    thumbnails: presignedThumbnails({ client: getS3Client(), allowedPrefixes: parseThumbnailPrefixes(env[QUERY_API_ENV.thumbnailPrefixes]) }),
     log: (message, fields) => logger.warn(message, fields),
   });
 }

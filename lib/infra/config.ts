@@ -329,6 +329,34 @@ export const infraConfigSchema = z
     /** Memory of the real-time ingest function, MiB (a batch of 10,000 results is ~25 MB of embeddings as JSON). @default 2048 */
     realtimeIngestMemoryMiB: int(2_048, 512, 10_240),
 
+    // The explorer (lib/infra/explorer/): the query API (two HTTP APIs over one Lambda reading the
+    // LanceDB store) and the page (S3 + CloudFront) with a Cognito user pool, in the serving stack.
+
+    /** Deploy the explorer in the serving stack (pay-per-use: Lambda, API Gateway, CloudFront, Cognito). @default true */
+    explorer: bool(true),
+    /** Memory of the query API function, MiB (LanceDB's caches of index and metadata live in it). @default 2048 */
+    explorerMemoryMiB: int(2_048, 512, 10_240),
+    /** Timeout of the query API function, seconds: below the API's 29-second integration timeout. @default 25 */
+    explorerTimeoutSeconds: int(25, 3, 28),
+    /** Steady-state requests per second each query API (services, page users) accepts. @default 50 */
+    explorerThrottleRate: int(50, 1, 10_000),
+    /** Burst of requests each query API accepts. @default 100 */
+    explorerThrottleBurst: int(100, 1, 5_000),
+    /**
+     * Prefix of the Cognito hosted sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`): unique
+     * per region across all AWS accounts; lowercase letters, digits and hyphens, without "aws",
+     * "amazon" or "cognito".
+     * @default - "vista-explorer-<account id>"
+     */
+    explorerAuthDomainPrefix: z.preprocess(
+      fromText,
+      z
+        .string()
+        .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'lowercase letters, digits and hyphens (1 to 63), not starting or ending with a hyphen' })
+        .refine((p) => !/aws|amazon|cognito/.test(p), { message: 'Cognito refuses domain prefixes containing "aws", "amazon" or "cognito"' })
+        .optional(),
+    ),
+
     /** Alarm when the inference endpoint answers this many 5xx within 5 minutes. @default 5 */
     alarmEndpoint5xx: int(5, 1, 100_000),
     /** Alarm when the enrichment API answers this many 5xx within 5 minutes. @default 5 */

@@ -8,10 +8,13 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { QUERY_API_ENV } from '../core/api/query-api-env';
 import { BACKFILL_ENV } from '../core/backfill/config';
 import { REALTIME_LAMBDA_ENV } from '../core/serving/serving-env';
 import { LANCEDB_EXTERNAL_MODULES, type LanceDbLayer } from './lancedb-layer';
@@ -19,6 +22,15 @@ import { allowWildcards, suppress } from './nag';
 import { REPO_ROOT } from './paths';
 import { grantObjects, type ObjectAccess } from './s3-access';
 import { STORAGE_LAYOUT, type VistaStorage } from './storage';
+
+/** Source images a function may pre-sign thumbnail URLs for. */
+export interface ThumbnailSource {
+  readonly bucket: s3.IBucket;
+  /** Key prefix ending in "/", or "" for the whole bucket. */
+  readonly prefix: string;
+  /** Key of an SSE-KMS bucket (the signer must be able to decrypt). @default - the bucket's own, if any */
+  readonly key?: kms.IKey;
+}
 
 /** Deployed defaults the bind helpers set (an execution's input takes precedence). */
 export const FUNCTION_ENV = {
@@ -107,6 +119,46 @@ export class VistaFunction extends NodejsFunction {
     grantObjects(this, storage.vectorBucket, { read: [db], write: [db], delete: [db] }, {
       why: 'LanceDB reads its tables, commits new versions (conditional PUT), and compacts/cleans up old files',
     });
+    return this;
+  }
+
+  /**
+   * Read only on the LanceDB database prefix (GetObject, ListBucket under db/); sets VISTA_DB_URI.
+   * For readers (the query API): they never commit, compact or clean up. Needs the LanceDB layer.
+   */
+  bindVectorStoreReadOnly(storage: VistaStorage): this {
+    if (!this.lanceDb) throw new Error(`${this.node.path}: bindVectorStoreReadOnly() needs the LanceDB layer (props.lanceDb)`);
+    this.addEnvironment(FUNCTION_ENV.dbUri, storage.dbUri);
+    grantObjects(this, storage.vectorBucket, { read: [`${STORAGE_LAYOUT.db}/*`] }, {
+      why: 'The query API reads LanceDB\'s tables, indexes and versions (never writes)',
+    });
+    return this;
+  }
+
+  /**
+   * Where thumbnails may come from: sets VISTA_THUMBNAIL_PREFIXES (s3://bucket/prefix, …) and
+   * allows s3:GetObject under each prefix only, so a pre-signed URL works there and nowhere else
+   * (the handler also refuses to sign outside them, lib/core/api/thumbnails.ts).
+   */
+  bindThumbnailSources(sources: readonly ThumbnailSource[]): this {
+    if (sources.length === 0) throw new Error(`${this.node.path}: bindThumbnailSources() needs at least one source`);
+    for (const { prefix } of sources) {
+      if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`${this.node.path}: thumbnail source prefix "${prefix}" must end with "/" (or be "" for a whole bucket)`);
+    }
+    this.addEnvironment(QUERY_API_ENV.thumbnailPrefixes, sources.map((s) => `s3://${s.bucket.bucketName}/${s.prefix}`).join(','));
+    for (const source of sources) {
+      grantObjects(this, source.bucket, { read: [`${source.prefix}*`] }, {
+        key: source.key,
+        why: 'Thumbnails are pre-signed GET URLs of source images, signed with this role',
+      });
+    }
+    return this;
+  }
+
+  /** A taxonomy file of the artifacts bucket (read only); sets VISTA_TAXONOMY_URI. */
+  bindTaxonomy(storage: VistaStorage, taxonomyPath: string): this {
+    this.addEnvironment(QUERY_API_ENV.taxonomyUri, `${storage.artifactsUri}/${taxonomyPath}`);
+    grantObjects(this, storage.artifactsBucket, { read: [taxonomyPath] }, { why: 'Reads the taxonomy file' });
     return this;
   }
 

@@ -137,6 +137,21 @@ describe('real-time path', () => {
     expect(() => parseInfraConfig({ uploadSuffixes: '.png,.png' })).toThrow(/vista:uploadSuffixes/);
     expect(() => parseInfraConfig({ uploadSuffixes: '*.png' })).toThrow(/vista:uploadSuffixes/);
   });
+
+  it('deploys the explorer by default, its function under the integration timeout', () => {
+    const config = parseInfraConfig({});
+    expect(config).toMatchObject({ explorer: true, explorerMemoryMiB: 2048, explorerTimeoutSeconds: 25, explorerThrottleRate: 50, explorerThrottleBurst: 100 });
+    expect(config.explorerAuthDomainPrefix).toBeUndefined();
+    expect(parseInfraConfig({ explorer: 'false' }).explorer).toBe(false);
+    expect(() => parseInfraConfig({ explorerTimeoutSeconds: 29 })).toThrow(/vista:explorerTimeoutSeconds/);
+  });
+
+  it('takes only a Cognito domain prefix Cognito accepts', () => {
+    expect(parseInfraConfig({ explorerAuthDomainPrefix: 'acme-vista-explorer' }).explorerAuthDomainPrefix).toBe('acme-vista-explorer');
+    for (const bad of ['Acme', '-acme', 'acme-', 'my-aws-explorer', 'amazon-photos', 'cognito1', 'a_b', 'x'.repeat(64)]) {
+      expect(() => parseInfraConfig({ explorerAuthDomainPrefix: bad })).toThrow(/vista:explorerAuthDomainPrefix/);
+    }
+  });
 });
 
 describe('readInfraConfig', () => {

@@ -143,16 +143,18 @@ describe('endpoint execution role', () => {
 
 describe('API', () => {
   it('routes POST /v1/enrich and POST /v1/images, signed (AWS_IAM), to the API function with payload format 2.0, and nothing else', () => {
-    const routes = Object.values(resources('AWS::ApiGatewayV2::Route')) as Json[];
+    // The explorer's query APIs (test/infra/explorer.test.ts) are other APIs of this stack.
+    const enrichApi = id('AWS::ApiGatewayV2::Api', 'ApiHttpApi');
+    const routes = (Object.values(resources('AWS::ApiGatewayV2::Route')) as Json[]).filter((r) => flat(r.Properties.ApiId) === `<${enrichApi}>`);
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(['POST /v1/enrich', 'POST /v1/images']);
     expect(routes.every((r) => r.Properties.AuthorizationType === 'AWS_IAM')).toBe(true);
-    const integration = only('AWS::ApiGatewayV2::Integration').Properties;
+    const integration = only('AWS::ApiGatewayV2::Integration', 'ApiHttpApi').Properties;
     expect(integration).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', TimeoutInMillis: 29_000 });
     expect(flat(integration.IntegrationUri)).toBe(`<${id('AWS::Lambda::Function', 'FunctionsApi')}.Arn>`);
   });
 
   it('throttles the default stage and writes JSON access logs to CloudWatch', () => {
-    const stage = only('AWS::ApiGatewayV2::Stage').Properties;
+    const stage = only('AWS::ApiGatewayV2::Stage', 'ApiHttpApi').Properties;
     expect(stage).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
     expect(flat(stage.AccessLogSettings.DestinationArn)).toBe(`<${id('AWS::Logs::LogGroup', 'ApiAccessLogs')}.Arn>`);
     const format = JSON.parse(stage.AccessLogSettings.Format);

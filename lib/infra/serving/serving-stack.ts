@@ -7,6 +7,10 @@
  *                                                               └──▶ s3://<work>/realtime/inbox/ ──(ingest function,
  *                                                                     every 5 min)──▶ LanceDB (the backfill's store)
  *
+ * With `explorer` (the default), also the query API and the explorer page (lib/infra/explorer/):
+ * two HTTP APIs (SigV4, Cognito JWT) over a Lambda reading the same LanceDB store, the page on
+ * CloudFront.
+ *
  * The endpoint runs the Batch worker's image with `serve`. This stack reads the backfill stack's
  * storage (artifacts: model, taxonomy, label banks; work: real-time results; vectors: the LanceDB
  * store; logs) and its alarm
@@ -25,6 +29,7 @@ import { InferenceEndpoint } from './inference-endpoint';
 import { ServingObservability } from './observability';
 import { UploadsIntake } from './uploads';
 import type { VistaNetwork } from '../network';
+import { Explorer } from '../explorer/explorer';
 
 export interface ServingStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -51,6 +56,8 @@ export class ServingStack extends Stack {
   readonly functions: RealtimeFunctions;
   readonly api: EnrichApi;
   readonly observability: ServingObservability;
+  /** With `explorer` (the default): the query API, the page and its users (lib/infra/explorer/). */
+  readonly explorer?: Explorer;
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     const { config, storage } = props;
@@ -79,6 +86,15 @@ export class ServingStack extends Stack {
       alarmTopic: props.alarmTopic,
     });
 
+    if (config.explorer) {
+      this.explorer = new Explorer(this, 'Explorer', {
+        config,
+        storage,
+        lanceDb: this.functions.lanceDb,
+        extraThumbnailSources: [{ bucket: this.uploads.bucket, prefix: this.uploads.prefix, key: storage.dataKey }],
+      });
+    }
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.enrichUrl, 'POST a SigV4-signed JSON request here (service execute-api)');
     output('ApiInvokePolicyArn', this.api.invokePolicy.managedPolicyArn, 'Attach to a caller\'s role: execute-api:Invoke on POST /v1/enrich only');
@@ -94,6 +110,15 @@ export class ServingStack extends Stack {
     if (this.asyncEndpoint) {
       output('AsyncEndpointName', this.asyncEndpoint.endpointName, 'SageMaker asynchronous endpoint of the upload path (scales to zero when idle)');
       output('AsyncCompletionDeadLetterQueueUrl', this.asyncEndpoint.completionsDeadLetterQueue.queueUrl, 'Asynchronous inference outcomes that could not be recorded (server failures, timeouts)');
+    }
+    if (this.explorer) {
+      const { page, api, users } = this.explorer;
+      output('ExplorerUrl', page.url, 'The explorer page (sign in with a user of ExplorerUserPoolId)');
+      output('ExplorerUserPoolId', users.userPool.userPoolId, 'Cognito user pool of the page\'s users: create them here (docs/deploy.md, "Explorer")');
+      output('ExplorerPageApiUrl', api.pageApiUrl, 'Query API for the page (Cognito ID token in Authorization; CORS: ExplorerUrl only)');
+      output('QueryApiUrl', api.serviceUrl, 'Query API for services: SigV4-signed requests (service execute-api) under /v1');
+      output('QueryApiInvokePolicyArn', api.invokePolicy.managedPolicyArn, 'Attach to a caller\'s role: execute-api:Invoke on the query API\'s routes');
+      output('QueryFunctionName', api.function.functionName, 'The query API\'s Lambda (logs, metrics)');
     }
     output('EndpointLogGroup', this.endpoint.logGroup.logGroupName, 'Inference server logs');
     output('DashboardName', this.observability.dashboard.dashboardName, 'CloudWatch dashboard of the real-time path');

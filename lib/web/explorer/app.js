@@ -8,26 +8,57 @@ const html = htm.bind(h);
 const config = window.VISTA_CONFIG || { apiBase: '' };
 const LIKES_KEY = 'vista.likes';
 
+const TOKEN_KEY = 'vista.token';
+const PENDING_KEY = 'vista.signin';
+
+// Deployed (config.auth): Cognito's hosted sign-in, authorization code with PKCE (no secret in
+// the page, no token in the URL); the ID token is kept for this tab only.
 function token() {
-  const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).get('id_token');
-  if (fromHash) {
-    sessionStorage.setItem('vista.token', fromHash);
-    history.replaceState(null, '', location.pathname);
-  }
-  return sessionStorage.getItem('vista.token');
+  const saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || 'null');
+  return saved && Date.now() < saved.expiresAt ? saved.idToken : null;
 }
 
-function signInUrl() {
+const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const randomText = (n) => base64url(crypto.getRandomValues(new Uint8Array(n)));
+
+async function signIn() {
   const a = config.auth;
-  return `https://${a.domain}/oauth2/authorize?response_type=token&scope=openid&client_id=${encodeURIComponent(a.clientId)}&redirect_uri=${encodeURIComponent(a.redirectUri)}`;
+  const verifier = randomText(32);
+  const state = randomText(16);
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state }));
+  const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const query = new URLSearchParams({ response_type: 'code', client_id: a.clientId, redirect_uri: a.redirectUri, scope: 'openid email', state, code_challenge: challenge, code_challenge_method: 'S256' });
+  location.assign(`https://${a.domain}/oauth2/authorize?${query}`);
+}
+
+/** Back from the hosted sign-in (`?code=…&state=…`): the code and the verifier buy the tokens. */
+async function completeSignIn() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get('code');
+  if (!code) return;
+  history.replaceState(null, '', location.pathname + location.hash);
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || 'null');
+  sessionStorage.removeItem(PENDING_KEY);
+  if (!pending || pending.state !== params.get('state')) throw new Error('sign-in could not be verified; sign in again');
+  const a = config.auth;
+  const body = new URLSearchParams({ grant_type: 'authorization_code', client_id: a.clientId, code, redirect_uri: a.redirectUri, code_verifier: pending.verifier });
+  const res = await fetch(`https://${a.domain}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  if (!res.ok) throw new Error(`sign-in failed (HTTP ${res.status}); sign in again`);
+  const tokens = await res.json();
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ idToken: tokens.id_token, expiresAt: Date.now() + (tokens.expires_in - 60) * 1000 }));
 }
 
 async function api(path, body) {
   const headers = { accept: 'application/json' };
   const bearer = config.auth ? token() : null;
-  if (bearer) headers.authorization = bearer;
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body) headers['content-type'] = 'application/json';
   const res = await fetch(config.apiBase + path, { method: body ? 'POST' : 'GET', headers, body: body ? JSON.stringify(body) : undefined });
+  if (res.status === 401 && bearer) {
+    // Expired or revoked: back to the sign-in bar.
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  }
   const json = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(json.error ? `${json.error.code}: ${json.error.message}` : `HTTP ${res.status}`);
   return json;
@@ -203,10 +234,11 @@ function App() {
   const route = useRoute();
   const [likes, toggle] = useLikes();
   const [tags, setTags] = useState(null);
+  const signedOut = config.auth && !token();
   useEffect(() => {
-    api('/v1/tags').then(setTags, () => setTags({ categories: [], other: [], images: 0 }));
+    if (!signedOut) api('/v1/tags').then(setTags, () => setTags({ categories: [], other: [], images: 0 }));
   }, []);
-  if (config.auth && !token()) return html`<header class="bar"><strong class="brand">Vista</strong><a class="link" href=${signInUrl()}>Sign in</a></header>`;
+  if (signedOut) return html`<header class="bar"><strong class="brand">Vista</strong><button class="link" onClick=${signIn}>Sign in</button>${signInError ? html` <span role="alert">${signInError}</span>` : null}</header>`;
   // The search view stays mounted (hidden) so that Back finds its query and results again.
   return html`<div hidden=${route.kind !== 'search'}><${SearchView} likes=${likes} toggle=${toggle} tags=${tags} /></div>
     ${route.kind === 'image' ? html`<${ImageView} id=${route.id} likes=${likes} toggle=${toggle} />` : null}
@@ -214,5 +246,10 @@ function App() {
 }
 
 const root = document.getElementById('app');
-root.textContent = ''; // the static "loading…" bar, shown until this module runs
-render(html`<${App} />`, root);
+let signInError = null;
+(config.auth ? completeSignIn() : Promise.resolve())
+  .catch((err) => (signInError = err.message))
+  .finally(() => {
+    root.textContent = ''; // the static "loading…" bar, shown until this module runs
+    render(html`<${App} />`, root);
+  });
