@@ -25,7 +25,7 @@ import { checkLogitScale, type LabelBank, planTagging, type TagPlan, taxonomyId 
 import type { Taxonomy } from '../tags';
 import type { ImageFormat } from '../types';
 import { csvField, openOutputFile } from './output-file';
-import { columnNames, imagesTable, scanBatches } from './scan';
+import { imagesTable, scanBatches } from './scan';
 import { StringCounter, constantUtf8, embeddingBlock, firstDifferent, labelBytes, rowTags, scoresData, tagsData } from './retag-columns';
 import { type BankProduct, emitBlock, makeBankProduct } from './retag-score';
 import { type RetagHistory, type RetagLedgerRow, openRetagLedger, readRetagLedger, recordRetagged } from './retag-ledger';
@@ -117,18 +117,12 @@ function countsOf(labels: readonly string[], counts: Int32Array): Record<string,
 }
 
 interface Retagged {
-  /** The written columns only: the merge key, tags, tag_scores, taxonomy_id (and seo_filename). */
+  /** The same rows with tags, tag_scores, taxonomy_id (and seo_filename) replaced. */
   batch: RecordBatch;
   renames: string;
   renamed: number;
 }
 
-/** Columns a re-tag reads: the merge key, the model check, the embedding, the old tags (and, to rename, what names are made of). */
-export function retagColumns(rename: boolean, tableColumns: readonly string[]): string[] {
-  const columns: string[] = [C.imageId, StoreColumn.loadId, C.modelId, C.embedding, C.tags];
-  if (rename) columns.push(C.format, C.seoFilename, C.sourceUri, C.hotelId, ...['hotel_name', 'city'].filter((c) => tableColumns.includes(c)));
-  return columns;
-}
 
 /** One batch of stored rows → its new tags (and names), ready to merge. */
 export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, before: StringCounter, after: Int32Array): Promise<Retagged> {
@@ -146,8 +140,6 @@ export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, be
   const tagged = emitBlock(plan, logits, rows, after);
   before.add(batch.getChild(C.tags)!);
   const columns: [string, Data][] = [
-    [C.imageId, batch.getChild(C.imageId)!.data[0]],
-    [StoreColumn.loadId, batch.getChild(StoreColumn.loadId)!.data[0]],
     [C.tags, tagsData(tagged, retagger.names)],
     [C.tagScores, scoresData(tagged)],
     [C.taxonomyId, constantUtf8(taxId, rows)],
@@ -172,9 +164,12 @@ export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, be
     });
     columns.push([C.seoFilename, vectorFromArray(names, new Utf8()).data[0]]);
   }
-  const nullable = new Map(batch.schema.fields.map((f) => [f.name, f.nullable]));
-  const fields = columns.map(([name, data]) => new Field(name, data.type, nullable.get(name) ?? false));
-  const children = columns.map(([, data]) => data);
+  // Whole rows go back: LanceDB's merge of a subset of columns fills in the rest by scanning every
+  // column of the whole table, once per unit (quadratic in the catalog); whole rows need only
+  // the keys scanned (measured: docs/benchmarks.md, re-tag).
+  const replaced = new Map(columns);
+  const fields = batch.schema.fields.map((f) => (replaced.has(f.name) ? new Field(f.name, replaced.get(f.name)!.type, f.nullable) : f));
+  const children = batch.schema.fields.map((f, i) => replaced.get(f.name) ?? batch.data.children[i]);
   return { batch: new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: rows, nullCount: 0, children })), renames, renamed };
 }
 
@@ -195,14 +190,14 @@ interface ScoredUnit {
   scoreSeconds: number;
 }
 
-async function scoreUnit(images: lancedb.Table, retagger: BatchRetagger, columns: string[], unit: string): Promise<ScoredUnit> {
+async function scoreUnit(images: lancedb.Table, retagger: BatchRetagger, unit: string): Promise<ScoredUnit> {
   const started = performance.now();
   const oldTags = new StringCounter();
   const newTags = new Int32Array(retagger.plan.labels.length);
   const scored: ScoredUnit = { unit, rows: 0, batches: [], renames: '', renamed: 0, before: {}, after: {}, scoreSeconds: 0 };
   // Small batches: LanceDB hands each over in fresh memory, and page-faulting 16 MiB ones in
   // cost more CPU than reading them (docs/benchmarks.md, re-tag).
-  for await (const batch of scanBatches(images, { columns, where: `${StoreColumn.shardId} = ${sqlString(unit)}`, batchRows: SCAN_BATCH_ROWS })) {
+  for await (const batch of scanBatches(images, { where: `${StoreColumn.shardId} = ${sqlString(unit)}`, batchRows: SCAN_BATCH_ROWS })) {
     const result = await retagBatch(batch, retagger, oldTags, newTags);
     scored.batches.push(result.batch);
     scored.renames += result.renames;
@@ -233,7 +228,6 @@ async function commitUnit(options: RetagOptions, images: lancedb.Table, ledger: 
   }
   const commitStarted = performance.now();
   if (batches.length > 0) {
-    // Only the key and the columns that change go over: the merge fills in the rest of each row.
     const commit = () =>
       options.store.commit(TableName.images, `retag ${unit}`, () =>
         images.mergeInsert([C.imageId, StoreColumn.loadId]).whenMatchedUpdateAll().execute(new Table(batches[0].schema, batches)),
@@ -258,7 +252,6 @@ export async function retagStore(options: RetagOptions): Promise<RetagReport> {
 
 async function retagUnits(options: RetagOptions, retagger: BatchRetagger, taxId: string): Promise<RetagReport> {
   const images = await imagesTable(options.store);
-  const columns = retagColumns(options.rename === true, await columnNames(images));
   const ledger = await openRetagLedger(options.store);
   const done = await readRetagLedger(ledger, taxId);
   const all = options.units ?? (await listUnits(images));
@@ -270,7 +263,7 @@ async function retagUnits(options: RetagOptions, retagger: BatchRetagger, taxId:
   // The next unit is read and scored (JS and onnxruntime) while this one commits (LanceDB's
   // threads): the two halves use different cores. Units still commit one at a time, in order.
   const todo = units.filter((unit) => !done.done.has(unit));
-  const prefetch = (unit: string | undefined) => (unit === undefined ? undefined : scoreUnit(images, retagger, columns, unit));
+  const prefetch = (unit: string | undefined) => (unit === undefined ? undefined : scoreUnit(images, retagger, unit));
   let next = prefetch(todo[0]);
   try {
     for (const unit of units) {
