@@ -120,16 +120,6 @@ export function scoresData(block: TaggedBlock): Data<List<Float32>> {
   return makeData({ type: new List(new Field('item', new Float32(), true)), length: block.rows, nullCount: 0, valueOffsets: block.offsets, child });
 }
 
-/** A utf8 column holding one value on every row. */
-export function constantUtf8(value: string, rows: number): Data<Utf8> {
-  const bytes = utf8.encode(value);
-  const data = new Uint8Array(bytes.length * rows);
-  for (let r = 0; r < rows; r++) data.set(bytes, r * bytes.length);
-  const valueOffsets = new Int32Array(rows + 1);
-  for (let r = 0; r <= rows; r++) valueOffsets[r] = r * bytes.length;
-  return makeData({ type: new Utf8(), length: rows, nullCount: 0, valueOffsets, data });
-}
-
 /** Row r's tags as strings (for the rename path, which names files per row anyway). */
 export function rowTags(block: TaggedBlock, labels: readonly string[], row: number): string[] {
   const tags: string[] = [];

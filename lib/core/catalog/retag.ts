@@ -3,10 +3,12 @@
  * a new taxonomy is applied to the catalog without reading or embedding a single image.
  *
  * Work goes unit by unit (a unit = the rows of one shard_id). Each unit: read its rows, check they
- * were embedded by the label bank's model, score every embedding (the worker's scorer), write the
- * new tags, tag_scores and taxonomy_id (and, with rename, seo_filename) in one merge-insert commit
- * keyed on (image_id, load_id), then record the unit in the retag ledger. Reruns skip recorded
- * units; a unit cut short is redone and gives the same values.
+ * were embedded by the label bank's model, score a batch at a time (one float64 matrix product in
+ * onnxruntime, then the worker's own emission rule: retag-score.ts), write the new tags,
+ * tag_scores and taxonomy_id (and, with rename, seo_filename) in one merge-insert commit keyed on
+ * (image_id, load_id), then record the unit in the retag ledger. Reruns skip recorded units; a
+ * unit cut short is redone and gives the same values. The next unit is read and scored while the
+ * current one commits.
  *
  * Each unit's commit runs under the store's writer lease (runRetag passes withWriterLease), so a
  * re-tag never interleaves with a backfill's loads, compaction or index build.
@@ -26,7 +28,8 @@ import type { Taxonomy } from '../tags';
 import type { ImageFormat } from '../types';
 import { csvField, openOutputFile } from './output-file';
 import { imagesTable, scanBatches } from './scan';
-import { StringCounter, constantUtf8, embeddingBlock, firstDifferent, labelBytes, rowTags, scoresData, tagsData } from './retag-columns';
+import { constantUtf8 } from '../store/arrow-batches';
+import { StringCounter, embeddingBlock, firstDifferent, labelBytes, rowTags, scoresData, tagsData } from './retag-columns';
 import { type BankProduct, emitBlock, makeBankProduct } from './retag-score';
 import { type RetagHistory, type RetagLedgerRow, openRetagLedger, readRetagLedger, recordRetagged } from './retag-ledger';
 
