@@ -126,7 +126,6 @@ interface Retagged {
   renamed: number;
 }
 
-
 /** One batch of stored rows → its new tags (and names), ready to merge. */
 export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, before: StringCounter, after: Int32Array): Promise<Retagged> {
   const { plan, taxId, modelId } = retagger;
@@ -176,7 +175,7 @@ export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, be
   return { batch: new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: rows, nullCount: 0, children })), renames, renamed };
 }
 
-/** Rows per scanned batch (see retagUnit). */
+/** Rows per scanned batch (see scoreUnit). */
 const SCAN_BATCH_ROWS = 2048;
 
 export const RENAME_MAP_HEADER = 'source_uri,image_id,hotel_id,old_seo_filename,seo_filename\n';
