@@ -11,7 +11,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { SystemErrorCode, VistaError } from '../errors';
-import { encodeModel, type ModelProto, OnnxDataType } from '../model/generate/onnx-proto';
+import { encodeModel, type ModelProto, OnnxAttributeType, OnnxDataType, type ValueInfoProto } from '../model/generate/onnx-proto';
 import type { LabelBank, TagPlan } from '../tags';
 
 /** One batch's embeddings, row-major, as stored. */
@@ -34,7 +34,7 @@ function bankProductModel(bank: LabelBank, input: typeof OnnxDataType.FLOAT | ty
   // MatMul wants the bank as dim × rows.
   const transposed = new Float64Array(dim * rows);
   for (let r = 0; r < rows; r++) for (let k = 0; k < dim; k++) transposed[k * rows + r] = bank.vectors[r * dim + k];
-  const valueInfo = (name: string, type: OnnxDataType, dims: (number | string)[]) => ({
+  const valueInfo = (name: string, type: OnnxDataType, dims: (number | string)[]): ValueInfoProto => ({
     name,
     type: { tensor_type: { elem_type: type, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
   });
@@ -46,7 +46,7 @@ function bankProductModel(bank: LabelBank, input: typeof OnnxDataType.FLOAT | ty
     graph: {
       name: 'bank_product',
       node: [
-        { name: 'cast', op_type: 'Cast', input: ['embeddings'], output: ['embeddings64'], attribute: [{ name: 'to', type: 2, i: OnnxDataType.DOUBLE }] },
+        { name: 'cast', op_type: 'Cast', input: ['embeddings'], output: ['embeddings64'], attribute: [{ name: 'to', type: OnnxAttributeType.INT, i: OnnxDataType.DOUBLE }] },
         { name: 'dots', op_type: 'MatMul', input: ['embeddings64', 'bank'], output: ['dots'], attribute: [] },
       ],
       initializer: [{ name: 'bank', dims: [dim, rows], data_type: OnnxDataType.DOUBLE, raw_data: new Uint8Array(transposed.buffer) }],
@@ -54,7 +54,7 @@ function bankProductModel(bank: LabelBank, input: typeof OnnxDataType.FLOAT | ty
       output: [valueInfo('dots', OnnxDataType.DOUBLE, ['n', rows])],
     },
     metadata_props: [],
-  } as unknown as ModelProto;
+  };
 }
 
 /**
