@@ -15,6 +15,8 @@ test('vista bench catalog runs end to end at a tiny size and reports every figur
     expect(figures.retag).toMatchObject({ rows: 300 });
     expect(figures.retag!.rowsPerCpuSecond).toBeGreaterThan(0);
     expect(figures.retag!.tagsPerRow).toBeGreaterThan(0);
+    expect(figures.retag!.commitSeconds).toBeGreaterThan(0);
+    expect(figures.retag!.scoreSeconds).toBeGreaterThan(0);
     expect(figures.dupes).toMatchObject({ rows: 300, search: 'ann' });
     expect(figures.dupes!.duplicateRows).toBeGreaterThan(0);
     expect(result.dupesRecall!.truePairs).toBeGreaterThan(0);

@@ -3,16 +3,18 @@
  * a new taxonomy is applied to the catalog without reading or embedding a single image.
  *
  * Work goes unit by unit (a unit = the rows of one shard_id). Each unit: read its rows, check they
- * were embedded by the label bank's model, score every embedding (the worker's scorer), write the
- * new tags, tag_scores and taxonomy_id (and, with rename, seo_filename) in one merge-insert commit
- * keyed on (image_id, load_id), then record the unit in the retag ledger. Reruns skip recorded
- * units; a unit cut short is redone and gives the same values.
+ * were embedded by the label bank's model, score a batch at a time (one float64 matrix product in
+ * onnxruntime, then the worker's own emission rule: retag-score.ts), write the new tags,
+ * tag_scores and taxonomy_id (and, with rename, seo_filename) in one merge-insert commit keyed on
+ * (image_id, load_id), then record the unit in the retag ledger. Reruns skip recorded units; a
+ * unit cut short is redone and gives the same values. The next unit is read and scored while the
+ * current one commits.
  *
  * Each unit's commit runs under the store's writer lease (runRetag passes withWriterLease), so a
  * re-tag never interleaves with a backfill's loads, compaction or index build.
  */
 import type * as lancedb from '@lancedb/lancedb';
-import { Field, Float32, List, RecordBatch, Schema, Struct, Table, Utf8, type Vector, makeData, vectorFromArray, type Data } from 'apache-arrow';
+import { type Data, Field, RecordBatch, Schema, Struct, Table, Utf8, makeData, vectorFromArray } from 'apache-arrow';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -21,12 +23,14 @@ import { seoFilename } from '../naming/seo';
 import { ResultColumn as C } from '../pipeline/schema';
 import { TableName, type VistaStore } from '../store/connect';
 import { StoreColumn, sqlString } from '../store/tables';
-import { type LabelBank, makeTagger, type Tagger, taxonomyId as taxonomyIdOf } from '../tags';
+import { checkLogitScale, type LabelBank, planTagging, type TagPlan, taxonomyId as taxonomyIdOf } from '../tags';
 import type { Taxonomy } from '../tags';
 import type { ImageFormat } from '../types';
-import { packedEmbeddings } from './embedding-column';
 import { csvField, openOutputFile } from './output-file';
 import { imagesTable, scanBatches } from './scan';
+import { constantUtf8 } from '../store/arrow-batches';
+import { StringCounter, embeddingBlock, firstDifferent, labelBytes, rowTags, scoresData, tagsData } from './retag-columns';
+import { type BankProduct, emitBlock, makeBankProduct } from './retag-score';
 import { type RetagHistory, type RetagLedgerRow, openRetagLedger, readRetagLedger, recordRetagged } from './retag-ledger';
 
 export interface RetagOptions {
@@ -57,6 +61,8 @@ export interface UnitReport {
   skipped: boolean;
   before: Record<string, number>;
   after: Record<string, number>;
+  /** Units done by this run: seconds reading and scoring it (overlapping the previous commit), and committing it. */
+  seconds?: { score: number; commit: number };
 }
 
 export interface RetagReport {
@@ -88,51 +94,61 @@ export function unitsOfPartition(units: readonly string[], index: number, count:
   return units.filter((unit) => createHash('sha256').update(unit).digest().readUInt32BE(0) % count === index);
 }
 
-function countInto(counts: Record<string, number>, tags: Iterable<string>): void {
-  for (const tag of tags) counts[tag] = (counts[tag] ?? 0) + 1;
+/** What every batch of one run shares: the plan, the bank product and the columns it writes. */
+export interface BatchRetagger {
+  plan: TagPlan;
+  product: BankProduct;
+  names: Uint8Array[];
+  taxId: string;
+  modelId: string;
+  rename: boolean;
 }
 
-function listColumn<T extends Utf8 | Float32>(values: (string[] | Float32Array)[], item: T): Data<List<T>> {
-  return vectorFromArray(values as never, new List(new Field('item', item, true))).data[0] as Data<List<T>>;
+export function makeBatchRetagger(bank: LabelBank, taxonomy: Taxonomy, logitScale: number, rename: boolean): BatchRetagger {
+  checkLogitScale(logitScale);
+  const plan = planTagging(bank, taxonomy);
+  return { plan, product: makeBankProduct(bank, logitScale), names: labelBytes(plan.labels), taxId: taxonomyIdOf(taxonomy), modelId: bank.modelId, rename };
+}
+
+/** Per label index: images carrying it after the re-tag, as the report's record (labels with none left out). */
+function countsOf(labels: readonly string[], counts: Int32Array): Record<string, number> {
+  const record: Record<string, number> = {};
+  labels.forEach((label, i) => {
+    if (counts[i] > 0) record[label] = counts[i];
+  });
+  return record;
 }
 
 interface Retagged {
+  /** The same rows with tags, tag_scores, taxonomy_id (and seo_filename) replaced. */
   batch: RecordBatch;
   renames: string;
   renamed: number;
 }
 
-/** One batch of stored rows → the same rows with new tags (and names), ready to merge. */
-export function retagBatch(batch: RecordBatch, tagger: Tagger, taxId: string, modelId: string, rename: boolean, before: Record<string, number>, after: Record<string, number>): Retagged {
+/** One batch of stored rows → its new tags (and names), ready to merge. */
+export async function retagBatch(batch: RecordBatch, retagger: BatchRetagger, before: StringCounter, after: Int32Array): Promise<Retagged> {
+  const { plan, taxId, modelId } = retagger;
   const models = batch.getChild(C.modelId)!;
-  for (let i = 0; i < models.length; i++) {
-    if (models.get(i) !== modelId) {
-      throw new VistaError(
-        SystemErrorCode.MODEL_INVALID,
-        `row ${batch.getChild(C.imageId)!.get(i)} was embedded by model ${models.get(i)}, the label bank by ${modelId}: re-tagging needs the same model`,
-      );
-    }
+  const wrong = firstDifferent(models, modelId);
+  if (wrong >= 0) {
+    throw new VistaError(
+      SystemErrorCode.MODEL_INVALID,
+      `row ${batch.getChild(C.imageId)!.get(wrong)} was embedded by model ${models.get(wrong)}, the label bank by ${modelId}: re-tagging needs the same model`,
+    );
   }
-  const { values, dim, rows } = packedEmbeddings(batch.getChild(C.embedding)!);
-  const oldTags = batch.getChild(C.tags) as Vector<List<Utf8>>;
-  const tags: string[][] = [];
-  const scores: Float32Array[] = [];
-  for (let i = 0; i < rows; i++) {
-    const result = tagger.tag(values.subarray(i * dim, (i + 1) * dim));
-    tags.push(result.tags);
-    scores.push(Float32Array.from(result.scores));
-    const previous = oldTags.get(i);
-    if (previous) countInto(before, previous as Iterable<string>);
-    countInto(after, result.tags);
-  }
-  const replaced: Record<string, Data> = {
-    [C.tags]: listColumn(tags, new Utf8()),
-    [C.tagScores]: listColumn(scores, new Float32()),
-    [C.taxonomyId]: vectorFromArray(new Array(rows).fill(taxId), new Utf8()).data[0],
-  };
+  const rows = batch.numRows;
+  const logits = await retagger.product.logits(embeddingBlock(batch.getChild(C.embedding)!));
+  const tagged = emitBlock(plan, logits, rows, after);
+  before.add(batch.getChild(C.tags)!);
+  const columns: [string, Data][] = [
+    [C.tags, tagsData(tagged, retagger.names)],
+    [C.tagScores, scoresData(tagged)],
+    [C.taxonomyId, constantUtf8(taxId, rows)],
+  ];
   let renames = '';
   let renamed = 0;
-  if (rename) {
+  if (retagger.rename) {
     const ids = batch.getChild(C.imageId)!;
     const formats = batch.getChild(C.format)!;
     const oldNames = batch.getChild(C.seoFilename)!;
@@ -140,60 +156,79 @@ export function retagBatch(batch: RecordBatch, tagger: Tagger, taxId: string, mo
     const cities = batch.getChild('city');
     const sources = batch.getChild(C.sourceUri)!;
     const hotels = batch.getChild(C.hotelId)!;
-    const names = tags.map((t, i) =>
-      seoFilename({ imageId: ids.get(i), format: formats.get(i) as ImageFormat, hotelName: hotelNames?.get(i) ?? undefined, city: cities?.get(i) ?? undefined, tags: t }),
+    const names = Array.from({ length: rows }, (_, i) =>
+      seoFilename({ imageId: ids.get(i), format: formats.get(i) as ImageFormat, hotelName: hotelNames?.get(i) ?? undefined, city: cities?.get(i) ?? undefined, tags: rowTags(tagged, plan.labels, i) }),
     );
     names.forEach((name, i) => {
       if (name === oldNames.get(i)) return;
       renamed++;
       renames += `${[sources.get(i), ids.get(i), hotels.get(i) ?? '', oldNames.get(i), name].map((v) => csvField(String(v))).join(',')}\n`;
     });
-    replaced[C.seoFilename] = vectorFromArray(names, new Utf8()).data[0];
+    columns.push([C.seoFilename, vectorFromArray(names, new Utf8()).data[0]]);
   }
-  const fields = batch.schema.fields.map((f) => (replaced[f.name] ? new Field(f.name, replaced[f.name].type, f.nullable) : f));
-  const children = batch.schema.fields.map((f, i) => replaced[f.name] ?? batch.data.children[i]);
-  const schema = new Schema(fields);
-  return { batch: new RecordBatch(schema, makeData({ type: new Struct(fields), length: rows, nullCount: 0, children })), renames, renamed };
+  // Whole rows go back: LanceDB's merge of a subset of columns fills in the rest by scanning every
+  // column of the whole table, once per unit (quadratic in the catalog); whole rows need only
+  // the keys scanned (measured: docs/benchmarks.md, re-tag).
+  const replaced = new Map(columns);
+  const fields = batch.schema.fields.map((f) => (replaced.has(f.name) ? new Field(f.name, replaced.get(f.name)!.type, f.nullable) : f));
+  const children = batch.schema.fields.map((f, i) => replaced.get(f.name) ?? batch.data.children[i]);
+  return { batch: new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: rows, nullCount: 0, children })), renames, renamed };
 }
+
+/** Rows per scanned batch (see scoreUnit). */
+const SCAN_BATCH_ROWS = 2048;
 
 export const RENAME_MAP_HEADER = 'source_uri,image_id,hotel_id,old_seo_filename,seo_filename\n';
 
-async function retagUnit(
-  options: RetagOptions,
-  images: lancedb.Table,
-  ledger: lancedb.Table,
-  tagger: Tagger,
-  taxId: string,
-  unit: string,
-  history: RetagHistory,
-): Promise<UnitReport> {
-  const before: Record<string, number> = {};
-  const after: Record<string, number> = {};
-  const batches: RecordBatch[] = [];
-  let renames = '';
-  let renamed = 0;
-  let rows = 0;
-  for await (const batch of scanBatches(images, { where: `${StoreColumn.shardId} = ${sqlString(unit)}`, batchRows: 16_384 })) {
-    const result = retagBatch(batch, tagger, taxId, options.bank.modelId, options.rename === true, before, after);
-    batches.push(result.batch);
-    renames += result.renames;
-    renamed += result.renamed;
-    rows += batch.numRows;
+/** A unit read and scored, not yet written. */
+interface ScoredUnit {
+  unit: string;
+  rows: number;
+  batches: RecordBatch[];
+  renames: string;
+  renamed: number;
+  before: Record<string, number>;
+  after: Record<string, number>;
+  scoreSeconds: number;
+}
+
+async function scoreUnit(images: lancedb.Table, retagger: BatchRetagger, unit: string): Promise<ScoredUnit> {
+  const started = performance.now();
+  const oldTags = new StringCounter();
+  const newTags = new Int32Array(retagger.plan.labels.length);
+  const scored: ScoredUnit = { unit, rows: 0, batches: [], renames: '', renamed: 0, before: {}, after: {}, scoreSeconds: 0 };
+  // Small batches: LanceDB hands each over in fresh memory, and page-faulting 16 MiB ones in
+  // cost more CPU than reading them (docs/benchmarks.md, re-tag).
+  for await (const batch of scanBatches(images, { where: `${StoreColumn.shardId} = ${sqlString(unit)}`, batchRows: SCAN_BATCH_ROWS })) {
+    const result = await retagBatch(batch, retagger, oldTags, newTags);
+    scored.batches.push(result.batch);
+    scored.renames += result.renames;
+    scored.renamed += result.renamed;
+    scored.rows += batch.numRows;
   }
+  oldTags.into(scored.before);
+  scored.after = countsOf(retagger.plan.labels, newTags);
+  scored.scoreSeconds = (performance.now() - started) / 1000;
+  return scored;
+}
+
+async function commitUnit(options: RetagOptions, images: lancedb.Table, ledger: lancedb.Table, taxId: string, scored: ScoredUnit, history: RetagHistory): Promise<UnitReport> {
+  const { unit, rows, batches, after } = scored;
+  let { before, renamed } = scored;
   const started = history.started.get(unit);
   if (started) {
     // A rerun of a unit whose commit may have happened: the state before it is in the ledger.
-    Object.keys(before).forEach((tag) => delete before[tag]);
-    Object.assign(before, JSON.parse(started.before));
+    before = JSON.parse(started.before);
     renamed = started.renamed;
   } else {
     if (options.rename && options.renameDir) {
       const out = await openOutputFile(path.join(options.renameDir, 'units', `${unit}.csv`));
-      await out.write(renames);
+      await out.write(scored.renames);
       await out.commit();
     }
     await recordRetagged(options.store, ledger, { taxonomy_id: taxId, unit, event: 'started', rows, before: JSON.stringify(before), after: '{}', renamed, at: new Date() });
   }
+  const commitStarted = performance.now();
   if (batches.length > 0) {
     const commit = () =>
       options.store.commit(TableName.images, `retag ${unit}`, () =>
@@ -201,14 +236,23 @@ async function retagUnit(
       );
     await (options.withWriterLease ? options.withWriterLease(unit, commit) : commit());
   }
+  const commitSeconds = (performance.now() - commitStarted) / 1000;
   const row: RetagLedgerRow = { taxonomy_id: taxId, unit, event: 'done', rows, before: JSON.stringify(before), after: JSON.stringify(after), renamed, at: new Date() };
   await recordRetagged(options.store, ledger, row);
-  return { unit, rows, renamed, skipped: false, before, after };
+  return { unit, rows, renamed, skipped: false, before, after, seconds: { score: scored.scoreSeconds, commit: commitSeconds } };
 }
 
 export async function retagStore(options: RetagOptions): Promise<RetagReport> {
   const taxId = taxonomyIdOf(options.taxonomy);
-  const tagger = makeTagger(options.bank, options.taxonomy, options.logitScale);
+  const retagger = makeBatchRetagger(options.bank, options.taxonomy, options.logitScale, options.rename === true);
+  try {
+    return await retagUnits(options, retagger, taxId);
+  } finally {
+    await retagger.product.close();
+  }
+}
+
+async function retagUnits(options: RetagOptions, retagger: BatchRetagger, taxId: string): Promise<RetagReport> {
   const images = await imagesTable(options.store);
   const ledger = await openRetagLedger(options.store);
   const done = await readRetagLedger(ledger, taxId);
@@ -218,22 +262,41 @@ export async function retagStore(options: RetagOptions): Promise<RetagReport> {
   const before: Record<string, number> = {};
   const after: Record<string, number> = {};
   let index = 0;
-  for (const unit of units) {
-    const recorded = done.done.get(unit);
-    const result: UnitReport = recorded
-      ? { unit, rows: recorded.rows, renamed: recorded.renamed, skipped: true, before: JSON.parse(recorded.before), after: JSON.parse(recorded.after) }
-      : await retagUnit(options, images, ledger, tagger, taxId, unit, done);
-    if (result.skipped) report.skippedUnits++;
-    report.rows += result.rows;
-    report.renamed += result.renamed;
-    for (const [tag, n] of Object.entries(result.before)) before[tag] = (before[tag] ?? 0) + n;
-    for (const [tag, n] of Object.entries(result.after)) after[tag] = (after[tag] ?? 0) + n;
-    options.onUnit?.({ ...result, done: ++index, total: units.length });
+  // The next unit is read and scored (JS and onnxruntime) while this one commits (LanceDB's
+  // threads): the two halves use different cores. Units still commit one at a time, in order.
+  const todo = units.filter((unit) => !done.done.has(unit));
+  const prefetch = (unit: string | undefined) => (unit === undefined ? undefined : scoreUnit(images, retagger, unit));
+  let next = prefetch(todo[0]);
+  try {
+    for (const unit of units) {
+      const recorded = done.done.get(unit);
+      let result: UnitReport;
+      if (recorded) {
+        result = { unit, rows: recorded.rows, renamed: recorded.renamed, skipped: true, before: JSON.parse(recorded.before), after: JSON.parse(recorded.after) };
+      } else {
+        const scored = await next!;
+        next = prefetch(todo[todo.indexOf(unit) + 1]);
+        result = await commitUnit(options, images, ledger, taxId, scored, done);
+      }
+      tally(report, before, after, result);
+      options.onUnit?.({ ...result, done: ++index, total: units.length });
+    }
+  } finally {
+    // A failed commit must not leave a read running against a store about to be closed.
+    await next?.catch(() => undefined);
   }
   const tags = [...new Set([...Object.keys(after), ...Object.keys(before)])];
   report.labels = tags.map((tag) => ({ tag, before: before[tag] ?? 0, after: after[tag] ?? 0 })).sort((a, b) => b.after - a.after || a.tag.localeCompare(b.tag));
   if (options.rename && options.renameDir) report.renameMap = await joinRenameMap(options.renameDir, units);
   return report;
+}
+
+function tally(report: RetagReport, before: Record<string, number>, after: Record<string, number>, result: UnitReport): void {
+  if (result.skipped) report.skippedUnits++;
+  report.rows += result.rows;
+  report.renamed += result.renamed;
+  for (const [tag, n] of Object.entries(result.before)) before[tag] = (before[tag] ?? 0) + n;
+  for (const [tag, n] of Object.entries(result.after)) after[tag] = (after[tag] ?? 0) + n;
 }
 
 /** The units' rename files, concatenated into one rename-map.csv (written last). */

@@ -14,5 +14,5 @@ export {
 } from './taxonomy';
 export { computeLabelBank, getLabelBank, labelBankUri, type LabelBank } from './label-bank';
 export { decodeLabelBank, encodeLabelBank } from './label-bank-file';
-export { makeTagger, type CategoryScores, type TagResult, type Tagger } from './scorer';
+export { checkLogitScale, makeTagger, planTagging, type CategoryScores, type TagPlan, type TagResult, type Tagger } from './scorer';
 export { checkKnownTags, closestTags, normalizeTagInput } from './closest';

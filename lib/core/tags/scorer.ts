@@ -53,15 +53,70 @@ interface CategoryPlan {
   background: number;
 }
 
-export function makeTagger(bank: LabelBank, taxonomy: Taxonomy, logitScale: number): Tagger {
-  if (!(logitScale > 0) || !Number.isFinite(logitScale)) {
-    throw new VistaError(SystemErrorCode.MODEL_INVALID, `logit scale must be a positive number, got ${logitScale}`);
-  }
+/**
+ * The taxonomy laid over bank rows, and the one place where logits become emitted tags: the
+ * per-image tagger (the worker) and the batch re-tag (lib/core/catalog/retag-score.ts) both go
+ * through `emit`, so they cannot drift apart.
+ */
+export interface TagPlan {
+  /** Every label of the taxonomy, in taxonomy order; hits refer to labels by index in it. */
+  labels: string[];
+  /** Bank rows (labels and backgrounds): the width of one image's logits. */
+  rowCount: number;
+  /**
+   * One image's hits from its logits (logits[base … base + rowCount)): writes label indices and
+   * probabilities at `at`, sorted by probability, highest first (ties keep taxonomy order), and
+   * returns how many. The arrays need room for `labels.length` hits.
+   */
+  emit(logits: Float64Array, base: number, hitLabels: Int32Array, hitScores: Float64Array, at: number): number;
+}
+
+export function planTagging(bank: LabelBank, taxonomy: Taxonomy): TagPlan {
   const plans = planCategories(bank, taxonomy);
+  const labels = plans.flatMap((p) => p.tags);
+  const labelBase: number[] = [];
+  plans.reduce((n, p) => (labelBase.push(n), n + p.tags.length), 0);
+  const emit = (logits: Float64Array, base: number, hitLabels: Int32Array, hitScores: Float64Array, at: number): number => {
+    let count = 0;
+    const push = (label: number, score: number) => {
+      // Insertion sort, moving only past strictly lower scores: stable, like Array.prototype.sort.
+      let j = at + count++;
+      while (j > at && hitScores[j - 1] < score) {
+        hitScores[j] = hitScores[j - 1];
+        hitLabels[j] = hitLabels[j - 1];
+        j--;
+      }
+      hitScores[j] = score;
+      hitLabels[j] = label;
+    };
+    for (let c = 0; c < plans.length; c++) {
+      const plan = plans[c];
+      if (plan.exclusive) {
+        const top = exclusiveTop(plan, logits, base);
+        if (top.index >= 0 && top.probability >= plan.thresholds[top.index]) push(labelBase[c] + top.index, top.probability);
+      } else {
+        const zBackground = logits[base + plan.background];
+        for (let i = 0; i < plan.tags.length; i++) {
+          const p = sigmoid(logits[base + plan.first + i] - zBackground);
+          if (p >= plan.thresholds[i]) push(labelBase[c] + i, p);
+        }
+      }
+    }
+    return count;
+  };
+  return { labels, rowCount: bank.rows.length, emit };
+}
+
+export function makeTagger(bank: LabelBank, taxonomy: Taxonomy, logitScale: number): Tagger {
+  checkLogitScale(logitScale);
+  const plans = planCategories(bank, taxonomy);
+  const tagPlan = planTagging(bank, taxonomy);
   const { vectors, dim } = bank;
   const rowCount = bank.rows.length;
   // Reused across calls: tag() is synchronous, so no two calls can interleave.
   const logits = new Float64Array(rowCount);
+  const hitLabels = new Int32Array(tagPlan.labels.length);
+  const hitScores = new Float64Array(tagPlan.labels.length);
 
   const computeLogits = (embedding: Float32Array): void => {
     if (embedding.length !== dim) {
@@ -76,23 +131,15 @@ export function makeTagger(bank: LabelBank, taxonomy: Taxonomy, logitScale: numb
 
   const tag = (embedding: Float32Array): TagResult => {
     computeLogits(embedding);
-    const hits: { tag: string; score: number }[] = [];
-    for (const plan of plans) {
-      if (plan.exclusive) {
-        const top = exclusiveTop(plan, logits);
-        if (top.index >= 0 && top.probability >= plan.thresholds[top.index]) hits.push({ tag: plan.tags[top.index], score: top.probability });
-      } else {
-        const zBackground = logits[plan.background];
-        for (let i = 0; i < plan.tags.length; i++) {
-          const p = sigmoid(logits[plan.first + i] - zBackground);
-          if (p >= plan.thresholds[i]) hits.push({ tag: plan.tags[i], score: p });
-        }
-      }
+    const n = tagPlan.emit(logits, 0, hitLabels, hitScores, 0);
+    const tags: string[] = [];
+    const scores: number[] = [];
+    for (let h = 0; h < n; h++) {
+      tags.push(tagPlan.labels[hitLabels[h]]);
+      scores.push(hitScores[h]);
     }
-    hits.sort((a, b) => b.score - a.score); // stable: ties keep taxonomy order
-    return { tags: hits.map((h) => h.tag), scores: hits.map((h) => h.score) };
+    return { tags, scores };
   };
-
   const explain = (embedding: Float32Array): CategoryScores[] => {
     computeLogits(embedding);
     return plans.map((plan) => {
@@ -116,20 +163,27 @@ export function makeTagger(bank: LabelBank, taxonomy: Taxonomy, logitScale: numb
 }
 
 /** Index of the winning label (-1 when the background wins) and its softmax probability. */
-function exclusiveTop(plan: CategoryPlan, logits: Float64Array): { index: number; probability: number } {
+function exclusiveTop(plan: CategoryPlan, logits: Float64Array, base: number): { index: number; probability: number } {
   let best = -1;
-  let zMax = plan.background >= 0 ? logits[plan.background] : -Infinity;
+  let zMax = plan.background >= 0 ? logits[base + plan.background] : -Infinity;
   for (let i = 0; i < plan.tags.length; i++) {
-    const z = logits[plan.first + i];
+    const z = logits[base + plan.first + i];
     if (z > zMax) {
       zMax = z;
       best = i;
     }
   }
   if (best < 0) return { index: -1, probability: 0 };
-  let sum = plan.background >= 0 ? Math.exp(logits[plan.background] - zMax) : 0;
-  for (let i = 0; i < plan.tags.length; i++) sum += Math.exp(logits[plan.first + i] - zMax);
+  let sum = plan.background >= 0 ? Math.exp(logits[base + plan.background] - zMax) : 0;
+  for (let i = 0; i < plan.tags.length; i++) sum += Math.exp(logits[base + plan.first + i] - zMax);
   return { index: best, probability: 1 / sum };
+}
+
+/** CLIP's logit scale: a positive, finite number. */
+export function checkLogitScale(logitScale: number): void {
+  if (!(logitScale > 0) || !Number.isFinite(logitScale)) {
+    throw new VistaError(SystemErrorCode.MODEL_INVALID, `logit scale must be a positive number, got ${logitScale}`);
+  }
 }
 
 function softmax(zs: number[]): number[] {

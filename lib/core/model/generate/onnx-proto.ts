@@ -11,6 +11,7 @@ export const OnnxDataType = {
   INT32: 6,
   INT64: 7,
   FLOAT16: 10,
+  DOUBLE: 11,
 } as const;
 export type OnnxDataType = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
