@@ -52,9 +52,18 @@ export class ByteSink {
 
   /** Pre-encoded bytes (separators, keys). */
   raw(bytes: Uint8Array): void {
-    this.reserve(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const n = bytes.length;
+    this.reserve(n);
+    if (n > 64) {
+      this.buf.set(bytes, this.pos);
+      this.pos += n;
+      return;
+    }
+    // A loop beats TypedArray.set's call overhead for the short separators and keys of every row.
+    const buf = this.buf;
+    let p = this.pos;
+    for (let k = 0; k < n; k++) buf[p++] = bytes[k];
+    this.pos = p;
   }
 
   /** Hands what is buffered to the file; the stream keeps that memory, so a fresh chunk follows. */
