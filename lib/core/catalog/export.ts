@@ -74,7 +74,8 @@ export async function exportImages(table: lancedb.Table, options: ExportOptions)
     if (options.format === 'parquet') {
       const batches = scanBatches(table, { columns, where: options.where, batchRows: options.batchRows });
       const selected = new Schema(columns.map((name) => schema.fields.find((f) => f.name === name)!));
-      rows = await writeParquet(batches, selected, out, { rowGroupRows: options.rowGroupRows, onBatch: options.onProgress });
+      const plainColumns = [C.imageId, C.sourceUri, C.seoFilename, C.contentSha256].filter((c) => columns.includes(c));
+      rows = await writeParquet(batches, selected, out, { rowGroupRows: options.rowGroupRows, plainColumns, onBatch: options.onProgress });
       await out.commit(async (temp) => {
         const written = await parquetRowCount(temp);
         if (written !== rows) throw new Error(`the Parquet writer wrote ${written} rows of ${rows}`);
