@@ -58,6 +58,7 @@ export async function writeParquet(batches: AsyncIterable<RecordBatch>, schema: 
   }
   let rows = first.value.numRows;
   let pending = toWasm(first.value).recordBatches();
+  options.onBatch?.(rows);
   let failure: unknown;
   // Pulled by the writer one batch at a time (highWaterMark 0): the scan is not read ahead of it.
   const input = new ReadableStream<parquet.RecordBatch>(
