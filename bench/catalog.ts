@@ -1,11 +1,12 @@
 /**
  * Benchmarks of the catalog tools on a synthetic store (bench/store-data.ts): re-tag rows/s with a
- * taxonomy of ≥ 80 labels, and export rows/s with the export's peak RSS measured in its own
- * process (flat memory means the same peak at every size).
+ * taxonomy of ≥ 80 labels, and export rows/s in each format with the export's peak RSS measured in
+ * its own process (flat memory means the same peak at every size).
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { EXPORT_FORMATS, type ExportFormat } from '../lib/core/catalog/export';
 import { retagStore } from '../lib/core/catalog/retag';
 import { openStore } from '../lib/core/store/connect';
 import { loadShardResults } from '../lib/core/store/loader';
@@ -27,6 +28,21 @@ export interface CatalogBenchOptions {
   sections?: CatalogBenchSection[];
   /** Rows of the store on which dupes recall is measured against exhaustive search. @default 20,000 (at most the largest size) */
   dupesSample?: number;
+  /** Export formats measured, each in its own process. @default jsonl, csv, parquet */
+  exportFormats?: ExportFormat[];
+}
+
+/** What bench/catalog-export-child.ts prints. */
+export interface ExportFigures {
+  format: ExportFormat;
+  rows: number;
+  bytes: number;
+  seconds: number;
+  rowsPerSecond: number;
+  /** The export's own CPU time, LanceDB's threads included. */
+  cpuSeconds: number;
+  rowsPerCpuSecond: number;
+  peakRssMiB: number;
 }
 
 export const CATALOG_BENCH_SECTIONS = ['export', 'retag', 'dupes'] as const;
@@ -83,12 +99,16 @@ export async function runCatalogBench(options: CatalogBenchOptions) {
     options.log(`building a store of ${rows} rows (dim ${options.dim})`);
     const { db, planted } = await buildStore(dir, rows, options);
 
-    let exportFigures;
+    let exportFigures: Partial<Record<ExportFormat, ExportFigures>> | undefined;
     if (sections.has('export')) {
-      options.log('export (jsonl, in a child process)');
-      const child = path.join(__dirname, 'catalog-export-child.ts');
-      exportFigures = JSON.parse(execFileSync(process.execPath, ['-r', 'tsx/cjs', child, db, path.join(dir, 'images.jsonl'), 'jsonl'], { encoding: 'utf8' }));
-      await fs.rm(path.join(dir, 'images.jsonl'), { force: true });
+      exportFigures = {};
+      for (const format of options.exportFormats ?? EXPORT_FORMATS) {
+        options.log(`export (${format}, in a child process)`);
+        const child = path.join(__dirname, 'catalog-export-child.ts');
+        const out = path.join(dir, `images.${format}`);
+        exportFigures[format] = JSON.parse(execFileSync(process.execPath, ['-r', 'tsx/cjs', child, db, out, format], { encoding: 'utf8' }));
+        await fs.rm(out, { force: true });
+      }
     }
 
     let retag;

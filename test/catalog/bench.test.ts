@@ -10,8 +10,11 @@ test('vista bench catalog runs end to end at a tiny size and reports every figur
     expect(resolveTaxonomy(benchTaxonomy(88)).flatMap((c) => c.labels)).toHaveLength(88);
     const result = await runCatalogBench({ rows: [300], dim: 16, shardRows: 150, labels: 80, workDir, log: () => undefined });
     const [figures] = result.results;
-    expect(figures.export).toMatchObject({ rows: 300 });
-    expect(figures.export.peakRssMiB).toBeGreaterThan(0);
+    for (const format of ['jsonl', 'csv', 'parquet'] as const) {
+      expect(figures.export![format]).toMatchObject({ format, rows: 300 });
+      expect(figures.export![format]!.peakRssMiB).toBeGreaterThan(0);
+      expect(figures.export![format]!.rowsPerCpuSecond).toBeGreaterThan(0);
+    }
     expect(figures.retag).toMatchObject({ rows: 300 });
     expect(figures.retag!.rowsPerCpuSecond).toBeGreaterThan(0);
     expect(figures.retag!.tagsPerRow).toBeGreaterThan(0);

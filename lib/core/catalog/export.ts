@@ -1,21 +1,25 @@
 /**
- * `vista export`: the images table as CSV or JSON Lines, streamed batch by batch so memory stays
- * flat whatever the catalog's size. The output feeds a metadata store next to the vector store
- * (docs/catalog.md shows Postgres COPY and DuckDB).
+ * `vista export`: the images table as Parquet, CSV or JSON Lines, streamed batch by batch so
+ * memory stays flat whatever the catalog's size. The output feeds a metadata store next to the
+ * vector store (docs/catalog.md shows Postgres COPY and DuckDB).
  *
- * Column encoding (both formats): strings and numbers as they are; timestamps as ISO 8601 UTC;
- * list columns (tags, tag_scores) as JSON arrays; the embedding, only on request, as a JSON array
- * of float32 values, which is also pgvector's text format ("[0.1,0.2,…]").
+ * Parquet keeps the Arrow types (lists as LIST columns, the timestamp as a timestamp, the
+ * embedding as a list of its stored float type). Text formats (text-encode.ts): strings and
+ * numbers as they are; timestamps as ISO 8601 UTC; list columns (tags, tag_scores) as JSON arrays;
+ * the embedding, only on request, as a JSON array of numbers, which is also pgvector's text format
+ * ("[0.1,0.2,…]").
  */
 import type * as lancedb from '@lancedb/lancedb';
-import { type DataType, type RecordBatch, Type, type Vector } from 'apache-arrow';
+import { Schema } from 'apache-arrow';
 import { ResultColumn as C } from '../pipeline/schema';
-import { embeddingFromArrow } from '../store/vectors';
-import { csvField, openOutputFile } from './output-file';
-import { columnNames, scanBatches } from './scan';
+import { ByteSink } from './byte-sink';
+import { openOutputFile, type OutputFile } from './output-file';
+import { parquetRowCount, writeParquet } from './parquet-writer';
+import { scanBatches } from './scan';
+import { batchEncoder, csvHeader, type TextFormat } from './text-encode';
 
-export type ExportFormat = 'csv' | 'jsonl';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'jsonl'];
+export type ExportFormat = 'parquet' | TextFormat;
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['parquet', 'csv', 'jsonl'];
 
 export interface ExportOptions {
   format: ExportFormat;
@@ -26,7 +30,10 @@ export interface ExportOptions {
   withEmbedding?: boolean;
   /** Only these columns, in this order. @default every column (but the embedding unless asked) */
   columns?: string[];
+  /** Rows per scanned batch. @default 8192 */
   batchRows?: number;
+  /** Parquet rows per row group at most. @default 65,536 */
+  rowGroupRows?: number;
   onProgress?: (rows: number) => void;
 }
 
@@ -37,73 +44,46 @@ export interface ExportReport {
   out: string;
 }
 
-type Cell = string | number | null | unknown[];
-
-/** A reader of one column's i-th value, as the value written out. */
-function cellReader(vector: Vector, name: string): (i: number) => Cell {
-  if (name === C.embedding) return (i) => Array.from(embeddingFromArrow(vector.get(i) as Vector));
-  const type = vector.type as DataType;
-  switch (type.typeId) {
-    case Type.Timestamp:
-    case Type.Date:
-      return (i) => {
-        const v = vector.get(i) as number | Date | null;
-        return v === null ? null : new Date(typeof v === 'number' ? v : v.getTime()).toISOString();
-      };
-    case Type.List:
-    case Type.FixedSizeList:
-      return (i) => {
-        const v = vector.get(i) as Vector | null;
-        return v === null ? null : Array.from(v.toArray() as ArrayLike<unknown>, (x) => (typeof x === 'bigint' ? Number(x) : x));
-      };
-    case Type.Int:
-      return (i) => {
-        const v = vector.get(i) as number | bigint | null;
-        return typeof v === 'bigint' ? Number(v) : v;
-      };
-    default:
-      return (i) => vector.get(i) as Cell;
-  }
-}
-
-function csvCell(value: Cell): string {
-  if (value === null) return '';
-  if (Array.isArray(value)) return csvField(JSON.stringify(value));
-  return typeof value === 'number' ? String(value) : csvField(value);
-}
-
-function encodeBatch(batch: RecordBatch, columns: string[], format: ExportFormat): string {
-  const readers = columns.map((name) => cellReader(batch.getChild(name)!, name));
-  let text = '';
-  for (let i = 0; i < batch.numRows; i++) {
-    if (format === 'jsonl') {
-      const row: Record<string, Cell> = {};
-      for (let c = 0; c < columns.length; c++) row[columns[c]] = readers[c](i);
-      text += `${JSON.stringify(row)}\n`;
-    } else {
-      let line = '';
-      for (let c = 0; c < columns.length; c++) line += (c ? ',' : '') + csvCell(readers[c](i));
-      text += `${line}\n`;
+async function writeText(table: lancedb.Table, options: ExportOptions & { format: TextFormat }, columns: string[], out: OutputFile): Promise<number> {
+  const sink = new ByteSink(out);
+  if (options.format === 'csv') csvHeader(columns, sink);
+  let rows = 0;
+  for await (const batch of scanBatches(table, { columns, where: options.where, batchRows: options.batchRows })) {
+    const encode = batchEncoder(batch, columns, options.format);
+    for (let next = 0; next < batch.numRows; ) {
+      next = encode(sink, next);
+      if (sink.full) await sink.flush();
     }
+    rows += batch.numRows;
+    options.onProgress?.(rows);
   }
-  return text;
+  await sink.flush();
+  return rows;
 }
 
 export async function exportImages(table: lancedb.Table, options: ExportOptions): Promise<ExportReport> {
-  const all = await columnNames(table);
+  const schema = await table.schema();
+  const all = schema.fields.map((f) => f.name);
   const columns = options.columns ?? all.filter((name) => name !== C.embedding || options.withEmbedding);
   const missing = columns.filter((c) => !all.includes(c));
   if (missing.length > 0) throw new Error(`no such column(s): ${missing.join(', ')}; the table has ${all.join(', ')}`);
+  if (!EXPORT_FORMATS.includes(options.format)) throw new Error(`unknown export format ${options.format}; use ${EXPORT_FORMATS.join(', ')}`);
   const out = await openOutputFile(options.out);
-  let rows = 0;
+  let rows: number;
   try {
-    if (options.format === 'csv') await out.write(`${columns.map(csvField).join(',')}\n`);
-    for await (const batch of scanBatches(table, { columns, where: options.where, batchRows: options.batchRows })) {
-      await out.write(encodeBatch(batch, columns, options.format));
-      rows += batch.numRows;
-      options.onProgress?.(rows);
+    if (options.format === 'parquet') {
+      const batches = scanBatches(table, { columns, where: options.where, batchRows: options.batchRows });
+      const selected = new Schema(columns.map((name) => schema.fields.find((f) => f.name === name)!));
+      const plainColumns = [C.imageId, C.sourceUri, C.seoFilename, C.contentSha256].filter((c) => columns.includes(c));
+      rows = await writeParquet(batches, selected, out, { rowGroupRows: options.rowGroupRows, plainColumns, onBatch: options.onProgress });
+      await out.commit(async (temp) => {
+        const written = await parquetRowCount(temp);
+        if (written !== rows) throw new Error(`the Parquet writer wrote ${written} rows of ${rows}`);
+      });
+    } else {
+      rows = await writeText(table, options as ExportOptions & { format: TextFormat }, columns, out);
+      await out.commit();
     }
-    await out.commit();
   } catch (err) {
     await out.abort();
     throw err;

@@ -7,11 +7,11 @@ import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 
 export interface OutputFile {
-  write(text: string): Promise<void>;
+  write(data: string | Uint8Array): Promise<void>;
   /** Bytes written so far. */
   readonly bytes: number;
-  /** Flushes, then renames into place. */
-  commit(): Promise<void>;
+  /** Flushes, then (once `verify` of the complete temporary file resolves) renames into place. */
+  commit(verify?: (tempPath: string) => Promise<void>): Promise<void>;
   /** Removes the partial file. */
   abort(): Promise<void>;
 }
@@ -23,15 +23,16 @@ export async function openOutputFile(target: string): Promise<OutputFile> {
   let bytes = 0;
   const closed = () => new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return {
-    async write(text) {
-      bytes += Buffer.byteLength(text);
-      if (!stream.write(text)) await once(stream, 'drain');
+    async write(data) {
+      bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      if (!stream.write(data)) await once(stream, 'drain');
     },
     get bytes() {
       return bytes;
     },
-    async commit() {
+    async commit(verify) {
       await closed();
+      await verify?.(temp);
       await fs.rename(temp, target);
     },
     async abort() {
