@@ -347,6 +347,7 @@ export class BackfillWorkflow extends Construct {
         runId: sfn.JsonPath.stringAt('$.runId'),
         workUri: sfn.JsonPath.stringAt('$.workUri'),
         dbUri: sfn.JsonPath.stringAt('$.dbUri'),
+        newTable: sfn.JsonPath.stringAt('$.newTable'),
       },
       maxConcurrency: props.loadConcurrency ?? 8,
       mapExecutionType: sfn.StateMachineType.STANDARD,
