@@ -43,3 +43,23 @@ export const ERROR_CODE_DIMENSION = 'ErrorCode';
  */
 export const BATCH_JOB_STATE_METRIC = 'BatchJobStateChanges';
 export const BATCH_JOB_STATUS_DIMENSION = 'Status';
+
+/**
+ * The job-queue watch's metrics (lambdas/queue-watch.ts, lib/core/backfill/queue-wait.ts), one
+ * record per queue every few minutes, dimension `JobQueue`: Batch publishes no queue metrics.
+ */
+export const QueueMetric = {
+  /** RUNNABLE jobs and array children (Count). */
+  RunnableJobs: 'BatchRunnableJobs',
+  /** STARTING and RUNNING jobs and array children (Count). */
+  RunningJobs: 'BatchRunningJobs',
+  /** Age of the longest-waiting RUNNABLE job (Seconds). */
+  OldestRunnableAge: 'BatchOldestRunnableAgeSeconds',
+  /** Seconds jobs have waited RUNNABLE with no job of the queue starting (Seconds): the stuck-queue alarm's metric. */
+  StalledSeconds: 'BatchQueueStalledSeconds',
+} as const;
+
+export type QueueMetric = (typeof QueueMetric)[keyof typeof QueueMetric];
+
+/** Dimension of the queue watch's metrics: the job queue's name. */
+export const JOB_QUEUE_DIMENSION = 'JobQueue';

@@ -221,6 +221,14 @@ export const infraConfigSchema = z
     alarmFailedJobs: int(5, 1, 100_000),
     /** Alarm when a backfill Lambda errors this many times within 15 minutes. @default 5 */
     alarmLambdaErrors: int(5, 1, 100_000),
+    /**
+     * Alarm when jobs of a Batch queue (the GPU workers', the index job's) have waited RUNNABLE
+     * this many minutes with no job of that queue starting: a G-instance quota of 0, Spot
+     * starvation, a compute environment that cannot launch. Measured every 5 minutes by the
+     * queue-watch Lambda (Batch publishes no queue metrics). A busy wave whose children wait their
+     * turn while others start does not count. @default 60
+     */
+    alarmQueueStalledMinutes: int(60, 10, 10_080),
     /** Create an SNS topic that every alarm notifies. @default false */
     alarmTopic: bool(false),
     /** Email subscribed to the alarm topic (implies alarmTopic). @default - none */

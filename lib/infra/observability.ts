@@ -18,12 +18,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { BATCH_JOB_STATE_METRIC, BATCH_JOB_STATUS_DIMENSION, ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric } from '../core/metrics-names';
+import { BATCH_JOB_STATE_METRIC, BATCH_JOB_STATUS_DIMENSION, ERROR_CODE_DIMENSION, JOB_QUEUE_DIMENSION, METRICS_NAMESPACE, QueueMetric, WorkerMetric } from '../core/metrics-names';
 import type { InfraConfig } from './config';
 
 export type ObservabilityConfig = Pick<
   InfraConfig,
-  'alarmFailureRatePercent' | 'alarmFailedJobs' | 'alarmLambdaErrors' | 'alarmTopic' | 'alarmEmail' | 'logRetentionDays'
+  'alarmFailureRatePercent' | 'alarmFailedJobs' | 'alarmLambdaErrors' | 'alarmQueueStalledMinutes' | 'alarmTopic' | 'alarmEmail' | 'logRetentionDays'
 >;
 
 export interface BackfillObservabilityProps {
@@ -32,6 +32,12 @@ export interface BackfillObservabilityProps {
   /** The backfill's functions by display name. */
   readonly functions: Record<string, lambda.IFunction>;
   readonly jobQueue: batch.IJobQueue;
+  /**
+   * Job queues the queue-watch Lambda measures (JobQueueWatch), by display name: each gets an
+   * alarm on jobs RUNNABLE with none starting for `alarmQueueStalledMinutes`, and a graph.
+   * @default - none
+   */
+  readonly watchedQueues?: Record<string, batch.IJobQueue>;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -126,6 +132,22 @@ export class BackfillObservability extends Construct {
       alarmDescription: 'A backfill execution failed or timed out: its output names the failed shards; report.json has the details.',
     });
 
+    const watched = Object.entries(props.watchedQueues ?? {});
+    const queueMetric = (name: QueueMetric, queue: batch.IJobQueue, label?: string) =>
+      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [JOB_QUEUE_DIMENSION]: queue.jobQueueName }, statistic: 'Maximum', period: FIVE_MINUTES, ...(label ? { label } : {}) });
+    for (const [name, queue] of watched) {
+      this.alarm(`QueueStalled${name[0].toUpperCase()}${name.slice(1)}`, {
+        // No label: a labelled metric would make the alarm a metric-math one.
+        metric: queueMetric(QueueMetric.StalledSeconds, queue),
+        threshold: config.alarmQueueStalledMinutes * 60,
+        evaluationPeriods: 1,
+        alarmDescription:
+          `Jobs of the ${name} job queue have waited RUNNABLE ${config.alarmQueueStalledMinutes}+ minutes with no job of the queue starting: ` +
+          'no instance can be launched (a G- or R-instance quota of 0, Spot capacity, subnets, the launch template). See the compute ' +
+          "environment's status reason and the Auto Scaling group's activity; `vista backfill status` shows the shards left.",
+      });
+    }
+
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: `${Stack.of(this).stackName}-backfill`,
       defaultInterval: Duration.hours(6),
@@ -164,6 +186,13 @@ export class BackfillObservability extends Construct {
       graph('Lambda duration p95', fns.map(([name, fn]) => fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p95', label: name }))),
       graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: FIVE_MINUTES, label: name }))),
     );
+    if (watched.length > 0) {
+      this.dashboard.addWidgets(
+        graph('Jobs RUNNABLE / running (queue watch)', watched.flatMap(([name, q]) => [queueMetric(QueueMetric.RunnableJobs, q, `${name} runnable`), queueMetric(QueueMetric.RunningJobs, q, `${name} running`)])),
+        graph('Oldest RUNNABLE job (s)', watched.map(([name, q]) => queueMetric(QueueMetric.OldestRunnableAge, q, name))),
+        graph('Waited with no job starting (s)', watched.map(([name, q]) => queueMetric(QueueMetric.StalledSeconds, q, name))),
+      );
+    }
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 3 }));
   }
 

@@ -285,11 +285,11 @@ describe('state machine', () => {
 });
 
 describe('functions', () => {
-  it('run Node 22 on x86_64 with active tracing and their own log group', () => {
+  it('run Node 22 on x86_64 with active tracing and their own log group (the four steps and the queue watch)', () => {
     const functions = Object.entries(resourcesOf('AWS::Lambda::Function'))
       .filter(([id]) => !id.startsWith('CustomVpcRestrictDefaultSG'))
       .map(([, fn]) => fn);
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['x86_64'], TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
@@ -325,7 +325,7 @@ describe('observability', () => {
   it('has a dashboard, alarms, and Batch job states from EventBridge as a metric', () => {
     synth.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     expect(Object.keys(resourcesOf('AWS::CloudWatch::Alarm')).map((id) => id.replace(/^Observability|[A-F0-9]{8}$/g, '')).sort()).toEqual(
-      ['ExecutionsFailed', 'FailedBatchJobs', 'ImageFailureRate', 'LambdaErrors'],
+      ['ExecutionsFailed', 'FailedBatchJobs', 'ImageFailureRate', 'LambdaErrors', 'QueueStalledGpu', 'QueueStalledIndexJob'],
     );
     synth.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({ source: ['aws.batch'], 'detail-type': ['Batch Job State Change'] }),
@@ -343,6 +343,34 @@ describe('observability', () => {
     expect(alarm.AlarmDescription).toMatch(/retried attempts and the array job itself are not counted/);
     const filter = Object.values(resourcesOf('AWS::Logs::MetricFilter')).find((f) => f.Properties.MetricTransformations[0].MetricName === 'BatchShardsFailed');
     expect(filter?.Properties.FilterPattern).toBe('{ ($.detail.status = "FAILED") && ($.detail.arrayProperties.index >= 0) }');
+  });
+
+  it('measures both job queues every 5 minutes and alarms on jobs RUNNABLE with none starting for alarmQueueStalledMinutes', () => {
+    const fnId = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([id]) => id.startsWith('QueueWatchFunction'))![0];
+    const fn = resourcesOf('AWS::Lambda::Function')[fnId].Properties;
+    const queueIds = ['ComputeQueue', 'IndexJobQueue'].map((prefix) => Object.keys(resourcesOf('AWS::Batch::JobQueue')).find((id) => id.startsWith(prefix))!);
+    // The queues' names (Ref of a JobQueue is its ARN; the name is taken from it) are what the Lambda lists and the metrics' dimension.
+    expect(JSON.stringify(fn.Environment.Variables.VISTA_WATCHED_JOB_QUEUES)).toContain(queueIds[0]);
+    expect(JSON.stringify(fn.Environment.Variables.VISTA_WATCHED_JOB_QUEUES)).toContain(queueIds[1]);
+    const rule = Object.values(resourcesOf('AWS::Events::Rule')).find((r) => JSON.stringify(r.Properties.Targets ?? []).includes(fnId))!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    const policies = Object.values(resourcesOf('AWS::IAM::Policy')).filter((p) => p.Properties.Roles.some((r: Json) => JSON.stringify(r).includes('QueueWatch')));
+    expect(JSON.stringify(policies)).toContain('batch:ListJobs');
+    for (const [name, queueId] of [['Gpu', queueIds[0]], ['IndexJob', queueIds[1]]]) {
+      const alarm = only('AWS::CloudWatch::Alarm', `ObservabilityQueueStalled${name}`).Properties;
+      expect(alarm).toMatchObject({ Namespace: 'Vista', MetricName: 'BatchQueueStalledSeconds', Statistic: 'Maximum', Period: 300, Threshold: 3600 });
+      expect(alarm.Dimensions).toHaveLength(1);
+      expect(alarm.Dimensions[0].Name).toBe('JobQueue');
+      expect(JSON.stringify(alarm.Dimensions[0].Value)).toContain(queueId);
+    }
+    const custom = synthBackfill({ alarmQueueStalledMinutes: 120, alarmTopic: true });
+    try {
+      const alarms = Object.entries(custom.template.findResources('AWS::CloudWatch::Alarm')).filter(([id]) => id.startsWith('ObservabilityQueueStalled'));
+      expect(alarms.map(([, a]) => a.Properties.Threshold)).toEqual([7200, 7200]);
+      for (const [, a] of alarms) expect(a.Properties.AlarmActions).toHaveLength(1);
+    } finally {
+      custom.cleanup();
+    }
   });
 });
 

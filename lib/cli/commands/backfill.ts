@@ -20,6 +20,7 @@ const options = {
   'wave-concurrency': { type: 'string' },
   'key-prefix': { type: 'string' },
   partitions: { type: 'string' },
+  'new-table': { type: 'boolean' },
   work: { type: 'string' },
   db: { type: 'string' },
   'shard-size': { type: 'string' },
@@ -50,6 +51,8 @@ export const command: CliCommand = {
     '  --workers N        worker processes at once (default: min(cores, shards))',
     '  --run-id ID        run id (default backfill-<time>-<random>); re-using one resumes that run',
     '  --attempts N       attempts per shard worker (default 1)',
+    '  --new-table        let this run\'s model replace the store\'s: its tables are dropped by the first load',
+    '                     (without it a store holding another model refuses the load: STORE_MODEL_MISMATCH, exit 2)',
     '  --json             JSON log lines even in a terminal',
     '',
     'Runs the same Step Functions definition as AWS (aws-local-stepfunctions), with the Lambda steps',
@@ -82,6 +85,7 @@ export const command: CliCommand = {
       waveConcurrency: countOpt(values, 'wave-concurrency'),
       keyPrefix: stringOpt(values, 'key-prefix'),
       partitions: countOpt(values, 'partitions'),
+      newTable: values['new-table'] === true,
       workUri: work,
       dbUri: db,
       shardSize: countOpt(values, 'shard-size', 1000),
@@ -105,6 +109,7 @@ export interface BackfillRunOptions {
   waveConcurrency?: number;
   keyPrefix?: string;
   partitions?: number;
+  newTable?: boolean;
   workUri: string;
   dbUri: string;
   shardSize?: number;

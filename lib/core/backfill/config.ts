@@ -13,6 +13,12 @@ import { MAX_BATCH_ARRAY_SIZE } from './layout';
 export const DEFAULT_SHARD_SIZE = 200_000;
 /** Waves at once: 3 × 10,000 children is far more than a queue's vCPUs run anyway. */
 export const DEFAULT_WAVE_CONCURRENCY = 3;
+/**
+ * Input files split, and partitions deduplicated, at once by the planning Distributed Maps of the
+ * state machine (`BackfillWorkflow`'s `planConcurrency` default; the stack keeps it), and what
+ * `npm run bench:plan` projects the 500M planning time with.
+ */
+export const DEFAULT_PLAN_CONCURRENCY = 100;
 
 export const BACKFILL_ENV = {
   defaultShardSize: 'VISTA_DEFAULT_SHARD_SIZE',

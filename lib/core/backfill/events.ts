@@ -32,6 +32,11 @@ export const executionInputSchema = z
     runId: z.string().min(1).optional(),
     /** Model folder for the workers; defaults to the shard step's configured default. */
     modelUri: z.string().min(1).optional(),
+    /**
+     * Let this run's model replace the store's: a store refuses another model's embeddings
+     * (STORE_MODEL_MISMATCH) unless asked; the first load then drops the tables. @default false
+     */
+    newTable: z.boolean().optional(),
   })
   .refine((i) => [i.manifestUri, i.inventoryUri, i.manifestPrefix].filter(Boolean).length === 1, {
     message: 'give exactly one of inventoryUri, manifestPrefix, manifestUri',
@@ -56,6 +61,8 @@ export const planningStateSchema = z.object({
   modelUri: z.string(),
   maxArraySize: z.number().int(),
   waveConcurrency: z.number().int(),
+  /** The execution input's newTable (always present: the Load map's item selector reads it). */
+  newTable: z.boolean().default(false),
   /** [0 … input files-1]: what the SplitInputs Map iterates over. */
   inputIndexes: z.array(z.number().int()),
   /** [0 … partitions-1] (empty for an inventory): what the DedupPartitions Map iterates over. */
@@ -97,6 +104,8 @@ export const runPlanSchema = z.object({
   maxArraySize: z.number().int(),
   /** Waves running at once (the Embed Map's MaxConcurrency). */
   waveConcurrency: z.number().int(),
+  /** Loads may replace the store's model (drops its tables once). */
+  newTable: z.boolean().default(false),
   /** [0 … shardCount-1]: what the load Map iterates over. */
   shardIndexes: z.array(z.number().int()),
   entries: z.number().int(),
@@ -112,6 +121,8 @@ export const loadEventSchema = z.object({
   workUri: z.string(),
   dbUri: z.string(),
   shardIndex: z.number().int().min(0),
+  /** Load even if the store holds another model's embeddings (its tables are dropped first). */
+  newTable: z.boolean().optional(),
   /** Present when the load of this shard failed after its retries: record it instead of loading. */
   error: stateErrorSchema.optional(),
 });

@@ -46,6 +46,7 @@ export async function loadShard(event: LoadEvent, store: BackfillStore): Promise
       dbUri: event.dbUri,
       shardResultsUri: layout.shardResultsUri(event.shardIndex),
       shardId: storeShardId(event.runId, event.shardIndex),
+      ...(event.newTable ? { newTable: true } : {}),
     });
     outcome = {
       ...base,

@@ -38,6 +38,8 @@ export interface LocalBackfillOptions {
   imageSuffixes?: string[];
   /** Partitions of the duplicate pass (manifests). @default from the inputs' size */
   partitions?: number;
+  /** Let this run's model replace the store's (drops its tables). @default false */
+  newTable?: boolean;
   workUri: string;
   dbUri: string;
   shardSize?: number;
@@ -121,6 +123,7 @@ export async function runLocalBackfill(options: LocalBackfillOptions): Promise<L
     ...(options.keyPrefix !== undefined ? { keyPrefix: options.keyPrefix } : {}),
     ...(options.imageSuffixes ? { imageSuffixes: options.imageSuffixes } : {}),
     ...(options.partitions ? { partitions: options.partitions } : {}),
+    ...(options.newTable ? { newTable: true } : {}),
   };
   logger.info('backfill started', { run_id: runId, ...input });
   const execution = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } }).run(input as never, {

@@ -39,6 +39,7 @@ export async function startPlan(event: ShardEvent, config: BackfillConfig): Prom
     modelUri: input.modelUri ?? config.defaultModelUri,
     maxArraySize: input.maxArraySize ?? config.maxArraySize,
     waveConcurrency: input.waveConcurrency ?? config.waveConcurrency,
+    newTable: input.newTable ?? false,
     inputIndexes: inputs.files.map((_, i) => i),
     partitionIndexes: Array.from({ length: inputs.partitions }, (_, p) => p),
   };
@@ -62,6 +63,7 @@ export async function finishRunPlan(state: PlanningState): Promise<{ plan: RunPl
     waves: planWaves(state.runId, summary.shardCount, state.maxArraySize),
     maxArraySize: state.maxArraySize,
     waveConcurrency: state.waveConcurrency,
+    newTable: state.newTable,
     shardIndexes: Array.from({ length: summary.shardCount }, (_, i) => i),
     entries: summary.entries,
   };

@@ -58,7 +58,8 @@ export interface PlanInputs {
 const EXAMPLES = 5;
 /** Buffered spill bytes of one split task before they are written out as a segment. */
 export const SPILL_FLUSH_BYTES = 32 * 1024 * 1024;
-const GZIP_EXPANSION = 5;
+/** Uncompressed bytes per gzip byte assumed when sizing the dedup partitions. */
+export const GZIP_EXPANSION = 5;
 
 export async function planInputs(workUri: string, runId: string, source: PlanSource, settings: PlanSettings): Promise<PlanInputs> {
   assertRunId(runId);

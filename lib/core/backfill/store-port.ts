@@ -6,7 +6,7 @@
  */
 import type { LoadShardOptions, LoadShardResult } from '../store/loader';
 
-export type LoadShardRequest = Pick<LoadShardOptions, 'dbUri' | 'shardResultsUri' | 'shardId'>;
+export type LoadShardRequest = Pick<LoadShardOptions, 'dbUri' | 'shardResultsUri' | 'shardId' | 'newTable'>;
 
 export interface BackfillStore {
   loadShardResults(request: LoadShardRequest): Promise<Pick<LoadShardResult, 'shardId' | 'loadedRows' | 'failedRows' | 'skipped' | 'partsRead'>>;

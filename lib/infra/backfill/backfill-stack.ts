@@ -17,6 +17,7 @@ import { VistaStorage } from '../storage';
 import { BackfillCompute } from './compute';
 import { BackfillFunctions } from './functions';
 import { IndexJobCompute } from './index-job';
+import { JobQueueWatch } from './queue-watch';
 import { RetagWorkflow } from '../retag/retag-workflow';
 import { BackfillWorkflow } from './workflow';
 
@@ -33,6 +34,8 @@ export class BackfillStack extends Stack {
   /** Re-tags the store from stored embeddings with a new taxonomy (docs/catalog.md). */
   readonly retag: RetagWorkflow;
   readonly workflow: BackfillWorkflow;
+  /** Measures how long the GPU and index queues' jobs wait RUNNABLE, for the stuck-queue alarms. */
+  readonly queueWatch: JobQueueWatch;
   readonly observability: BackfillObservability;
 
   constructor(scope: Construct, id: string, props: BackfillStackProps) {
@@ -93,11 +96,16 @@ export class BackfillStack extends Stack {
     });
     this.allowWorkflowWildcards();
 
+    this.queueWatch = new JobQueueWatch(this, 'QueueWatch', {
+      queues: [this.compute.jobQueue, this.indexJob.jobQueue],
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
     this.observability = new BackfillObservability(this, 'Observability', {
       config,
       stateMachine: this.workflow.stateMachine,
-      functions: this.functions.all,
+      functions: { ...this.functions.all, queueWatch: this.queueWatch.fn },
       jobQueue: this.compute.jobQueue,
+      watchedQueues: { gpu: this.compute.jobQueue, indexJob: this.indexJob.jobQueue },
     });
     // One budget for both stacks (it counts the Project tag, which the serving stack carries too).
     if (config.budgetMonthlyUsd > 0) new VistaBudget(this, 'Budget', { config, budgetName: `${this.stackName}-monthly`, tag: PROJECT_TAG });

@@ -19,6 +19,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BACKFILL_FAILED_ERROR, BackfillState, INDEX_JOB_COMMAND, INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import { PERMANENT_STEP_ERRORS } from '../../core/backfill/step-errors';
+import { DEFAULT_PLAN_CONCURRENCY } from '../../core/backfill/config';
 import { BATCH_ENV } from '../../core/pipeline/batch-job';
 
 export interface BackfillWorkflowProps {
@@ -255,7 +256,7 @@ export class BackfillWorkflow extends Construct {
     const map = new sfn.DistributedMap(this, id, {
       itemsPath,
       itemSelector: { ...item, runId: sfn.JsonPath.stringAt('$.runId'), workUri: sfn.JsonPath.stringAt('$.workUri') },
-      maxConcurrency: props.planConcurrency ?? 100,
+      maxConcurrency: props.planConcurrency ?? DEFAULT_PLAN_CONCURRENCY,
       mapExecutionType: sfn.StateMachineType.STANDARD,
       resultPath: sfn.JsonPath.DISCARD,
       label: taskId,
@@ -346,6 +347,7 @@ export class BackfillWorkflow extends Construct {
         runId: sfn.JsonPath.stringAt('$.runId'),
         workUri: sfn.JsonPath.stringAt('$.workUri'),
         dbUri: sfn.JsonPath.stringAt('$.dbUri'),
+        newTable: sfn.JsonPath.stringAt('$.newTable'),
       },
       maxConcurrency: props.loadConcurrency ?? 8,
       mapExecutionType: sfn.StateMachineType.STANDARD,
