@@ -58,7 +58,11 @@ function validity(values: readonly unknown[]): Uint8Array {
 /** A List<Utf8> column from one string array per row. */
 function utf8ListData(type: List<Utf8>, lists: readonly (readonly string[])[]): Data<List<Utf8>> {
   const offsets = listOffsets(lists);
-  return makeData({ type, length: lists.length, nullCount: 0, valueOffsets: offsets, child: utf8Data(lists.flat()) });
+  const items = new Array<string>(offsets[lists.length]);
+  lists.forEach((list, i) => {
+    for (let k = 0; k < list.length; k++) items[offsets[i] + k] = list[k];
+  });
+  return makeData({ type, length: lists.length, nullCount: 0, valueOffsets: offsets, child: utf8Data(items) });
 }
 
 /** A List<Float32> column from one number array per row (rounded to float32 as Float32Array.from does). */
