@@ -1,12 +1,14 @@
 import { loadClipModel } from '../../lib/core/model';
-import { loadClipModelInThread } from '../../lib/core/model/model-thread';
+import { loadClipModelInThread, type ThreadedClipModel } from '../../lib/core/model/model-thread';
+import { annotateEmbeddings } from '../../lib/core/pipeline/annotations';
+import { computeLabelBank, makeTagger, parseTaxonomy } from '../../lib/core/tags';
 import type { ClipModel } from '../../lib/core/types';
 import { TINY_MODEL_DIR } from '../support/models';
 
 const quiet = { logger: () => {} };
 
 describe('loadClipModelInThread', () => {
-  let threaded: ClipModel;
+  let threaded: ThreadedClipModel;
   let local: ClipModel;
   beforeAll(async () => {
     threaded = await loadClipModelInThread(TINY_MODEL_DIR, quiet);
@@ -29,6 +31,37 @@ describe('loadClipModelInThread', () => {
     const texts = ['an ocean view', 'a rooftop pool'];
     const [ta, tb] = [await threaded.embedTexts(texts), await local.embedTexts(texts)];
     ta.forEach((e, i) => e.forEach((v, j) => expect(v).toBeCloseTo(tb[i][j], 6)));
+  });
+
+  it('tags and names in the thread exactly as in process: same embeddings, tags, scores and names, in columns', async () => {
+    // Thresholds of 0 make every multi-label tag fire, so there are tags to compare.
+    const taxonomy = parseTaxonomy({
+      version: 1,
+      background: ['a photo of a hotel.'],
+      categories: [
+        { name: 'view', exclusive: false, threshold: 0, labels: [{ name: 'ocean-view' }, { name: 'city-view' }, { name: 'garden-view' }] },
+        { name: 'room', exclusive: true, threshold: 0, labels: [{ name: 'suite' }, { name: 'twin-room' }] },
+      ],
+    });
+    const bank = await computeLabelBank(local, taxonomy);
+    const annotator = await threaded.annotatorFor(bank, taxonomy);
+    const n = 3 * threaded.preprocess.cropSize ** 2;
+    const images = [1, 2, 3].map((k) => {
+      const slot = new Float32Array(new SharedArrayBuffer(n * 4));
+      slot.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i / (3 + k))));
+      return slot;
+    });
+    const naming = [
+      { imageId: 'a', format: 'jpeg' as const, hotelName: 'Grand Hôtel', city: 'Nice' },
+      { imageId: 'b', format: 'png' as const },
+      { imageId: 'c', format: 'webp' as const, city: 'Lisbon' },
+    ];
+    const got = await annotator.annotate(images, naming);
+    const packed = new Float32Array(3 * n);
+    images.forEach((im, i) => packed.set(im, i * n));
+    const expected = annotateEmbeddings(await local.embedImages(packed, 3), local.embedDim, naming, makeTagger(bank, taxonomy, local.logitScale));
+    expect(got.tags.length).toBeGreaterThanOrEqual(9);
+    expect({ ...got, embeddings: [...got.embeddings] }).toEqual({ ...expected, embeddings: [...expected.embeddings] });
   });
 
   it('serves concurrent requests in order without mixing results', async () => {

@@ -39,6 +39,7 @@ export interface DecodePool extends Decoder {
   decodeOwned(bytes: Buffer): Promise<DecodedImage>;
   /**
    * Fetch and decode in a thread: the main thread sends the URI and gets the reply, nothing more.
+   * Made for a shard's throughput: the reply may wait a few milliseconds to travel with others.
    * A failed fetch throws the source's typed error (FETCH_FAILED when untyped), a failed decode the
    * decoder's (CORRUPT_IMAGE when untyped).
    */
@@ -60,6 +61,9 @@ interface DecodeThread {
   pending: Map<number, Pending>;
   /** The AWS settings this thread was last sent. */
   env?: string;
+  /** Requests of this turn of the event loop, sent together at its end (with their transfers). */
+  outbox: DecodeRequest[];
+  transfers: ArrayBuffer[];
 }
 
 const awsEnv = () => JSON.stringify(AWS_ENV_KEYS.map((k) => process.env[k] ?? null));
@@ -112,9 +116,11 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
   };
 
   const spawn = (): DecodeThread => {
-    const thread: DecodeThread = { worker: new Worker(entry.file, { workerData: init, execArgv: entry.execArgv }), pending: new Map() };
+    const thread: DecodeThread = { worker: new Worker(entry.file, { workerData: init, execArgv: entry.execArgv }), pending: new Map(), outbox: [], transfers: [] };
     thread.worker.unref();
-    thread.worker.on('message', (reply: DecodeReply) => settle(thread, reply));
+    thread.worker.on('message', (replies: DecodeReply[]) => {
+      for (const reply of replies) settle(thread, reply);
+    });
     const died = (reason: string) => {
       // The images in flight there are lost with it: each becomes a failure row, and a new thread
       // takes the dead one's place so the shard goes on.
@@ -123,6 +129,8 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
         p.reject(new VistaError(ImageErrorCode.CORRUPT_IMAGE, `decode thread stopped while decoding this image: ${reason}`));
       }
       thread.pending.clear();
+      thread.outbox = [];
+      thread.transfers = [];
       const index = threads.indexOf(thread);
       if (!closed && index >= 0) threads[index] = spawn();
     };
@@ -132,24 +140,36 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
   };
   const threads: DecodeThread[] = Array.from({ length: threadCount }, spawn);
 
-  const send = async (what: { bytes: Uint8Array } | { uri: string }): Promise<DecodedImage> => {
+  const send = async (what: { bytes: Uint8Array } | { uri: string; gather: true }): Promise<DecodedImage> => {
     if (closed) throw new VistaError(ImageErrorCode.CORRUPT_IMAGE, 'decoder closed');
     const slot = await slots.acquire();
     const thread = leastBusy();
     const id = nextId++;
     const request: DecodeRequest = { id, slot, ...what };
-    if ('uri' in request) {
-      const env = awsEnv();
-      if (thread.env !== env) {
-        request.env = Object.fromEntries(AWS_ENV_KEYS.map((k) => [k, process.env[k]]));
-        thread.env = env;
-      }
-    }
     return new Promise<DecodedImage>((resolve, reject) => {
       thread.pending.set(id, { slot, resolve, reject });
       if (thread.pending.size === 1) thread.worker.ref();
-      thread.worker.postMessage(request, 'bytes' in what ? [what.bytes.buffer as ArrayBuffer] : []);
+      if ('bytes' in what) thread.transfers.push(what.bytes.buffer as ArrayBuffer);
+      if (thread.outbox.push(request) === 1) setImmediate(() => flush(thread));
     });
+  };
+  const flush = (thread: DecodeThread) => {
+    const [requests, transfers] = [thread.outbox, thread.transfers];
+    if (requests.length === 0) return; // the thread died meanwhile: its requests were failed
+    thread.outbox = [];
+    thread.transfers = [];
+    // The AWS settings are read once per message (reading process.env costs), and go along when
+    // they changed since this thread last saw them: before its first fetch, which the thread
+    // runs first.
+    const firstFetch = requests.find((r) => 'uri' in r);
+    if (firstFetch && 'uri' in firstFetch) {
+      const env = awsEnv();
+      if (thread.env !== env) {
+        firstFetch.env = Object.fromEntries(AWS_ENV_KEYS.map((k) => [k, process.env[k]]));
+        thread.env = env;
+      }
+    }
+    thread.worker.postMessage(requests, transfers);
   };
   const decode = (bytes: Buffer, owned: boolean): Promise<DecodedImage> => {
     // The bytes' memory moves to the thread (transfer, no copy) when it is the caller's to give
@@ -165,7 +185,7 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
     slots,
     decode: (bytes: Buffer) => decode(bytes, false),
     decodeOwned: (bytes: Buffer) => decode(bytes, true),
-    fetchAndDecode: (uri: string) => send({ uri }),
+    fetchAndDecode: (uri: string) => send({ uri, gather: true }),
     async close() {
       closed = true;
       await Promise.all(threads.map((t) => t.worker.terminate()));

@@ -14,11 +14,20 @@ export interface DecodeThreadInit {
 }
 
 /**
+ * Requests and replies travel in arrays: each side sends what gathered during one turn of its
+ * event loop as one message, since a message's fixed cost (not its size) is what the main thread
+ * pays per image.
+ *
  * Either the image's bytes (transferred) or its URI, which the thread then fetches itself. `env`
  * comes when the main thread's AWS settings changed since this thread last saw them (a thread's
  * process.env is a copy taken when it started).
  */
-export type DecodeRequest = { id: number; slot: number } & ({ bytes: Uint8Array } | { uri: string; env?: Record<string, string | undefined> });
+export type DecodeRequest = {
+  id: number;
+  slot: number;
+  /** The reply may wait a few milliseconds for others (throughput matters, not this image's latency). */
+  gather?: boolean;
+} & ({ bytes: Uint8Array } | { uri: string; env?: Record<string, string | undefined> });
 
 /** The settings the S3 client reads from the environment. */
 export const AWS_ENV_KEYS = [

@@ -37,14 +37,48 @@ async function bytesOf(request: DecodeRequest): Promise<Buffer> {
   return Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength);
 }
 
-port.on('message', (request: DecodeRequest) => {
+/*
+ * Replies leave in groups: one message per group is what the main thread pays for, not one per
+ * image. A reply that may wait (`request.gather`: a shard's throughput path) waits at most
+ * REPLY_GATHER_MS for others, and never when this thread has nothing else in flight (the last
+ * images of a shard, or a lone image); any other reply leaves at the end of this turn of the
+ * event loop with whatever is ready.
+ */
+const REPLY_GATHER_MS = 10;
+let outbox: DecodeReply[] = [];
+let inFlight = 0;
+let timer: NodeJS.Timeout | undefined;
+let immediate: NodeJS.Immediate | undefined;
+const reply = (r: DecodeReply, gather: boolean) => {
+  inFlight--;
+  outbox.push(r);
+  if (!gather || inFlight === 0) immediate ??= setImmediate(sendReplies);
+  else timer ??= setTimeout(sendReplies, REPLY_GATHER_MS);
+};
+const sendReplies = () => {
+  clearTimeout(timer);
+  clearImmediate(immediate);
+  timer = immediate = undefined;
+  if (outbox.length === 0) return;
+  const replies = outbox;
+  outbox = [];
+  port.postMessage(replies);
+};
+
+port.on('message', (requests: DecodeRequest[]) => {
+  for (const request of requests) handle(request);
+});
+
+function handle(request: DecodeRequest): void {
+  inFlight++;
+  const gather = request.gather === true;
   const target = new Float32Array(init.slots, request.slot * bytesPerSlot, init.valuesPerSlot);
   bytesOf(request).then(
     (bytes) =>
       decoder.decode(bytes, target).then(
-        ({ width, height, format, contentSha256 }) => port.postMessage({ id: request.id, ok: true, width, height, format, contentSha256 } satisfies DecodeReply),
-        (err: unknown) => port.postMessage({ id: request.id, ok: false, stage: 'decode', error: errorOf(err) } satisfies DecodeReply),
+        ({ width, height, format, contentSha256 }) => reply({ id: request.id, ok: true, width, height, format, contentSha256 }, gather),
+        (err: unknown) => reply({ id: request.id, ok: false, stage: 'decode', error: errorOf(err) }, gather),
       ),
-    (err: unknown) => port.postMessage({ id: request.id, ok: false, stage: 'fetch', error: errorOf(err) } satisfies DecodeReply),
+    (err: unknown) => reply({ id: request.id, ok: false, stage: 'fetch', error: errorOf(err) }, gather),
   );
-});
+}

@@ -4,7 +4,9 @@
  * main event loop free to start decodes and fetches while the model works.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ImageErrorCode, VistaError, isVistaErrorCode } from '../errors';
+import { ImageErrorCode, SystemErrorCode, VistaError, isVistaErrorCode } from '../errors';
+import { annotateEmbeddings, transferablesOf, type Tagger } from '../pipeline/annotations';
+import { makeTagger } from '../tags';
 import type { ClipModel } from '../types';
 import { loadClipModel } from './load-clip-model';
 import type { ThreadInit, ThreadMessage, ThreadRequest } from './model-thread-protocol';
@@ -35,12 +37,26 @@ function packImages(images: Float32Array[]): Float32Array {
   return out;
 }
 
+let tagger: Tagger | undefined;
+
 async function serve(model: ClipModel, request: ThreadRequest): Promise<void> {
   try {
     if (request.op === 'close') {
       await model.close();
       post({ kind: 'result', id: request.id });
       port.close();
+      return;
+    }
+    if (request.op === 'setTagger') {
+      tagger = makeTagger(request.bank, request.taxonomy, model.logitScale);
+      post({ kind: 'result', id: request.id });
+      return;
+    }
+    if (request.op === 'annotateImageList') {
+      if (!tagger) throw new VistaError(SystemErrorCode.TAXONOMY_INVALID, 'annotateImageList before setTagger');
+      const embeddings = await model.embedImages(packImages(request.images), request.images.length);
+      const annotated = annotateEmbeddings(embeddings, model.embedDim, request.naming, tagger);
+      post({ kind: 'result', id: request.id, annotated }, transferablesOf(annotated));
       return;
     }
     const embeddings =

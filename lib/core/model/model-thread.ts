@@ -10,12 +10,25 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ImageErrorCode, SystemErrorCode, VistaError, type VistaErrorCode } from '../errors';
+import type { AnnotatedBatch, ImageAnnotator } from '../pipeline/annotations';
+import type { LabelBank, Taxonomy } from '../tags';
 import type { ClipModel } from '../types';
 import type { ModelRuntimeOptions } from './load-clip-model';
 import type { ModelDescription, ThreadInit, ThreadMessage, ThreadRequest } from './model-thread-protocol';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-type Pending = { resolve: (e: Float32Array | undefined) => void; reject: (err: Error) => void };
+type Result = Extract<ThreadMessage, { kind: 'result' }>;
+type Pending = { resolve: (result: Result) => void; reject: (err: Error) => void };
+
+/** A model in its own thread, which can also tag and name the images it embeds there. */
+export interface ThreadedClipModel extends ClipModel {
+  /** Sends the tagger to the thread; the annotator then embeds, tags and names each batch there. */
+  annotatorFor(bank: LabelBank, taxonomy: Taxonomy): Promise<ImageAnnotator>;
+}
+
+export function isThreadedClipModel(model: ClipModel): model is ThreadedClipModel {
+  return typeof (model as Partial<ThreadedClipModel>).annotatorFor === 'function';
+}
 
 /** The worker script: compiled JS next to this file, or the TS source run through tsx. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -24,7 +37,7 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: path.join(__dirname, 'model-thread-worker.ts'), execArgv: ['--require', require.resolve('tsx/cjs')] };
 }
 
-export async function loadClipModelInThread(location: string, options: ModelRuntimeOptions = {}): Promise<ClipModel> {
+export async function loadClipModelInThread(location: string, options: ModelRuntimeOptions = {}): Promise<ThreadedClipModel> {
   const { logger, ...rest } = options;
   const entry = workerEntry();
   const worker = new Worker(entry.file, { workerData: { location, options: rest } satisfies ThreadInit, execArgv: entry.execArgv });
@@ -45,7 +58,7 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
         pending.delete(message.id);
         if (!p) return;
         if (message.error) p.reject(new VistaError((message.error.code as VistaErrorCode) ?? ImageErrorCode.MODEL_FAILED, message.error.message));
-        else p.resolve(message.embeddings);
+        else p.resolve(message);
       }
     };
     worker.on('message', onMessage);
@@ -60,14 +73,14 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
   });
 
   const call = (request: WithoutId<ThreadRequest>, transfer: ArrayBuffer[] = []) =>
-    new Promise<Float32Array | undefined>((resolve, reject) => {
+    new Promise<Result>((resolve, reject) => {
       if (dead) return reject(dead);
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.postMessage({ ...request, id } as ThreadRequest, transfer);
     });
-  const split = (packed: Float32Array | undefined, count: number) =>
-    Array.from({ length: count }, (_, i) => packed!.subarray(i * description.embedDim, (i + 1) * description.embedDim));
+  const split = ({ embeddings }: Result, count: number) =>
+    Array.from({ length: count }, (_, i) => embeddings!.subarray(i * description.embedDim, (i + 1) * description.embedDim));
 
   return {
     ...description,
@@ -81,6 +94,13 @@ export async function loadClipModelInThread(location: string, options: ModelRunt
     },
     async embedTexts(texts) {
       return split(await call({ op: 'embedTexts', texts }), texts.length);
+    },
+    async annotatorFor(bank, taxonomy) {
+      await call({ op: 'setTagger', bank, taxonomy });
+      return {
+        // Like embedImageList: shared memory crosses as is, other arrays are copied.
+        annotate: async (images, naming) => (await call({ op: 'annotateImageList', images: [...images], naming: [...naming] })).annotated as AnnotatedBatch,
+      };
     },
     async close() {
       if (dead) return;

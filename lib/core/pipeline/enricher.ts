@@ -1,22 +1,22 @@
 /**
  * Model → tagger / namer for one batch of decoded images. The same enricher serves the Batch
- * worker, the real-time path and the CLI. If the model fails on a batch, each image is retried
+ * worker, the real-time path and the CLI. With an annotator (a model thread), batches whose pixels
+ * sit in shared slots are embedded, tagged and named in that thread and come back in columns
+ * (annotations.ts); otherwise the same stage runs here. Either way this builds the rows. If the model fails on a batch, each image is retried
  * alone so one poisoned image costs one error row, not a batch. A model that is gone (its thread
  * died, the GPU was lost) is not the images' fault: that throws MODEL_UNAVAILABLE, which stops the
  * shard with a retryable exit instead of writing every remaining image off as failed.
  */
 import { ImageErrorCode, SystemErrorCode, VistaError, isVistaError, toVistaError } from '../errors';
 import { isShared } from '../decode/pixel-slots';
-import { seoFilename } from '../naming/seo';
 import type { ClipModel, DecodedImage, EnrichedImage, ImageFailure, ShardEntry } from '../types';
+import { annotateEmbeddings, type AnnotatedBatch, type ImageAnnotator, type NamingInput, type Tagger } from './annotations';
+
+export type { Tagger } from './annotations';
 
 export interface DecodedEntry {
   entry: ShardEntry;
   image: DecodedImage;
-}
-
-export interface Tagger {
-  tag(embedding: Float32Array): { tags: string[]; scores: number[] };
 }
 
 /** One outcome per input image, in input order. */
@@ -29,8 +29,9 @@ export interface Enricher {
   enrich(batch: DecodedEntry[]): Promise<EnrichOutcome[]>;
 }
 
-export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyId: string }): Enricher {
-  const { model, tagger, taxonomyId } = deps;
+export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyId: string; annotator?: ImageAnnotator }): Enricher {
+  const { model, tagger, taxonomyId, annotator } = deps;
+  const dim = model.embedDim;
   const pixelsPerImage = 3 * model.preprocess.cropSize * model.preprocess.cropSize;
 
   const embed = async (batch: DecodedEntry[]): Promise<Float32Array[]> => {
@@ -41,24 +42,30 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
     return model.embedImages(packed, batch.length);
   };
 
-  const toRow = (d: DecodedEntry, embedding: Float32Array, processedAt: Date): EnrichedImage => {
-    const { tags, scores } = tagger.tag(embedding);
+  const namingOf = ({ entry, image }: DecodedEntry): NamingInput => ({
+    imageId: entry.imageId,
+    format: image.format,
+    ...(entry.hotelName !== undefined ? { hotelName: entry.hotelName } : {}),
+    ...(entry.city !== undefined ? { city: entry.city } : {}),
+  });
+
+  const annotate = async (batch: DecodedEntry[]): Promise<AnnotatedBatch> => {
+    if (annotator && batch.every((d) => isShared(d.image.pixels))) return annotator.annotate(batch.map((d) => d.image.pixels), batch.map(namingOf));
+    return annotateEmbeddings(await embed(batch), dim, batch.map(namingOf), tagger);
+  };
+
+  const toRow = (d: DecodedEntry, a: AnnotatedBatch, i: number, processedAt: Date): EnrichedImage => {
+    const [from, to] = [a.tagOffsets[i], a.tagOffsets[i + 1]];
     return {
       imageId: d.entry.imageId,
       sourceUri: d.entry.uri,
       ...(d.entry.hotelId !== undefined ? { hotelId: d.entry.hotelId } : {}),
       ...(d.entry.hotelName !== undefined ? { hotelName: d.entry.hotelName } : {}),
       ...(d.entry.city !== undefined ? { city: d.entry.city } : {}),
-      seoFilename: seoFilename({
-        imageId: d.entry.imageId,
-        format: d.image.format,
-        hotelName: d.entry.hotelName,
-        city: d.entry.city,
-        tags,
-      }),
-      tags,
-      tagScores: scores,
-      embedding,
+      seoFilename: a.seoFilenames[i],
+      tags: a.tags.slice(from, to),
+      tagScores: numbers(a.scores, from, to),
+      embedding: a.embeddings.subarray(i * dim, (i + 1) * dim),
       width: d.image.width,
       height: d.image.height,
       format: d.image.format,
@@ -72,8 +79,8 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
   async function enrichBatch(batch: DecodedEntry[]): Promise<EnrichOutcome[]> {
     const processedAt = new Date();
     try {
-      const embeddings = await embed(batch);
-      return batch.map((d, i) => ({ ok: true as const, row: toRow(d, embeddings[i], processedAt) }));
+      const annotated = await annotate(batch);
+      return batch.map((d, i) => ({ ok: true as const, row: toRow(d, annotated, i, processedAt) }));
     } catch (batchErr) {
       if (isModelGone(batchErr)) throw batchErr;
       if (batch.length === 1) {
@@ -105,6 +112,12 @@ export function makeEnricher(deps: { model: ClipModel; tagger: Tagger; taxonomyI
       }
     },
   };
+}
+
+function numbers(values: Float64Array, from: number, to: number): number[] {
+  const out = new Array<number>(to - from);
+  for (let k = from; k < to; k++) out[k - from] = values[k];
+  return out;
 }
 
 /** The model itself is gone (not this batch's images): MODEL_UNAVAILABLE. */

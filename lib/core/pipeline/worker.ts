@@ -9,7 +9,7 @@ import { makeDecodePool } from '../decode/decode-pool';
 import type { Logger } from '../log';
 import { generateClipModel } from '../model/generate';
 import { loadClipModel } from '../model';
-import { loadClipModelInThread } from '../model/model-thread';
+import { isThreadedClipModel, loadClipModelInThread } from '../model/model-thread';
 import { joinUri, readJson } from '../io/location';
 import { makeImageSource } from '../io/source';
 import { getLabelBank, loadTaxonomy, makeTagger, taxonomyId } from '../tags';
@@ -69,7 +69,9 @@ async function assembleWorker(config: WorkerConfig, logger: Logger, modelUri: st
 
   const taxonomy = await loadTaxonomy(config.taxonomy);
   const bank = await getLabelBank(model, taxonomy, config.artifacts);
-  const enricher = makeEnricher({ model, tagger: makeTagger(bank, taxonomy, model.logitScale), taxonomyId: taxonomyId(taxonomy) });
+  // With a model thread, tagging and naming run there too (annotations.ts): the main thread only moves batches.
+  const annotator = isThreadedClipModel(model) ? await model.annotatorFor(bank, taxonomy) : undefined;
+  const enricher = makeEnricher({ model, tagger: makeTagger(bank, taxonomy, model.logitScale), taxonomyId: taxonomyId(taxonomy), annotator });
   const sourceConfig = {
     maxBytes: config.maxBytes,
     timeoutMs: config.fetchTimeoutMs,
