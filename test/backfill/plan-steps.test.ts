@@ -81,6 +81,40 @@ describe('planning a manifest', () => {
     expect(new Set(all).size).toBe(60);
   });
 
+  it('bounds a partition larger than planned by passes over its spill: the same entries, first occurrence kept', async () => {
+    const prefix = path.join(dir, 'manifests');
+    await fs.mkdir(prefix);
+    await fs.writeFile(path.join(prefix, 'a.txt'), uris(0, 40).join('\n'));
+    await fs.writeFile(path.join(prefix, 'b.txt'), [...uris(30, 60), ...uris(0, 5)].join('\n'));
+    const work = path.join(dir, 'work');
+    const inputs = await planInputs(work, 'r1', { kind: 'prefix', uri: prefix }, settings({ partitions: 1, shardSize: 1000 }));
+    for (let i = 0; i < inputs.files.length; i++) await splitInput(work, 'r1', i);
+    const outcome = await dedupPartition(work, 'r1', 0, { passSpillBytes: 1024 });
+
+    expect(outcome.spillBytes).toBeGreaterThan(4 * 1024);
+    expect(outcome.passes).toBe(Math.ceil(outcome.spillBytes! / 1024));
+    expect(outcome).toMatchObject({ entries: 60, duplicates: { count: 15 } });
+    // Every duplicate reported is a later copy: file b, never the first occurrence in file a.
+    expect(outcome.duplicates.examples.every((e) => e.file.endsWith('b.txt'))).toBe(true);
+    const summary = await finishPlan(work, 'r1');
+    const kept = (await shards(summary)).flat().map((e) => e.uri);
+    expect(kept.sort()).toEqual(uris(0, 60).sort());
+    expect(new Set(kept).size).toBe(60);
+  });
+
+  it('sizes partitions from the measured expansion of gzip manifests, not the assumed one', async () => {
+    const prefix = path.join(dir, 'manifests');
+    await fs.mkdir(prefix);
+    const text = uris(0, 20_000).map((uri) => JSON.stringify({ uri })).join('\n');
+    const gz = gzipSync(text);
+    await fs.writeFile(path.join(prefix, 'a.jsonl.gz'), gz);
+    const inputs = await planInputs(path.join(dir, 'work'), 'r1', { kind: 'prefix', uri: prefix }, settings({ partitionBytes: 64 * 1024 }));
+    const expansion = text.length / gz.length;
+    expect(expansion).toBeGreaterThan(5);
+    expect(inputs.gzipExpansion).toBeCloseTo(expansion, 0);
+    expect(inputs.partitions).toBe(Math.ceil((gz.length * inputs.gzipExpansion!) / (64 * 1024)));
+  });
+
   it('writes byte-identical shards again, and refuses to re-plan a run from other inputs', async () => {
     const manifest = path.join(dir, 'm.txt');
     await fs.writeFile(manifest, uris(0, 10).join('\n'));

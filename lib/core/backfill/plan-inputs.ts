@@ -17,7 +17,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { SystemErrorCode, VistaError } from '../errors';
 import { exists, joinUri, readText, toLocalPath } from '../io/location';
-import { getS3Client, isS3Uri, parseS3Uri } from '../io/s3';
+import { getS3Client, isS3Uri, objectSize, parseS3Uri } from '../io/s3';
 
 export type PlanSourceKind = 'inventory' | 'prefix' | 'manifest';
 
@@ -149,9 +149,8 @@ async function listManifestFiles(prefixUri: string): Promise<InputFile[]> {
 const isManifestName = (name: string) => name !== '' && !name.startsWith('_') && !name.startsWith('.') && !name.includes('.tmp-');
 
 async function sizeOf(uri: string): Promise<number> {
-  if (isS3Uri(uri)) return 0;
   try {
-    return (await fs.stat(toLocalPath(uri))).size;
+    return isS3Uri(uri) ? await objectSize(uri) : (await fs.stat(toLocalPath(uri))).size;
   } catch (err) {
     throw new VistaError(SystemErrorCode.CONFIG_INVALID, `cannot open manifest ${uri}: ${(err as Error).message}`, { cause: err });
   }

@@ -20,10 +20,11 @@
  * from other inputs or settings.
  */
 import { createHash } from 'node:crypto';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { SystemErrorCode, VistaError } from '../errors';
 import { imageIdFromUri } from '../image-id';
 import { mapWithConcurrency } from '../io/concurrency';
-import { exists, joinUri, listNames, readJson, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
+import { exists, joinUri, listFiles, listNames, openReadStream, readJson, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
 import { isInvalidEntry, parseShardLine } from '../pipeline/shard-reader';
 import { readManifestLines } from './manifest-lines';
 import { assertRunId, runLayout, SHARD_MANIFEST_FILE } from './layout';
@@ -53,20 +54,25 @@ export interface PlanInputs {
   filter: KeyFilter;
   inventoryColumns?: string[];
   files: InputFile[];
+  /** Manifests: the uncompressed bytes per gzip byte the partition count was sized with. */
+  gzipExpansion?: number;
 }
 
 const EXAMPLES = 5;
 /** Buffered spill bytes of one split task before they are written out as a segment. */
 export const SPILL_FLUSH_BYTES = 32 * 1024 * 1024;
-/** Uncompressed bytes per gzip byte assumed when sizing the dedup partitions. */
+/** Uncompressed bytes per gzip byte assumed when sizing the dedup partitions, unless a sample says otherwise. */
 export const GZIP_EXPANSION = 5;
+/** Compressed bytes read from the first gzip input to measure its expansion. */
+const GZIP_SAMPLE_BYTES = 1024 * 1024;
 
 export async function planInputs(workUri: string, runId: string, source: PlanSource, settings: PlanSettings): Promise<PlanInputs> {
   assertRunId(runId);
   const layout = planLayout(workUri, runId);
   const resolved = await resolveInputs(source);
   const dedup = source.kind !== 'inventory';
-  const bytes = resolved.files.reduce((sum, f) => sum + f.size * (/\.gz$/i.test(f.uri) ? GZIP_EXPANSION : 1), 0);
+  const expansion = dedup ? await gzipExpansionOf(resolved.files) : GZIP_EXPANSION;
+  const bytes = resolved.files.reduce((sum, f) => sum + f.size * (isGzip(f.uri) ? expansion : 1), 0);
   const partitions = dedup ? (settings.partitions ?? Math.min(10_000, Math.max(1, Math.ceil(bytes / settings.partitionBytes)))) : 0;
   const filter = source.kind === 'inventory' ? settings.filter : { keyPrefix: '', suffixes: [] };
   const identity = { source, dedup, partitions, shardSize: settings.shardSize, filter, files: resolved.files };
@@ -74,6 +80,7 @@ export async function planInputs(workUri: string, runId: string, source: PlanSou
     fingerprint: createHash('sha256').update(JSON.stringify(identity)).digest('hex'),
     ...identity,
     ...(resolved.inventoryColumns ? { inventoryColumns: resolved.inventoryColumns } : {}),
+    ...(dedup && resolved.files.some((f) => isGzip(f.uri)) ? { gzipExpansion: Math.round(expansion * 100) / 100 } : {}),
   };
   if (await exists(layout.inputsUri)) {
     const previous = await readJson<PlanInputs>(layout.inputsUri);
@@ -86,6 +93,38 @@ export async function planInputs(workUri: string, runId: string, source: PlanSou
   }
   await writeJsonAtomic(layout.inputsUri, inputs);
   return inputs;
+}
+
+const isGzip = (uri: string) => /\.gz$/i.test(uri);
+
+/**
+ * Uncompressed bytes per stored byte of the gzip inputs, from the first MiB of the first one (one
+ * short read): JSONL manifests compress ~10×, twice what GZIP_EXPANSION assumes, and partitions
+ * sized from the assumption held twice the ids planned. GZIP_EXPANSION when there is nothing to
+ * sample or the sample cannot be read (the split step then reports the file).
+ */
+async function gzipExpansionOf(files: InputFile[]): Promise<number> {
+  const file = files.find((f) => isGzip(f.uri) && f.size > 0);
+  if (!file) return GZIP_EXPANSION;
+  try {
+    const stream = await openReadStream(file.uri);
+    const chunks: Buffer[] = [];
+    let read = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        read += chunk.length;
+        if (read >= GZIP_SAMPLE_BYTES) break;
+      }
+    } finally {
+      stream.destroy();
+    }
+    const sample = Buffer.concat(chunks).subarray(0, GZIP_SAMPLE_BYTES);
+    const inflated = gunzipSync(sample, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    return sample.length > 0 && inflated.length > 0 ? Math.min(100, Math.max(1, inflated.length / sample.length)) : GZIP_EXPANSION;
+  } catch {
+    return GZIP_EXPANSION;
+  }
 }
 
 interface Examples<T> {
@@ -170,34 +209,58 @@ export interface DedupOutcome {
   entries: number;
   duplicates: Examples<DuplicateExample>;
   chunks: number[];
+  /** Bytes of the partition's spill, and the passes over it that kept the id set under the budget. */
+  spillBytes?: number;
+  passes?: number;
 }
 
-export async function dedupPartition(workUri: string, runId: string, partition: number): Promise<DedupOutcome> {
+/**
+ * Spill bytes one dedup pass may hold the ids of. An id costs ~0.5 byte of heap per spill byte
+ * (a 24-char id in a Set, ~80 bytes, per ~150-byte spill line), so 512 MiB of spill keeps the Set
+ * near 300 MiB: a partition larger than planned (a manifest that compresses better than
+ * GZIP_EXPANSION assumes, an S3 manifest of unknown size) takes more passes, never more memory.
+ */
+export const DEDUP_PASS_SPILL_BYTES = 512 * 1024 * 1024;
+
+export async function dedupPartition(
+  workUri: string,
+  runId: string,
+  partition: number,
+  options: { passSpillBytes?: number } = {},
+): Promise<DedupOutcome> {
   const layout = planLayout(workUri, runId);
   const marker = layout.dedupMarkerUri(partition);
   if (await exists(marker)) return readJson<DedupOutcome>(marker);
   const plan = await readJson<PlanInputs>(layout.inputsUri);
   if (!plan.dedup || partition >= plan.partitions) throw new VistaError(SystemErrorCode.REQUEST_INVALID, `run ${runId} has no partition ${partition}`);
 
-  const outcome: DedupOutcome = { partition, entries: 0, duplicates: { count: 0, examples: [] }, chunks: [] };
-  const seen = new Set<string>();
-  const chunker = makeChunker((i, lines) => writeAtomic(layout.chunkUri(layout.partitionGroup(partition), i), lines, NDJSON), plan.shardSize);
   const dir = layout.spillDirUri(partition);
   // Names sort by input, then segment: the first occurrence in input order wins, as in one manifest.
-  for (const name of await listNames(dir)) {
-    for await (const { text } of readManifestLines(joinUri(dir, name))) {
-      if (text === '') continue;
-      const spilled = parseSpillLine(text);
-      if (seen.has(spilled.imageId)) {
-        outcome.duplicates.count++;
-        if (outcome.duplicates.examples.length < EXAMPLES) {
-          outcome.duplicates.examples.push({ file: plan.files[spilled.input]?.uri ?? '', line: spilled.line, uri: spilled.uri, imageId: spilled.imageId });
+  const spill = await listFiles(dir);
+  const spillBytes = spill.reduce((sum, f) => sum + f.size, 0);
+  const passes = Math.max(1, Math.ceil(spillBytes / (options.passSpillBytes ?? DEDUP_PASS_SPILL_BYTES)));
+  const outcome: DedupOutcome = { partition, entries: 0, duplicates: { count: 0, examples: [] }, chunks: [], spillBytes, passes };
+  const chunker = makeChunker((i, lines) => writeAtomic(layout.chunkUri(layout.partitionGroup(partition), i), lines, NDJSON), plan.shardSize);
+  // Each pass keeps the ids of one hash slice: every copy of an id is in the same pass, so the
+  // first occurrence still wins, and the output order is fixed (pass, then spill order).
+  for (let pass = 0; pass < passes; pass++) {
+    const seen = new Set<string>();
+    for (const { name } of spill) {
+      for await (const { text } of readManifestLines(joinUri(dir, name))) {
+        if (text === '') continue;
+        const spilled = parseSpillLine(text);
+        if (passes > 1 && passOf(spilled.imageId, passes) !== pass) continue;
+        if (seen.has(spilled.imageId)) {
+          outcome.duplicates.count++;
+          if (outcome.duplicates.examples.length < EXAMPLES) {
+            outcome.duplicates.examples.push({ file: plan.files[spilled.input]?.uri ?? '', line: spilled.line, uri: spilled.uri, imageId: spilled.imageId });
+          }
+          continue;
         }
-        continue;
+        seen.add(ownCopy(spilled.imageId));
+        outcome.entries++;
+        await chunker.add(spilled.imageId, spilled.shardLine, spilled.line);
       }
-      seen.add(spilled.imageId);
-      outcome.entries++;
-      await chunker.add(spilled.imageId, spilled.shardLine, spilled.line);
     }
   }
   outcome.chunks = await chunker.finish();
@@ -308,6 +371,20 @@ function makeChunker(write: (index: number, body: string) => Promise<void>, shar
 /** Partition of an image id: the same id always lands in the same partition. */
 export function partitionOf(imageId: string, partitions: number): number {
   return createHash('sha1').update(imageId).digest().readUInt32BE(0) % partitions;
+}
+
+/** Pass of an image id within its partition: other hash bits than `partitionOf`, so a partition's ids spread evenly. */
+function passOf(imageId: string, passes: number): number {
+  return createHash('sha1').update(imageId).digest().readUInt32BE(4) % passes;
+}
+
+/**
+ * A copy of the string that owns its characters. An id sliced from a line is a view that keeps
+ * the line's whole read chunk (~64 KiB) alive: held in the Set, those views kept the entire spill
+ * text in memory (735 MiB at 2M ids, measured).
+ */
+function ownCopy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** Entries hashed to partitions, buffered up to SPILL_FLUSH_BYTES, then written as one segment per partition. */

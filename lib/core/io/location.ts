@@ -13,7 +13,7 @@ import {
   getObjectBytes,
   getObjectStream,
   isS3Uri,
-  listObjects,
+  listObjectSizes,
   objectExists,
   putObject,
 } from './s3';
@@ -83,21 +83,41 @@ export async function writeJsonAtomic(uri: string, value: unknown): Promise<void
  * `limit` bounds an S3 listing to its first keys (for a flat prefix: the first names).
  */
 export async function listNames(dirUri: string, limit = Infinity): Promise<string[]> {
-  if (isS3Uri(dirUri)) {
-    const prefix = dirUri.replace(/\/+$/, '') + '/';
-    const uris = await listObjects(prefix, undefined, limit);
-    return uris
-      .map((u) => u.slice(prefix.length))
-      .filter((name) => name !== '' && !name.includes('/'))
-      .sort();
-  }
+  if (isS3Uri(dirUri)) return (await listFiles(dirUri, limit)).map((f) => f.name);
+  return localFileNames(toLocalPath(dirUri), limit);
+}
+
+async function localFileNames(dir: string, limit: number): Promise<string[]> {
   try {
-    const entries = await fs.readdir(toLocalPath(dirUri), { withFileTypes: true });
+    const entries = await fs.readdir(dir, { withFileTypes: true });
     return entries.filter((e) => e.isFile() && !e.name.includes('.tmp-')).map((e) => e.name).sort().slice(0, limit);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** As `listNames`, with each file's size in bytes. */
+export async function listFiles(dirUri: string, limit = Infinity): Promise<{ name: string; size: number }[]> {
+  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  if (isS3Uri(dirUri)) {
+    const prefix = dirUri.replace(/\/+$/, '') + '/';
+    const objects = await listObjectSizes(prefix, undefined, limit);
+    return objects
+      .map((o) => ({ name: o.uri.slice(prefix.length), size: o.size }))
+      .filter(({ name }) => name !== '' && !name.includes('/'))
+      .sort(byName);
+  }
+  const dir = toLocalPath(dirUri);
+  const files = [];
+  for (const name of await localFileNames(dir, limit)) {
+    try {
+      files.push({ name, size: (await fs.stat(path.join(dir, name))).size });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed since the listing
+    }
+  }
+  return files;
 }
 
 export async function removeFiles(uris: string[]): Promise<void> {

@@ -164,16 +164,27 @@ export async function objectExists(uri: string, client = getS3Client()): Promise
 
 /** Every object under the prefix (paginated) as full s3:// URIs, in key order; only the first `limit` when given. */
 export async function listObjects(prefixUri: string, client = getS3Client(), limit = Infinity): Promise<string[]> {
+  return (await listObjectSizes(prefixUri, client, limit)).map((o) => o.uri);
+}
+
+/** As `listObjects`, with each object's size in bytes. */
+export async function listObjectSizes(prefixUri: string, client = getS3Client(), limit = Infinity): Promise<{ uri: string; size: number }[]> {
   const { bucket, key } = parseS3Uri(prefixUri);
-  const uris: string[] = [];
+  const objects: { uri: string; size: number }[] = [];
   let token: string | undefined;
   do {
-    const maxKeys = Number.isFinite(limit) ? Math.min(1000, limit - uris.length) : undefined;
+    const maxKeys = Number.isFinite(limit) ? Math.min(1000, limit - objects.length) : undefined;
     const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: maxKeys }));
-    for (const obj of page.Contents ?? []) if (obj.Key) uris.push(`s3://${bucket}/${obj.Key}`);
-    token = page.IsTruncated && uris.length < limit ? page.NextContinuationToken : undefined;
+    for (const obj of page.Contents ?? []) if (obj.Key) objects.push({ uri: `s3://${bucket}/${obj.Key}`, size: obj.Size ?? 0 });
+    token = page.IsTruncated && objects.length < limit ? page.NextContinuationToken : undefined;
   } while (token);
-  return uris.slice(0, limit);
+  return objects.slice(0, limit);
+}
+
+/** An object's size in bytes (HEAD). */
+export async function objectSize(uri: string, client = getS3Client()): Promise<number> {
+  const { bucket, key } = parseS3Uri(uri);
+  return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
 }
 
 /**
