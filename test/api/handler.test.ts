@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ApiDeps, type ApiHandler, type ApiResponse, makeApiHandler } from '../../lib/core/api/handler';
+import { SystemErrorCode, VistaError } from '../../lib/core/errors';
 import { type VistaStore, openStore } from '../../lib/core/store/connect';
 import { buildIndexes } from '../../lib/core/store/indexer';
 import { loadShardResults } from '../../lib/core/store/loader';
@@ -141,6 +142,22 @@ test('text search is hybrid: the vector ranking and full text over hotel name an
   const tagWords = (await textOnly({ method: 'POST', path: '/v1/search', body: { text: 'spa', k: 100 } })).body as Results;
   expect(tagWords.results.length).toBeGreaterThan(0);
   expect(tagWords.results.every((r) => r.tags.includes('spa'))).toBe(true);
+});
+
+test('a text tower that fails (endpoint down, another model) leaves the full-text ranking, logged; other errors still fail', async () => {
+  const logged: string[] = [];
+  const failing = (err: Error) =>
+    makeApiHandler({ ...handlerDeps(), textModel: () => Promise.resolve({ embedTexts: () => Promise.reject(err) }), log: (m, f) => m === 'text search without its vector half' && logged.push(String(f?.code)) });
+  const textOnly = makeApiHandler({ ...handlerDeps(), textModel: undefined });
+  const expected = results(await textOnly({ method: 'POST', path: '/v1/search', body: { text: 'zurich', k: 20 } })).results.map((r) => r.image_id);
+  expect(expected.length).toBeGreaterThan(0);
+  for (const code of [SystemErrorCode.MODEL_UNAVAILABLE, SystemErrorCode.STORE_MODEL_MISMATCH]) {
+    const answer = await failing(new VistaError(code, 'no'))({ method: 'POST', path: '/v1/search', body: { text: 'zurich', k: 20 } });
+    expect(answer.status).toBe(200);
+    expect(results(answer).results.map((r) => r.image_id)).toEqual(expected);
+  }
+  expect(logged).toEqual([SystemErrorCode.MODEL_UNAVAILABLE, SystemErrorCode.STORE_MODEL_MISMATCH]);
+  expect((await failing(new Error('bug'))({ method: 'POST', path: '/v1/search', body: { text: 'zurich' } })).status).toBe(500);
 });
 
 test('recommendations exclude the liked images and move with likes', async () => {

@@ -5,6 +5,7 @@
  */
 import { openApiDocument } from '../../lib/core/api/openapi';
 import { QUERY_API_ENV } from '../../lib/core/api/query-api-env';
+import { REALTIME_LAMBDA_ENV } from '../../lib/core/serving/serving-env';
 import { FUNCTION_ENV } from '../../lib/infra/vista-function';
 import { describeFindings, logicalId } from './support/synth';
 import { flatCrossStack as flat, synthVista, type SynthesizedApp } from './support/synth-vista';
@@ -126,7 +127,16 @@ describe('query function', () => {
     for (const s of statements().filter((s) => s.actions.includes('s3:ListBucket'))) expect(s.condition).toBeDefined();
     expect(statements().every((s) => s.effect === 'Allow')).toBe(true);
     const other = statements().flatMap((s) => s.actions).filter((a) => !a.startsWith('s3:') && !a.startsWith('logs:') && !a.startsWith('xray:'));
-    expect(other).toEqual([]);
+    expect(other).toEqual(['sagemaker:InvokeEndpoint']);
+  });
+
+  it('embeds search text on the serving stack\'s inference endpoint, and may invoke that endpoint only', () => {
+    const endpoint = resources('AWS::SageMaker::Endpoint')[id('AWS::SageMaker::Endpoint', 'Inference')].Properties as Json;
+    expect(fn().Environment.Variables[REALTIME_LAMBDA_ENV.endpointName]).toBe(endpoint.EndpointName);
+    const invoke = statements().filter((s) => s.actions.includes('sagemaker:InvokeEndpoint'));
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0].resources).toHaveLength(1);
+    expect(invoke[0].resources).toEqual([`<${id('AWS::SageMaker::Endpoint', 'Inference')}>`]); // Ref of an endpoint is its ARN
   });
 });
 

@@ -11,7 +11,9 @@ import { parseWorkerConfig } from '../../lib/core/pipeline/worker-config';
 import { type EnrichService, makeEnrichService } from '../../lib/core/serving/enrich-service';
 import { parseCustomAttributes } from '../../lib/core/serving/http-request';
 import { type InferenceServer, startInferenceServer } from '../../lib/core/serving/http-server';
-import type { EnrichResult } from '../../lib/core/serving/protocol';
+import type { EnrichResult, TextEmbedResult } from '../../lib/core/serving/protocol';
+import { httpInferenceClient } from '../../lib/core/serving/inference-client';
+import { remoteTextModel } from '../../lib/core/api/remote-text-model';
 import { writeFixtureImages, type FixtureImage } from '../support/fixtures';
 import { TINY_MODEL_DIR } from '../support/models';
 
@@ -26,7 +28,7 @@ beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-serve-'));
   fixtures = await writeFixtureImages(path.join(tmp, 'images'));
   worker = await createWorker(parseWorkerConfig({ model: TINY_MODEL_DIR, artifacts: path.join(tmp, 'artifacts') }), silentLogger);
-  service = makeEnrichService(worker, { maxSize: 8, maxWaitMs: 20, allowedUriPrefixes: [path.join(tmp, 'images') + path.sep] });
+  service = makeEnrichService({ ...pick(worker), textEncoder: worker.model }, { maxSize: 8, maxWaitMs: 20, allowedUriPrefixes: [path.join(tmp, 'images') + path.sep] });
   server = await startInferenceServer(service, { port: 0, host: '127.0.0.1', maxBodyBytes: 2 * 1024 * 1024, maxInFlight: 64 });
 });
 
@@ -36,6 +38,7 @@ afterAll(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
+const pick = (w: Worker) => ({ source: w.source, decoder: w.decoder, enricher: w.enricher });
 const fixture = (name: string) => fixtures.find((f) => f.name === name)!;
 const post = (body: string | Buffer, contentType: string, query = '', headers: Record<string, string> = {}) =>
   fetch(`${server.url}/invocations${query}`, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
@@ -143,4 +146,38 @@ test('concurrent requests share model batches', async () => {
 
 test('custom attributes parse key=value pairs with URL-encoded values and skip malformed ones', () => {
   expect(parseCustomAttributes('image_id=a%2Fb; city=S%C3%A3o%20Paulo;broken;x=%E0%A4%A')).toEqual({ image_id: 'a/b', city: 'São Paulo' });
+});
+
+describe('text requests (the query API\'s hybrid search embeds its text here)', () => {
+  test('{"text"} answers the text tower\'s unit-length embedding and the model id, as the model gives it', async () => {
+    const res = await post(JSON.stringify({ text: 'rooftop pool at night' }), 'application/json');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as TextEmbedResult;
+    expect(body.model_id).toBe(worker.model.id);
+    const [direct] = await worker.model.embedTexts(['rooftop pool at night']);
+    expect(body.embedding).toHaveLength(worker.model.embedDim);
+    body.embedding.forEach((v, i) => expect(v).toBeCloseTo(direct[i], 5));
+  });
+
+  test('an empty text, a huge one, or text mixed with image fields is refused with 400', async () => {
+    for (const bad of [{ text: '  ' }, { text: 'x'.repeat(1001) }, { text: 'pool', uri: fixture('alpha.png').path }, { text: 42 }]) {
+      const res = await post(JSON.stringify(bad), 'application/json');
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('REQUEST_INVALID');
+    }
+  });
+
+  test('a server without a text tower refuses text with 400, naming why', async () => {
+    const imagesOnly = makeEnrichService(pick(worker));
+    await expect(imagesOnly.embedText({ text: 'pool' })).rejects.toMatchObject({ code: 'REQUEST_INVALID', message: expect.stringMatching(/no text tower/) });
+  });
+
+  test('the query API\'s remote text model: vectors from the endpoint, refused when the store holds another model', async () => {
+    const client = httpInferenceClient(server.url);
+    const [vector] = await remoteTextModel(client, { storeModelId: worker.model.id }).embedTexts(['ocean view']);
+    const [direct] = await worker.model.embedTexts(['ocean view']);
+    expect(Array.from(vector).map((v) => v.toFixed(5))).toEqual(Array.from(direct).map((v) => v.toFixed(5)));
+    await expect(remoteTextModel(client, { storeModelId: 'vit-b-32@other' }).embedTexts(['ocean view'])).rejects.toMatchObject({ code: 'STORE_MODEL_MISMATCH' });
+    await expect(remoteTextModel(httpInferenceClient('http://127.0.0.1:1')).embedTexts(['ocean view'])).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
 });

@@ -68,7 +68,8 @@ export const command: CliCommand = {
     const worker = await createWorker(config, logger);
     let server: Awaited<ReturnType<typeof startInferenceServer>>;
     try {
-      const service = makeEnrichService(worker, { ...batching, allowedUriPrefixes });
+      // The text tower too: the query API embeds search text here (docs/api.md, "Text embedding").
+      const service = makeEnrichService({ source: worker.source, decoder: worker.decoder, enricher: worker.enricher, textEncoder: worker.model }, { ...batching, allowedUriPrefixes });
       server = await startInferenceServer(service, { ...listen, logger }).catch((err: unknown) => {
         throw listenError(err, listen.port, listen.host);
       });

@@ -56,8 +56,12 @@ export interface TaxonomyView {
 export interface ApiDeps {
   store: VistaStore;
   taxonomy: TaxonomyView;
-  /** The text tower, loaded on first use; absent: text search is full-text only. */
-  textModel?: () => Promise<ClipModel>;
+  /**
+   * The text tower (in process, or the inference endpoint's: remote-text-model.ts), loaded on
+   * first use; absent: text search is full-text only. When it fails with MODEL_UNAVAILABLE or
+   * STORE_MODEL_MISMATCH, the answer is the full-text ranking alone and the reason is logged.
+   */
+  textModel?: () => Promise<Pick<ClipModel, 'embedTexts'>>;
   thumbnails: Thumbnails;
   /** How long tag counts are reused, in ms. @default 300_000 */
   tagCountsTtlMs?: number;
@@ -208,8 +212,15 @@ export function makeApiHandler(deps: ApiDeps): ApiHandler {
   }
 
   async function vectorRankingFor(text: string, depth: number, options: SearchOptions): Promise<SearchResult[]> {
-    const model = await deps.textModel!();
-    const [vector] = await model.embedTexts([text]);
+    let vector: Float32Array;
+    try {
+      const model = await deps.textModel!();
+      [vector] = await model.embedTexts([text]);
+    } catch (err) {
+      if (!isVistaError(err) || (err.code !== SystemErrorCode.MODEL_UNAVAILABLE && err.code !== SystemErrorCode.STORE_MODEL_MISMATCH)) throw err;
+      deps.log?.('text search without its vector half', { code: err.code, reason: err.message });
+      return [];
+    }
     return (await searchByVector(store, vector, { ...options, k: depth })).results;
   }
 

@@ -7,16 +7,20 @@ import { SystemErrorCode, VistaError, type VistaErrorCode } from '../errors';
 import { imageIdFromUri } from '../image-id';
 import { isModelGone, type DecodedEntry, type Enricher, type EnrichOutcome } from '../pipeline/enricher';
 import type { ImageDecoder, ImageFetcher } from '../pipeline/run-shard';
-import type { ShardEntry } from '../types';
+import type { ClipModel, ShardEntry } from '../types';
 import { makeMicroBatcher, type MicroBatcherOptions } from './micro-batcher';
-import { type EnrichRequest, type EnrichResult, toEnrichResult } from './protocol';
+import { type EnrichRequest, type EnrichResult, type TextEmbedRequest, type TextEmbedResult, toEnrichResult } from './protocol';
 import { makeUriAllowList, redactFetchError } from './uri-allow-list';
 
 export interface EnrichServiceDeps {
   source: ImageFetcher;
   decoder: ImageDecoder;
   enricher: Enricher;
+  /** The model's text tower, for text requests (the query API's hybrid search); absent: they are refused. */
+  textEncoder?: TextEncoder;
 }
+
+export type TextEncoder = Pick<ClipModel, 'id' | 'embedTexts'>;
 
 export interface EnrichServiceOptions extends MicroBatcherOptions {
   /**
@@ -30,6 +34,8 @@ export interface EnrichServiceOptions extends MicroBatcherOptions {
 export interface EnrichService {
   /** Throws VistaError: REQUEST_INVALID, an image's own code, or MODEL_UNAVAILABLE. */
   enrich(request: EnrichRequest): Promise<EnrichResult>;
+  /** A text's embedding by the same model, micro-batched like images. Throws REQUEST_INVALID without a text tower. */
+  embedText(request: TextEmbedRequest): Promise<TextEmbedResult>;
   /** Not ok once the model is gone: every request would fail until the process is replaced. */
   health(): { ok: true } | { ok: false; reason: string };
   readonly stats: { requests: number; batches: number };
@@ -49,6 +55,14 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
     }
   });
 
+  const encoder = deps.textEncoder;
+  const textBatcher = encoder
+    ? makeMicroBatcher<string, Float32Array>(options, async (texts) => {
+        stats.batches++;
+        return encoder.embedTexts(texts);
+      })
+    : undefined;
+
   const bytesOf = async (request: EnrichRequest): Promise<Buffer> => {
     if (request.image_bytes !== undefined) return request.image_bytes;
     if (request.image_base64 !== undefined) return decodeBase64(request.image_base64);
@@ -64,6 +78,12 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
   return {
     stats,
     health: () => (modelGone === undefined ? { ok: true } : { ok: false, reason: modelGone }),
+    async embedText(request) {
+      stats.requests++;
+      if (!textBatcher || !encoder) throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'this server embeds images only (no text tower loaded)');
+      const embedding = await textBatcher.submit(request.text);
+      return { model_id: encoder.id, embedding: Array.from(embedding) };
+    },
     async enrich(request) {
       stats.requests++;
       const image = await deps.decoder.decode(await bytesOf(request));

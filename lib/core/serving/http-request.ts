@@ -4,7 +4,7 @@
  * the same things and refuse the rest with the same REQUEST_INVALID messages.
  */
 import { SystemErrorCode, VistaError } from '../errors';
-import { type EnrichRequest, enrichRequestSchema, imageMetadataSchema } from './protocol';
+import { type EnrichRequest, enrichRequestSchema, imageMetadataSchema, type TextEmbedRequest, textEmbedRequestSchema } from './protocol';
 
 const METADATA_KEYS = ['image_id', 'hotel_id', 'hotel_name', 'city'] as const;
 
@@ -17,15 +17,43 @@ export interface HttpEnrichInput {
   customAttributes?: string | string[];
 }
 
+/** What the inference server is asked: an image to enrich, or a text to embed (JSON `{"text": …}`). */
+export type Invocation = { kind: 'enrich'; request: EnrichRequest } | { kind: 'text'; request: TextEmbedRequest };
+
+export function invocationFromHttp(input: HttpEnrichInput): Invocation {
+  if (mediaType(input.contentType) === 'application/json') {
+    const body = parseJsonBody(input.body);
+    if (body !== null && typeof body === 'object' && 'text' in body) {
+      const parsed = textEmbedRequestSchema.safeParse(body);
+      if (!parsed.success) throw invalid(parsed.error.issues);
+      return { kind: 'text', request: parsed.data };
+    }
+    return { kind: 'enrich', request: validEnrichRequest(body) };
+  }
+  return { kind: 'enrich', request: enrichRequestFromHttp(input) };
+}
+
+const mediaType = (contentType: string | undefined) => (contentType ?? '').split(';')[0].trim().toLowerCase();
+
+function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'body is not valid JSON');
+  }
+}
+
+function validEnrichRequest(request: unknown): EnrichRequest {
+  const parsed = enrichRequestSchema.safeParse(request);
+  if (!parsed.success) throw invalid(parsed.error.issues);
+  return parsed.data;
+}
+
 export function enrichRequestFromHttp(input: HttpEnrichInput): EnrichRequest {
-  const type = (input.contentType ?? '').split(';')[0].trim().toLowerCase();
+  const type = mediaType(input.contentType);
   let request: unknown;
   if (type === 'application/json') {
-    try {
-      request = JSON.parse(input.body.toString('utf8'));
-    } catch {
-      throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'body is not valid JSON');
-    }
+    request = parseJsonBody(input.body);
   } else if (type.startsWith('image/') || type === 'application/octet-stream') {
     const attributes = parseCustomAttributes(input.customAttributes);
     const metadata: Record<string, string> = {};
@@ -40,9 +68,7 @@ export function enrichRequestFromHttp(input: HttpEnrichInput): EnrichRequest {
   } else {
     throw new VistaError(SystemErrorCode.REQUEST_INVALID, `unsupported content-type "${type}": send application/json or the image bytes (image/*)`);
   }
-  const parsed = enrichRequestSchema.safeParse(request);
-  if (!parsed.success) throw invalid(parsed.error.issues);
-  return parsed.data;
+  return validEnrichRequest(request);
 }
 
 function invalid(issues: { path: PropertyKey[]; message: string }[]): VistaError {

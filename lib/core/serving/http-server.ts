@@ -6,7 +6,9 @@
  * POST /invocations accepts
  *   - application/json: the EnrichRequest (image_base64 or uri, plus optional metadata);
  *   - image/* or application/octet-stream: the image bytes, metadata in the query string or in
- *     SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header (`image_id=…;hotel_name=…`).
+ *     SageMaker's `X-Amzn-SageMaker-Custom-Attributes` header (`image_id=…;hotel_name=…`);
+ *   - application/json `{"text": "…"}`: a text for the text tower (the query API's text search),
+ *     answered `{model_id, embedding}`.
  * and answers 200 with an EnrichResult, or a status and {error: {code, message}} from errorAnswer.
  *
  * Hostile clients: headers must arrive within `headersTimeoutMs`, a body within `bodyTimeoutMs`
@@ -23,7 +25,7 @@ import { SystemErrorCode, VistaError } from '../errors';
 import type { Logger } from '../log';
 import { type ByteBudget, makeByteBudget } from './byte-budget';
 import type { EnrichService } from './enrich-service';
-import { enrichRequestFromHttp } from './http-request';
+import { invocationFromHttp } from './http-request';
 import { type EnrichErrorBody, errorAnswer } from './protocol';
 
 export interface InferenceServerOptions {
@@ -183,15 +185,15 @@ export async function startInferenceServer(service: EnrichService, options: Infe
     const late = (outcome: string, err?: unknown) => {
       if (answered) options.logger?.warn('work ended after its deadline answer', { outcome, ms: Math.round(performance.now() - started), ...(err ? { error: String(err) } : {}) });
     };
-    (async () =>
-      service.enrich(
-        enrichRequestFromHttp({
-          contentType: req.headers['content-type'],
-          body,
-          query: Object.fromEntries(url.searchParams),
-          customAttributes: req.headers['x-amzn-sagemaker-custom-attributes'],
-        }),
-      ))()
+    (async () => {
+      const invocation = invocationFromHttp({
+        contentType: req.headers['content-type'],
+        body,
+        query: Object.fromEntries(url.searchParams),
+        customAttributes: req.headers['x-amzn-sagemaker-custom-attributes'],
+      });
+      return invocation.kind === 'text' ? service.embedText(invocation.request) : service.enrich(invocation.request);
+    })()
       .then((result) => {
         late('ok');
         answerOnce(() => reply(200, result));

@@ -6,7 +6,7 @@
  */
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SystemErrorCode, VistaError } from '../errors';
-import { type EnrichErrorBody, type EnrichRequest, type EnrichResult, toWireRequest } from './protocol';
+import { type EnrichErrorBody, type EnrichRequest, type EnrichResult, type TextEmbedResult, textEmbedResultSchema, toWireRequest } from './protocol';
 import { REALTIME_LAMBDA_ENV } from './serving-env';
 
 export interface InferenceResponse {
@@ -23,6 +23,11 @@ export interface InferenceClient {
   enrich(request: EnrichRequest, options?: InferenceCallOptions): Promise<InferenceResponse>;
 }
 
+export interface TextInferenceClient {
+  /** The server's answer to a text request (`{"text": …}`): `{model_id, embedding}` on 200. */
+  embedText(text: string, options?: InferenceCallOptions): Promise<{ status: number; body: TextEmbedResult | EnrichErrorBody }>;
+}
+
 /** SageMaker lets a real-time invocation run 60 s. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -37,48 +42,80 @@ function parseBody(text: string, status: number): InferenceResponse['body'] {
   }
 }
 
-export function httpInferenceClient(baseUrl: string): InferenceClient {
-  const url = new URL('/invocations', baseUrl).toString();
+type Answer = { status: number; body: never };
+
+/** One JSON invocation; either client answers the server's status and parsed body. */
+type Invoke = (json: string, options: InferenceCallOptions) => Promise<{ status: number; body: unknown }>;
+
+function clientOver(invoke: Invoke): InferenceClient & TextInferenceClient {
   return {
-    async enrich(request, options = {}) {
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(toWireRequest(request)),
-          signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-        });
-      } catch (err) {
-        throw unavailable(`at ${baseUrl} unreachable`, err);
-      }
-      return { status: res.status, body: parseBody(await res.text(), res.status) };
-    },
+    enrich: async (request, options = {}) => (await invoke(JSON.stringify(toWireRequest(request)), options)) as Answer,
+    embedText: async (text, options = {}) => (await invoke(JSON.stringify({ text }), options)) as Answer,
   };
 }
 
-export function sagemakerInferenceClient(endpointName: string, client: Pick<SageMakerRuntimeClient, 'send'> = new SageMakerRuntimeClient({})): InferenceClient {
-  return {
-    async enrich(request, options = {}) {
-      try {
-        const out = await client.send(
-          new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: JSON.stringify(toWireRequest(request)) }),
-          { abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) },
-        );
-        return { status: 200, body: parseBody(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), 200) };
-      } catch (err) {
-        // The container answered with an error status: SageMaker passes it on as a ModelError.
-        if (err instanceof ModelError && err.OriginalStatusCode) {
-          return { status: err.OriginalStatusCode, body: parseBody(err.OriginalMessage ?? '', err.OriginalStatusCode) };
-        }
-        throw unavailable(endpointName, err);
+export function httpInferenceClient(baseUrl: string): InferenceClient & TextInferenceClient {
+  const url = new URL('/invocations', baseUrl).toString();
+  return clientOver(async (json, options) => {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: json,
+        signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw unavailable(`at ${baseUrl} unreachable`, err);
+    }
+    return { status: res.status, body: parseBody(await res.text(), res.status) };
+  });
+}
+
+export function sagemakerInferenceClient(endpointName: string, client: Pick<SageMakerRuntimeClient, 'send'> = new SageMakerRuntimeClient({})): InferenceClient & TextInferenceClient {
+  return clientOver(async (json, options) => {
+    try {
+      const out = await client.send(
+        new InvokeEndpointCommand({ EndpointName: endpointName, ContentType: 'application/json', Accept: 'application/json', Body: json }),
+        { abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) },
+      );
+      return { status: 200, body: parseBody(Buffer.from(out.Body ?? new Uint8Array()).toString('utf8'), 200) };
+    } catch (err) {
+      // The container answered with an error status: SageMaker passes it on as a ModelError.
+      if (err instanceof ModelError && err.OriginalStatusCode) {
+        return { status: err.OriginalStatusCode, body: parseBody(err.OriginalMessage ?? '', err.OriginalStatusCode) };
       }
+      throw unavailable(endpointName, err);
+    }
+  });
+}
+
+/**
+ * The endpoint's text tower as the query API's `textModel`: one invocation per text. An error
+ * answer becomes MODEL_UNAVAILABLE (the API then answers full text alone, see handler.ts).
+ */
+export function endpointTextEncoder(client: TextInferenceClient, options: InferenceCallOptions = {}): { readonly id: string; embedTexts(texts: string[]): Promise<Float32Array[]> } {
+  let modelId = 'endpoint (not asked yet)';
+  const embedOne = async (text: string) => {
+    const answer = await client.embedText(text, options);
+    const parsed = textEmbedResultSchema.safeParse(answer.body);
+    if (answer.status !== 200 || !parsed.success) {
+      const error = (answer.body as EnrichErrorBody).error;
+      throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `inference endpoint did not embed the text: ${answer.status} ${error?.code ?? ''} ${error?.message ?? 'unexpected answer'}`.trim());
+    }
+    modelId = parsed.data.model_id;
+    return Float32Array.from(parsed.data.embedding);
+  };
+  return {
+    get id() {
+      return modelId;
     },
+    embedTexts: (texts) => Promise.all(texts.map(embedOne)),
   };
 }
 
 /** The client the Lambdas' environment names (REALTIME_LAMBDA_ENV). */
-export function inferenceClientFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceClient {
+export function inferenceClientFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceClient & TextInferenceClient {
   const endpoint = env[REALTIME_LAMBDA_ENV.endpointName];
   if (endpoint) return sagemakerInferenceClient(endpoint);
   const url = env[REALTIME_LAMBDA_ENV.inferenceUrl];

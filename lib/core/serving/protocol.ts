@@ -39,6 +39,18 @@ export const enrichRequestSchema = z
   .refine((r) => (r.image_base64 === undefined) !== (r.uri === undefined), { message: 'give exactly one of image_base64 or uri' })
   .refine((r) => !r.store || r.image_id !== undefined, storeNeedsImageId);
 
+/**
+ * A text to embed with the model's text tower (`POST /invocations`, `{"text": "…"}`): what the
+ * query API sends for the vector half of a hybrid text search. CLIP reads 77 tokens; the bound on
+ * characters only keeps a hostile body small.
+ */
+export const textEmbedRequestSchema = z.object({ text: z.string().trim().min(1).max(1000) }).strict();
+export type TextEmbedRequest = z.output<typeof textEmbedRequestSchema>;
+
+/** The text's L2-normalized embedding, and the model that made it (a store of another model cannot use it). */
+export const textEmbedResultSchema = z.object({ model_id: z.string().min(1), embedding: z.array(z.number()).min(1) });
+export type TextEmbedResult = z.output<typeof textEmbedResultSchema>;
+
 /** What comes with raw image bytes (query string, SageMaker custom attributes). */
 export const imageMetadataSchema = z
   .object(metadataFields)

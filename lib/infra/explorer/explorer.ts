@@ -16,7 +16,7 @@ import type { LanceDbLayer } from '../lancedb-layer';
 import type { VistaStorage } from '../storage';
 import type { ThumbnailSource } from '../vista-function';
 import { ExplorerPage, ExplorerPageContent } from './page';
-import { QueryApi, type QueryApiConfig } from './query-api';
+import { QueryApi, type QueryApiConfig, type TextEndpoint } from './query-api';
 import { ExplorerUsers, type ExplorerUsersConfig, authDomainName } from './users';
 
 export type ExplorerConfig = QueryApiConfig & ExplorerUsersConfig & Pick<InfraConfig, 'accessLogRetentionDays' | 'sourcePrefix'>;
@@ -33,6 +33,11 @@ export interface ExplorerProps {
    * @default - the source prefix only
    */
   readonly extraThumbnailSources?: readonly ThumbnailSource[];
+  /**
+   * The inference endpoint whose text tower embeds search text for the hybrid search.
+   * @default - none: text search is full-text only
+   */
+  readonly textEndpoint?: TextEndpoint;
 }
 
 export class Explorer extends Construct {
@@ -63,6 +68,7 @@ export class Explorer extends Construct {
       thumbnailSources: this.thumbnailSources,
       users: this.users,
       pageOrigin: this.page.origin,
+      ...(props.textEndpoint ? { textEndpoint: props.textEndpoint } : {}),
     });
     this.pageContent = new ExplorerPageContent(this, 'PageContent', {
       page: this.page,

@@ -48,6 +48,16 @@ export interface QueryApiProps {
   readonly users: ExplorerUsers;
   /** The page's origin (`https://<distribution>.cloudfront.net`): the page API's only CORS origin. */
   readonly pageOrigin: string;
+  /**
+   * The SageMaker endpoint that embeds search text (`{"text": …}` on /invocations).
+   * @default - none: text search is its full-text half
+   */
+  readonly textEndpoint?: TextEndpoint;
+}
+
+export interface TextEndpoint {
+  readonly endpointName: string;
+  readonly endpointArn: string;
 }
 
 export const QUERY_API_HANDLER = 'lambdas/query-api.ts';
@@ -107,6 +117,7 @@ export class QueryApi extends Construct {
       .bindVectorStoreReadOnly(storage)
       .bindThumbnailSources(props.thumbnailSources);
     if (config.taxonomyPath) this.function.bindTaxonomy(storage, config.taxonomyPath);
+    if (props.textEndpoint) this.function.bindInferenceEndpoint(props.textEndpoint);
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: config.logRetentionDays as logs.RetentionDays, removalPolicy: RemovalPolicy.DESTROY });
     this.serviceApi = this.makeApi('ServiceApi', 'Vista query API for services (SigV4-signed)', new HttpIamAuthorizer(), config);

@@ -92,6 +92,7 @@ export class ServingStack extends Stack {
         storage,
         lanceDb: this.functions.lanceDb,
         extraThumbnailSources: [{ bucket: this.uploads.bucket, prefix: this.uploads.prefix, key: storage.dataKey }],
+        textEndpoint: this.endpoint,
       });
     }
 
