@@ -7,6 +7,7 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { STORAGE_LAYOUT } from './storage';
+import { DEFAULT_SHARD_SIZE } from '../core/backfill/config';
 import { DEFAULT_INDEX_JOB_MIN_ROWS } from '../core/backfill/state-names';
 
 export const CONTEXT_PREFIX = 'vista:';
@@ -109,12 +110,12 @@ export const infraConfigSchema = z
 
     /**
      * Manifest entries per shard (= per Batch array child) when the execution input has no
-     * shardSize. 200,000 images is ~13 minutes of one 4-vCPU GPU instance at the cost model's
-     * 250 images/s (10–20 minutes across measured decode rates, docs/backfill.md), so a Spot
-     * reclaim costs little; 500M images make 2,500 shards.
-     * @default 200000
+     * shardSize. 400,000 images is ~15 minutes of one default 8-vCPU GPU instance (2xlarge) at
+     * ~450 images/s, between the measured decode rates' 216/s and the GPU caps of 600–968/s
+     * (arithmetic in docs/backfill.md), so a Spot reclaim costs little; 500M images make 1,250 shards.
+     * @default 400000
      */
-    shardSize: int(200_000, 1, 10_000_000),
+    shardSize: int(DEFAULT_SHARD_SIZE, 1, 10_000_000),
     /**
      * Minutes a worker job may wait in RUNNABLE for lack of instances
      * (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY: G-instance quota, Spot starvation) before the
@@ -165,8 +166,12 @@ export const infraConfigSchema = z
      * tens to hundreds of GB). @default 1024
      */
     indexJobStorageGiB: int(1_024, 100, 16_384),
-    /** Minutes the Batch index job may run: 500M rows are projected at ≈ 10 h (docs/benchmarks.md, "Index build fit"). @default 1440 */
-    indexJobTimeoutMinutes: int(1_440, 10, 14 * 24 * 60),
+    /**
+     * Minutes the Batch index job may run: 500M rows are projected at ≈ 46 h on one r7i.16xlarge
+     * from builds measured at 250k–1M rows (docs/benchmarks.md, "Index build fit"), uncertain by 2×
+     * either way: 4 days. @default 5760
+     */
+    indexJobTimeoutMinutes: int(5_760, 10, 14 * 24 * 60),
     /**
      * Model folder (Hugging Face split ONNX layout) inside the artifacts bucket. Must be under
      * `models/`: the worker job role may read `models/*` of that bucket and nothing else there

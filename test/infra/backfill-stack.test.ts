@@ -185,7 +185,7 @@ describe('Batch index job', () => {
   });
 
   it('runs `vista backfill index --from-env` from the worker image, CPU only, with the configured size', () => {
-    expect(job()).toMatchObject({ JobDefinitionName: 'VistaBackfill-index', PlatformCapabilities: ['EC2'], Timeout: { AttemptDurationSeconds: 1_440 * 60 } });
+    expect(job()).toMatchObject({ JobDefinitionName: 'VistaBackfill-index', PlatformCapabilities: ['EC2'], Timeout: { AttemptDurationSeconds: 5_760 * 60 } });
     const container = job().ContainerProperties;
     expect(container.Command).toEqual(INDEX_JOB_COMMAND);
     expect(container.ResourceRequirements).toEqual(expect.arrayContaining([{ Type: 'VCPU', Value: '64' }, { Type: 'MEMORY', Value: '491520' }]));

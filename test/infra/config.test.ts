@@ -84,7 +84,7 @@ describe('Batch index job', () => {
       indexJobVcpus: 64,
       indexJobMemoryMiB: 491_520,
       indexJobStorageGiB: 1_024,
-      indexJobTimeoutMinutes: 1_440,
+      indexJobTimeoutMinutes: 5_760,
       indexEphemeralStorageMiB: 10_240,
     });
     expect(parseInfraConfig({ indexJobMinRows: '0' }).indexJobMinRows).toBe(0);

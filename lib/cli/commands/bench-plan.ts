@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { runPlanBench, runPlanTask, type PlanBenchInput, type PlanTaskKind } from '../../../bench/plan';
-import { DEFAULT_PLAN_CONCURRENCY } from '../../core/backfill/config';
+import { DEFAULT_PLAN_CONCURRENCY, DEFAULT_SHARD_SIZE } from '../../core/backfill/config';
 import { type CliCommand, countOpt, intOpt, stringOpt, usageError } from '../command';
 
 const INPUTS: readonly PlanBenchInput[] = ['inventory', 'manifest-prefix'];
@@ -15,7 +15,7 @@ export const command: CliCommand = {
     '  --files F        gzip input files per run (default 20)',
     '  --inputs K,K…    inventory (S3 Inventory CSV.gz: split tasks only) and/or manifest-prefix',
     '                   (JSONL.gz with 1% duplicates across files: split and dedup tasks) (default both)',
-    '  --shard-size N   entries per shard (default 200000)',
+    `  --shard-size N   entries per shard (default ${DEFAULT_SHARD_SIZE}, the deployed default)`,
     '  --parallel P     tasks at once on this machine (default: cores)',
     `  --deployed-concurrency C  the planning Map concurrency, for the projection (default ${DEFAULT_PLAN_CONCURRENCY}, the deployed one)`,
     '',
@@ -49,7 +49,7 @@ export const command: CliCommand = {
       sizes: [...sizes].sort((a, b) => a - b),
       files: countOpt(values, 'files', 20),
       inputs: inputs as PlanBenchInput[],
-      shardSize: countOpt(values, 'shard-size', 200_000),
+      shardSize: countOpt(values, 'shard-size', DEFAULT_SHARD_SIZE),
       parallel: countOpt(values, 'parallel', os.availableParallelism()),
       deployedConcurrency: countOpt(values, 'deployed-concurrency', DEFAULT_PLAN_CONCURRENCY),
       log: (m) => process.stderr.write(`${m}\n`),

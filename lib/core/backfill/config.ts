@@ -7,10 +7,10 @@ import { SystemErrorCode, VistaError } from '../errors';
 import { MAX_BATCH_ARRAY_SIZE } from './layout';
 
 /**
- * 200,000 images: ~13 minutes of a 4-vCPU GPU instance at the 250 images/s the cost model assumes
- * (10–20 minutes across the measured decode rates; docs/backfill.md), so a Spot reclaim costs little.
+ * 400,000 images: ~15 minutes of a default 8-vCPU GPU instance (2xlarge) at ~450 images/s
+ * (docs/backfill.md has the arithmetic over measured rates), so a Spot reclaim costs little.
  */
-export const DEFAULT_SHARD_SIZE = 200_000;
+export const DEFAULT_SHARD_SIZE = 400_000;
 /** Waves at once: 3 × 10,000 children is far more than a queue's vCPUs run anyway. */
 export const DEFAULT_WAVE_CONCURRENCY = 3;
 /**

@@ -215,12 +215,14 @@ export interface DedupOutcome {
 }
 
 /**
- * Spill bytes one dedup pass may hold the ids of. An id costs ~0.5 byte of heap per spill byte
- * (a 24-char id in a Set, ~80 bytes, per ~150-byte spill line), so 512 MiB of spill keeps the Set
- * near 300 MiB: a partition larger than planned (a manifest that compresses better than
- * GZIP_EXPANSION assumes, an S3 manifest of unknown size) takes more passes, never more memory.
+ * Spill bytes one dedup pass may hold the ids of. Measured (`npm run bench:plan`, 20M keys): a
+ * dedup task peaked at 645–857 MiB RSS for ~2.86M ids from ~430 MB of spill, i.e. ~2 bytes of
+ * RSS per spill byte (the Set, its rehash copies, and garbage V8 has not collected yet), so 256 MiB
+ * of spill keeps a pass near 500–600 MiB, under 1 GB with room to spare: a partition larger than
+ * planned (a manifest that compresses better than sampled, an S3 manifest of unknown size) takes
+ * more passes, never more memory.
  */
-export const DEDUP_PASS_SPILL_BYTES = 512 * 1024 * 1024;
+export const DEDUP_PASS_SPILL_BYTES = 256 * 1024 * 1024;
 
 export async function dedupPartition(
   workUri: string,
@@ -379,9 +381,10 @@ function passOf(imageId: string, passes: number): number {
 }
 
 /**
- * A copy of the string that owns its characters. An id sliced from a line is a view that keeps
- * the line's whole read chunk (~64 KiB) alive: held in the Set, those views kept the entire spill
- * text in memory (735 MiB at 2M ids, measured).
+ * A copy of the string that owns its characters: an id sliced from a line is a view that keeps
+ * the line (and what it was sliced from) alive for as long as the Set holds the id. Measured at
+ * 2M ids: 735 MiB peak RSS before, 692 MiB after; most of a pass's memory is the Set itself and
+ * garbage not yet collected, which DEDUP_PASS_SPILL_BYTES bounds.
  */
 function ownCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
