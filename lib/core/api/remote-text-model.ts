@@ -6,7 +6,8 @@
  * answers either with the full-text ranking alone and logs why.
  */
 import { SystemErrorCode, VistaError } from '../errors';
-import { endpointTextEncoder, type TextInferenceClient } from '../serving/inference-client';
+import type { TextInferenceClient } from '../serving/inference-client';
+import { type EnrichErrorBody, textEmbedResultSchema } from '../serving/protocol';
 import type { ClipModel } from '../types';
 
 export type TextModel = Pick<ClipModel, 'embedTexts'>;
@@ -19,17 +20,21 @@ export interface RemoteTextModelOptions {
 }
 
 export function remoteTextModel(client: TextInferenceClient, options: RemoteTextModelOptions = {}): TextModel {
-  const encoder = endpointTextEncoder(client, { timeoutMs: options.timeoutMs ?? 3000 });
-  return {
-    async embedTexts(texts) {
-      const vectors = await encoder.embedTexts(texts);
-      if (options.storeModelId !== undefined && encoder.id !== options.storeModelId) {
-        throw new VistaError(
-          SystemErrorCode.STORE_MODEL_MISMATCH,
-          `the inference endpoint runs ${encoder.id}, the store holds embeddings of ${options.storeModelId}: its text vectors cannot rank this store`,
-        );
-      }
-      return vectors;
-    },
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const embedOne = async (text: string): Promise<Float32Array> => {
+    const answer = await client.embedText(text, { timeoutMs });
+    const parsed = textEmbedResultSchema.safeParse(answer.body);
+    if (answer.status !== 200 || !parsed.success) {
+      const error = (answer.body as EnrichErrorBody).error;
+      throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `inference endpoint did not embed the text: ${answer.status} ${error?.code ?? ''} ${error?.message ?? 'unexpected answer'}`.trim());
+    }
+    if (options.storeModelId !== undefined && parsed.data.model_id !== options.storeModelId) {
+      throw new VistaError(
+        SystemErrorCode.STORE_MODEL_MISMATCH,
+        `the inference endpoint runs ${parsed.data.model_id}, the store holds embeddings of ${options.storeModelId}: its text vectors cannot rank this store`,
+      );
+    }
+    return Float32Array.from(parsed.data.embedding);
   };
+  return { embedTexts: (texts) => Promise.all(texts.map(embedOne)) };
 }

@@ -80,9 +80,9 @@ export function makeEnrichService(deps: EnrichServiceDeps, options: EnrichServic
     health: () => (modelGone === undefined ? { ok: true } : { ok: false, reason: modelGone }),
     async embedText(request) {
       stats.requests++;
-      if (!textBatcher || !encoder) throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'this server embeds images only (no text tower loaded)');
+      if (!textBatcher) throw new VistaError(SystemErrorCode.REQUEST_INVALID, 'this server embeds images only (no text tower loaded)');
       const embedding = await textBatcher.submit(request.text);
-      return { model_id: encoder.id, embedding: Array.from(embedding) };
+      return { model_id: encoder!.id, embedding: Array.from(embedding) };
     },
     async enrich(request) {
       stats.requests++;

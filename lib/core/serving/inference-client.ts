@@ -6,7 +6,7 @@
  */
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SystemErrorCode, VistaError } from '../errors';
-import { type EnrichErrorBody, type EnrichRequest, type EnrichResult, type TextEmbedResult, textEmbedResultSchema, toWireRequest } from './protocol';
+import { type EnrichErrorBody, type EnrichRequest, type EnrichResult, type TextEmbedResult, toWireRequest } from './protocol';
 import { REALTIME_LAMBDA_ENV } from './serving-env';
 
 export interface InferenceResponse {
@@ -88,30 +88,6 @@ export function sagemakerInferenceClient(endpointName: string, client: Pick<Sage
       throw unavailable(endpointName, err);
     }
   });
-}
-
-/**
- * The endpoint's text tower as the query API's `textModel`: one invocation per text. An error
- * answer becomes MODEL_UNAVAILABLE (the API then answers full text alone, see handler.ts).
- */
-export function endpointTextEncoder(client: TextInferenceClient, options: InferenceCallOptions = {}): { readonly id: string; embedTexts(texts: string[]): Promise<Float32Array[]> } {
-  let modelId = 'endpoint (not asked yet)';
-  const embedOne = async (text: string) => {
-    const answer = await client.embedText(text, options);
-    const parsed = textEmbedResultSchema.safeParse(answer.body);
-    if (answer.status !== 200 || !parsed.success) {
-      const error = (answer.body as EnrichErrorBody).error;
-      throw new VistaError(SystemErrorCode.MODEL_UNAVAILABLE, `inference endpoint did not embed the text: ${answer.status} ${error?.code ?? ''} ${error?.message ?? 'unexpected answer'}`.trim());
-    }
-    modelId = parsed.data.model_id;
-    return Float32Array.from(parsed.data.embedding);
-  };
-  return {
-    get id() {
-      return modelId;
-    },
-    embedTexts: (texts) => Promise.all(texts.map(embedOne)),
-  };
 }
 
 /** The client the Lambdas' environment names (REALTIME_LAMBDA_ENV). */
