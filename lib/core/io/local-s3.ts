@@ -12,11 +12,13 @@ import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from './conditional-s3-proxy';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './fault-s3-proxy';
+import { makeS3rverWritesAtomic, type S3rverFilesystemStore } from './s3rver-atomic-writes';
 import { CONDITIONAL_WRITES_ENV } from '../store/commit-lock';
 import { getS3Client, resetS3Clients } from './s3';
 
 interface S3rverInstance {
   httpServer?: Server;
+  store: S3rverFilesystemStore;
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export interface StartS3Options {
 export async function startS3(options: StartS3Options = {}): Promise<LocalS3> {
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, resetOnClose: false });
+  makeS3rverWritesAtomic(server.store);
   let address: AddressInfo;
   try {
     address = await server.run();
