@@ -26,6 +26,9 @@ export interface IndexFitPoint {
   writeMs: number;
   buildMs: number;
   peakRssMiB: number;
+  /** On-disk bytes of the table before the index (data files and manifests), and of the index alone. */
+  tableBytes: number;
+  indexBytes: number;
 }
 
 export interface IndexFitResult {
@@ -59,6 +62,14 @@ async function writeTable(db: lancedb.Connection, rows: number, dim: number): Pr
   return table;
 }
 
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await fs.stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
 function utf8Column(values: string[]): { valueOffsets: Int32Array; data: Uint8Array } {
   const encoded = values.map((v) => Buffer.from(v, 'utf8'));
   const valueOffsets = new Int32Array(values.length + 1);
@@ -88,14 +99,19 @@ export async function runIndexFit(options: IndexFitOptions): Promise<IndexFitRes
       const t0 = Date.now();
       const table = await writeTable(db, rows, options.dim);
       const writeMs = Date.now() - t0;
+      const tableBytes = await directoryBytes(dir);
       const plan = planVectorIndex(rows, options.dim);
       options.log(`${rows} rows written in ${(writeMs / 1000).toFixed(1)} s; building ${plan.type} with ${plan.numPartitions} partitions`);
       const t1 = Date.now();
       await table.createIndex('embedding', { config: toLanceIndex(plan), replace: true });
       const buildMs = Date.now() - t1;
       clearInterval(sampler);
-      points.push({ rows, plan, writeMs, buildMs, peakRssMiB: Math.round(peak / 2 ** 20) });
-      options.log(`${rows} rows: index built in ${(buildMs / 1000).toFixed(1)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB`);
+      const indexBytes = (await directoryBytes(dir)) - tableBytes;
+      points.push({ rows, plan, writeMs, buildMs, peakRssMiB: Math.round(peak / 2 ** 20), tableBytes, indexBytes });
+      options.log(
+        `${rows} rows: index built in ${(buildMs / 1000).toFixed(1)} s, peak RSS ${Math.round(peak / 2 ** 20)} MiB; ` +
+          `on disk ${(tableBytes / rows).toFixed(0)} B/row table, ${(indexBytes / rows).toFixed(0)} B/row index`,
+      );
       table.close();
     } finally {
       db.close();

@@ -17,6 +17,8 @@ test('builds the production vector index at two tiny sizes and projects larger t
     const result = await runIndexFit({ sizes: [3_000, 6_000], dim: 32, workDir: dir, log: () => {} });
     expect(result.points.map((p) => [p.rows, p.plan.type, p.plan.numPartitions])).toEqual([[3_000, 'IVF_RQ', 1], [6_000, 'IVF_RQ', 1]]);
     expect(result.points.every((p) => p.buildMs > 0 && p.writeMs > 0)).toBe(true);
+    // float16 vectors: at least 2 bytes per value on disk; the index has files of its own.
+    expect(result.points.every((p) => p.tableBytes >= p.rows * 32 * 2 && p.indexBytes > 0)).toBe(true);
     expect(result.fit).toBeDefined();
     expect(Object.keys(result.projectionsSeconds!)).toEqual(['1000000', '4000000', '16000000', '100000000', '500000000']);
   } finally {
