@@ -197,6 +197,16 @@ export const infraConfigSchema = z
     sourceKmsKeyArn: optionalText(),
     /** Key prefix the workers may read in the source bucket ("" = the whole bucket). @default "" */
     sourcePrefix: z.preprocess((v) => (v === undefined ? '' : v), z.string().regex(/^([A-Za-z0-9!_.*'()/-]+\/)?$/)),
+    /**
+     * Existing bucket that receives the source bucket's S3 Inventory reports (the `inventoryUri`
+     * of an execution points into it): imported, and the shard function may read (and list) it
+     * under `inventoryPrefix`. Without it an inventory must be copied under `manifests/` of the work
+     * bucket, the only other place the shard function may read.
+     * @default - none
+     */
+    inventoryBucketName: optionalText(),
+    /** Key prefix of the inventory reports in `inventoryBucketName` ("" = the whole bucket). @default "" */
+    inventoryPrefix: z.preprocess((v) => (v === undefined ? '' : v), z.string().regex(/^([A-Za-z0-9!_.*'()/=-]+\/)?$/)),
     /** Encryption at rest of the buckets Vista creates (the access-log bucket is always S3-managed). @default "S3_MANAGED" */
     encryption: z.preprocess(fromText, z.enum(['S3_MANAGED', 'KMS']).default('S3_MANAGED')),
     /** Days before a run's files (shards, results, load outcomes, report) expire; 0 keeps them. @default 30 */

@@ -55,6 +55,7 @@ export type StorageConfig = Pick<
   InfraConfig,
   | 'sourceBucketName'
   | 'sourceKmsKeyArn'
+  | 'inventoryBucketName'
   | 'encryption'
   | 'intermediateRetentionDays'
   | 'noncurrentVersionRetentionDays'
@@ -68,6 +69,8 @@ export class VistaStorage extends Construct {
   /** Key of an imported SSE-KMS source bucket, when configured. */
   readonly sourceKey?: kms.IKey;
   readonly sourceImported: boolean;
+  /** The bucket of the source's S3 Inventory reports, when configured (imported, read-only for the shard function). */
+  readonly inventoryBucket?: s3.IBucket;
   readonly workBucket: s3.Bucket;
   readonly vectorBucket: s3.Bucket;
   readonly artifactsBucket: s3.Bucket;
@@ -94,6 +97,8 @@ export class VistaStorage extends Construct {
       // Originals are irreplaceable: versioned and never deleted with the stack.
       this.sourceBucket = this.makeBucket('Source', config, { versioned: true, removalPolicy: RemovalPolicy.RETAIN });
     }
+
+    if (config.inventoryBucketName) this.inventoryBucket = s3.Bucket.fromBucketName(this, 'Inventory', config.inventoryBucketName);
 
     const runExpiry: s3.LifecycleRule[] =
       config.intermediateRetentionDays > 0

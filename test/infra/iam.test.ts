@@ -66,10 +66,12 @@ describe('functions', () => {
     }
   });
 
-  it('the shard function reads manifests and writes shards only', () => {
+  it('the shard function reads manifests, and reads and writes its planning files and the shards only', () => {
     const statements = roleStatements('FunctionsShardRole');
-    expect(allowed(statements, 's3:GetObject')).toEqual([`${bucket('Work')}/manifests/*`, `${bucket('Work')}/work/runs/*/shards/*`].sort());
-    expect(allowed(statements, 's3:PutObject')).toEqual([`${bucket('Work')}/work/runs/*/shards/*`]);
+    expect(allowed(statements, 's3:GetObject')).toEqual(
+      [`${bucket('Work')}/manifests/*`, `${bucket('Work')}/work/runs/*/plan/*`, `${bucket('Work')}/work/runs/*/shards/*`].sort(),
+    );
+    expect(allowed(statements, 's3:PutObject')).toEqual([`${bucket('Work')}/work/runs/*/plan/*`, `${bucket('Work')}/work/runs/*/shards/*`].sort());
     expect(allowed(statements, 's3:DeleteObject')).toEqual([`${bucket('Work')}/work/runs/*/shards/*`]);
   });
 
@@ -155,7 +157,7 @@ describe('s3:ListBucket', () => {
   });
 
   it('limits the functions to the run files of their step', () => {
-    expect(listable('FunctionsShardRole', 'Work')).toEqual(['manifests', 'manifests/*', 'work/runs/*/shards', 'work/runs/*/shards/*']);
+    expect(listable('FunctionsShardRole', 'Work')).toEqual(['manifests', 'manifests/*', 'work/runs/*/plan', 'work/runs/*/plan/*', 'work/runs/*/shards', 'work/runs/*/shards/*']);
     expect(listable('FunctionsLoadRole', 'Work')).toEqual(['work/runs/*/loads', 'work/runs/*/loads/*', 'work/runs/*/results', 'work/runs/*/results/*']);
     expect(listable('FunctionsReportRole', 'Work')).toEqual(
       ['work/runs/*/loads', 'work/runs/*/loads/*', 'work/runs/*/report.json', 'work/runs/*/results', 'work/runs/*/results/*', 'work/runs/*/shards', 'work/runs/*/shards/*'],

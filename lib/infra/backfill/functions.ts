@@ -2,7 +2,8 @@
  * The backfill's four Lambdas (handlers in lambdas/), each bound to exactly the prefixes its step
  * touches. Run files live under `work/runs/<runId>/` (lib/core/backfill/layout.ts):
  *
- *   shard   reads manifests/… ; writes (and clears stale) runs/*\/shards/…
+ *   shard   reads manifests/… (and the inventory bucket, when configured); reads and writes its
+ *           planning files runs/*\/plan/… ; writes (and clears stale) runs/*\/shards/…
  *   load    reads runs/*\/results/… ; writes runs/*\/loads/… ; reads/writes the LanceDB store
  *   index   reads/writes the LanceDB store
  *   report  reads runs/*\/{shards,results,loads}/… ; writes runs/*\/report.json
@@ -13,13 +14,14 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { LanceDbLayer } from '../lancedb-layer';
+import { grantObjects } from '../s3-access';
 import { allowWildcards } from '../nag';
 import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
 import { VistaFunction } from '../vista-function';
 
 export type FunctionsConfig = Pick<
   InfraConfig,
-  'shardSize' | 'modelPath' | 'shardMemoryMiB' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'indexEphemeralStorageMiB' | 'logRetentionDays'
+  'shardSize' | 'modelPath' | 'inventoryPrefix' | 'shardMemoryMiB' | 'loadMemoryMiB' | 'indexMemoryMiB' | 'indexEphemeralStorageMiB' | 'logRetentionDays'
 >;
 
 export interface BackfillFunctionsProps {
@@ -49,10 +51,19 @@ export class BackfillFunctions extends Construct {
     })
       .bindWorkBucket(
         storage,
-        { read: [`${STORAGE_LAYOUT.manifests}/*`, `${runs}/shards/*`], write: [`${runs}/shards/*`], delete: [`${runs}/shards/*`] },
-        'The shard step reads a manifest and (re)writes the shard files of its run',
+        {
+          read: [`${STORAGE_LAYOUT.manifests}/*`, `${runs}/plan/*`, `${runs}/shards/*`],
+          write: [`${runs}/plan/*`, `${runs}/shards/*`],
+          delete: [`${runs}/shards/*`],
+        },
+        'The planning steps read manifests, keep their spill, chunks and markers under plan/, and (re)write the shard files of the run',
       )
       .bindBackfillDefaults({ shardSize: config.shardSize, modelUri: storage.modelUri(config.modelPath) });
+    if (storage.inventoryBucket) {
+      grantObjects(this.shard, storage.inventoryBucket, { read: [`${config.inventoryPrefix}*`] }, {
+        why: "The shard step reads the source bucket's S3 Inventory reports (manifest.json and its data files)",
+      });
+    }
 
     this.load = new VistaFunction(this, 'Load', {
       entry: 'lambdas/load.ts',
