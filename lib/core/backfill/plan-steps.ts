@@ -23,8 +23,10 @@ import { createHash } from 'node:crypto';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { SystemErrorCode, VistaError } from '../errors';
 import { imageIdFromUri } from '../image-id';
+import { ByteBuilder } from '../io/byte-builder';
 import { mapWithConcurrency } from '../io/concurrency';
 import { exists, joinUri, listFiles, listNames, openReadStream, readJson, removeFiles, writeAtomic, writeJsonAtomic } from '../io/location';
+import { openStreamedObject, type StreamedObject } from '../io/streamed-write';
 import { isInvalidEntry, parseShardLine } from '../pipeline/shard-reader';
 import { readManifestLines } from './manifest-lines';
 import { assertRunId, runLayout, SHARD_MANIFEST_FILE } from './layout';
@@ -164,9 +166,23 @@ export async function splitInput(workUri: string, runId: string, input: number):
     outcome.invalid.count++;
     if (outcome.invalid.examples.length < EXAMPLES) outcome.invalid.examples.push({ file: file.uri, line, reason, text: text.slice(0, 200) });
   };
-  const sink = plan.dedup ? makeSpill(layout, input, plan.partitions) : makeChunker((i, lines) => writeAtomic(layout.chunkUri(layout.inputGroup(input), i), lines, NDJSON), plan.shardSize);
-  const inventoryRow = file.format === 'inventory-csv' ? makeInventoryRowReader(plan.inventoryColumns ?? [], plan.filter) : undefined;
+  const sink = plan.dedup ? makeSpill(layout, input, plan.partitions) : makeChunker((i) => openStreamedObject(layout.chunkUri(layout.inputGroup(input), i), { contentType: NDJSON }), plan.shardSize);
 
+  try {
+    await splitLines(file, plan, outcome, sink, invalid);
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+  const written = await sink.finish();
+  if (plan.dedup) outcome.spillFiles = written.length;
+  else outcome.chunks = written;
+  await writeJsonAtomic(marker, outcome);
+  return outcome;
+}
+
+async function splitLines(file: InputFile, plan: PlanInputs, outcome: SplitOutcome, sink: Sink, invalid: (line: number, reason: string, text: string) => void): Promise<void> {
+  const inventoryRow = file.format === 'inventory-csv' ? makeInventoryRowReader(plan.inventoryColumns ?? [], plan.filter) : undefined;
   for await (const { lineNumber, text } of readManifestLines(file.uri)) {
     outcome.lines = lineNumber;
     if (text.trim() === '') {
@@ -196,11 +212,6 @@ export async function splitInput(workUri: string, runId: string, input: number):
     outcome.kept++;
     await sink.add(entry.imageId, toShardLine(entry), lineNumber);
   }
-  const written = await sink.finish();
-  if (plan.dedup) outcome.spillFiles = written.length;
-  else outcome.chunks = written;
-  await writeJsonAtomic(marker, outcome);
-  return outcome;
 }
 
 /** dedup/part-PPPPP.json */
@@ -242,32 +253,40 @@ export async function dedupPartition(
   const spillBytes = spill.reduce((sum, f) => sum + f.size, 0);
   const passes = Math.max(1, Math.ceil(spillBytes / (options.passSpillBytes ?? DEDUP_PASS_SPILL_BYTES)));
   const outcome: DedupOutcome = { partition, entries: 0, duplicates: { count: 0, examples: [] }, chunks: [], spillBytes, passes };
-  const chunker = makeChunker((i, lines) => writeAtomic(layout.chunkUri(layout.partitionGroup(partition), i), lines, NDJSON), plan.shardSize);
+  const chunker = makeChunker((i) => openStreamedObject(layout.chunkUri(layout.partitionGroup(partition), i), { contentType: NDJSON }), plan.shardSize);
   // Each pass keeps the ids of one hash slice: every copy of an id is in the same pass, so the
   // first occurrence still wins, and the output order is fixed (pass, then spill order).
-  for (let pass = 0; pass < passes; pass++) {
-    const seen = new Set<string>();
-    for (const { name } of spill) {
-      for await (const { text } of readManifestLines(joinUri(dir, name))) {
-        if (text === '') continue;
-        const spilled = parseSpillLine(text);
-        if (passes > 1 && passOf(spilled.imageId, passes) !== pass) continue;
-        if (seen.has(spilled.imageId)) {
-          outcome.duplicates.count++;
-          if (outcome.duplicates.examples.length < EXAMPLES) {
-            outcome.duplicates.examples.push({ file: plan.files[spilled.input]?.uri ?? '', line: spilled.line, uri: spilled.uri, imageId: spilled.imageId });
-          }
-          continue;
-        }
-        seen.add(ownCopy(spilled.imageId));
-        outcome.entries++;
-        await chunker.add(spilled.imageId, spilled.shardLine, spilled.line);
-      }
-    }
+  try {
+    for (let pass = 0; pass < passes; pass++) await dedupPass(plan, dir, spill, pass, passes, outcome, chunker);
+  } catch (err) {
+    await chunker.abort();
+    throw err;
   }
   outcome.chunks = await chunker.finish();
   await writeJsonAtomic(marker, outcome);
   return outcome;
+}
+
+/** One hash slice of a partition's ids, in spill order: the first occurrence of each goes to the chunker. */
+async function dedupPass(plan: PlanInputs, dir: string, spill: { name: string }[], pass: number, passes: number, outcome: DedupOutcome, chunker: Sink): Promise<void> {
+  const seen = new Set<string>();
+  for (const { name } of spill) {
+    for await (const { text } of readManifestLines(joinUri(dir, name))) {
+      if (text === '') continue;
+      const spilled = parseSpillLine(text);
+      if (passes > 1 && passOf(spilled.imageId, passes) !== pass) continue;
+      if (seen.has(spilled.imageId)) {
+        outcome.duplicates.count++;
+        if (outcome.duplicates.examples.length < EXAMPLES) {
+          outcome.duplicates.examples.push({ file: plan.files[spilled.input]?.uri ?? '', line: spilled.line, uri: spilled.uri, imageId: spilled.imageId });
+        }
+        continue;
+      }
+      seen.add(ownCopy(spilled.imageId));
+      outcome.entries++;
+      await chunker.add(spilled.imageId, spilled.shardLine, spilled.line);
+    }
+  }
 }
 
 /** shards/_manifest.json: the plan's summary, written last. */
@@ -345,27 +364,38 @@ interface Sink {
   add(imageId: string, shardLine: string, line: number): Promise<void>;
   /** Chunk sizes (chunker) or files written (spill). */
   finish(): Promise<number[]>;
+  /** Drops what is half written (a chunk's multipart upload or temporary file). */
+  abort(): Promise<void>;
 }
 
-/** Lines into shard-sized chunks, written as they fill. */
-function makeChunker(write: (index: number, body: string) => Promise<void>, shardSize: number): Sink {
+/**
+ * Lines into shard-sized chunks, each streamed to its file as it fills (a part of a few MiB held
+ * at a time, not a shard of lines), so a task's memory does not grow with the shard size.
+ */
+function makeChunker(open: (index: number) => StreamedObject, shardSize: number): Sink {
   const sizes: number[] = [];
-  let lines: string[] = [];
-  const flush = async () => {
-    if (lines.length === 0) return;
-    const body = `${lines.join('\n')}\n`;
-    sizes.push(lines.length);
-    lines = [];
-    await write(sizes.length - 1, body);
+  let current: StreamedObject | undefined;
+  let lines = 0;
+  const close = async () => {
+    if (!current) return;
+    await current.commit();
+    current = undefined;
+    sizes.push(lines);
+    lines = 0;
   };
   return {
     async add(_imageId, shardLine) {
-      lines.push(shardLine);
-      if (lines.length === shardSize) await flush();
+      current ??= open(sizes.length);
+      await current.write(`${shardLine}\n`);
+      if (++lines === shardSize) await close();
     },
     async finish() {
-      await flush();
+      await close();
       return sizes;
+    },
+    async abort() {
+      await current?.abort();
+      current = undefined;
     },
   };
 }
@@ -390,35 +420,34 @@ function ownCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
-/** Entries hashed to partitions, buffered up to SPILL_FLUSH_BYTES, then written as one segment per partition. */
+/** Entries hashed to partitions, encoded into one byte buffer each up to SPILL_FLUSH_BYTES in all, then written as one segment per partition. */
 function makeSpill(layout: ReturnType<typeof planLayout>, input: number, partitions: number): Sink {
-  let buffers: string[][] = Array.from({ length: partitions }, () => []);
+  const buffers = Array.from({ length: partitions }, () => new ByteBuilder(4 * 1024));
   let bytes = 0;
   let segment = 0;
   const written: number[] = [];
   const flush = async () => {
     if (bytes === 0) return;
-    const full = buffers;
-    buffers = Array.from({ length: partitions }, () => []);
-    bytes = 0;
     const name = layout.spillName(input, segment++);
-    const parts = full.map((lines, p) => ({ lines, p })).filter(({ lines }) => lines.length > 0);
-    await mapWithConcurrency(parts, 16, async ({ lines, p }) => {
-      await writeAtomic(joinUri(layout.spillDirUri(p), name), `${lines.join('\n')}\n`, NDJSON);
+    const parts = buffers.map((buffer, p) => ({ buffer, p })).filter(({ buffer }) => buffer.length > 0);
+    await mapWithConcurrency(parts, 16, async ({ buffer, p }) => {
+      await writeAtomic(joinUri(layout.spillDirUri(p), name), buffer.view(), NDJSON);
       written.push(p);
     });
+    // What one flush held, spread over the partitions, is what each may keep for the next.
+    for (const buffer of buffers) buffer.reset(Math.max(4 * 1024, Math.ceil((2 * SPILL_FLUSH_BYTES) / partitions)));
+    bytes = 0;
   };
   return {
     async add(imageId, shardLine, line) {
-      const text = `${input}\t${line}\t${imageId}\t${shardLine}`;
-      buffers[partitionOf(imageId, partitions)].push(text);
-      bytes += text.length;
+      bytes += buffers[partitionOf(imageId, partitions)].append(`${input}\t${line}\t${imageId}\t${shardLine}\n`);
       if (bytes >= SPILL_FLUSH_BYTES) await flush();
     },
     async finish() {
       await flush();
       return written;
     },
+    async abort() {},
   };
 }
 

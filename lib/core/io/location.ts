@@ -64,12 +64,17 @@ export async function exists(uri: string): Promise<boolean> {
 
 let tmpCounter = 0;
 
+/** The temporary name a local write goes to before its rename (`*.tmp-PID-N`: listings skip it, resumes remove it). */
+export function localTempPath(file: string): string {
+  return `${file}.tmp-${process.pid}-${++tmpCounter}`;
+}
+
 /** Writes the whole file or nothing. */
 export async function writeAtomic(uri: string, body: Buffer | string, contentType?: string): Promise<void> {
   if (isS3Uri(uri)) return putObject(uri, body, undefined, contentType);
   const file = toLocalPath(uri);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`;
+  const tmp = localTempPath(file);
   await fs.writeFile(tmp, body);
   await fs.rename(tmp, file);
 }
