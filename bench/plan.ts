@@ -163,7 +163,8 @@ async function benchOne(o: PlanBenchOptions, input: PlanBenchInput, keys: number
       files: plan.files.length,
       generateSeconds,
       partitions: plan.partitions,
-      estimatedBytesPerKey: Math.round((plan.files.reduce((n, f) => n + f.size, 0) * GZIP_EXPANSION) / keys),
+      // As planInputs sized the partitions: the expansion measured on the first gzip input.
+      estimatedBytesPerKey: Math.round((plan.files.reduce((n, f) => n + f.size, 0) * (plan.gzipExpansion ?? GZIP_EXPANSION)) / keys),
       shards: summary.shardCount,
       counts: {
         lines: summary.lines,

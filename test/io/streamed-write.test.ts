@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ByteBuilder } from '../../lib/core/io/byte-builder';
 import { exists, joinUri, readText } from '../../lib/core/io/location';
-import { getS3Client, parseS3Uri } from '../../lib/core/io/s3';
+import { getS3Client } from '../../lib/core/io/s3';
 import { openStreamedObject } from '../../lib/core/io/streamed-write';
 import { type LocalS3, startS3 } from '../support/s3';
 
