@@ -179,6 +179,12 @@ describe('Batch index job', () => {
     expect(template.MetadataOptions).toMatchObject({ HttpTokens: 'required' });
   });
 
+  it('cancels an index job no instance can take (capacity, resources), never one waiting behind another run\'s', () => {
+    const actions = only('AWS::Batch::JobQueue', 'IndexJob').Properties.JobStateTimeLimitActions as Json[];
+    expect(actions.map((a) => a.Reason).sort()).toEqual(['CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT']);
+    expect(actions).toContainEqual({ Reason: 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', MaxTimeSeconds: 240 * 60, Action: 'CANCEL', State: 'RUNNABLE' });
+  });
+
   it('gives the index Lambda 10 GiB of /tmp for LanceDB’s spill files', () => {
     const sizes = Object.entries(resourcesOf('AWS::Lambda::Function')).map(([, fn]) => [fn.Properties.Description, fn.Properties.EphemeralStorage]);
     expect(sizes).toContainEqual(['Vista backfill: builds the LanceDB indexes', { Size: 10_240 }]);
@@ -269,6 +275,9 @@ describe('state machine', () => {
     expect(onBatch.Parameters.JobQueue).toMatch(/^<IndexJobQueue[A-F0-9]{8}\.JobQueueArn>$/);
     expect(onBatch.Parameters.JobDefinition).toMatch(/^<IndexJob[A-F0-9]{8}>$/);
     expect(onBatch.Parameters.ContainerOverrides).toEqual({ Command: INDEX_JOB_COMMAND, Environment: [{ Name: 'VISTA_DB_URI', 'Value.$': '$.dbUri' }] });
+    // Bounded inside the execution's 7 days, so that the report still runs after a stuck job.
+    expect(onBatch.TimeoutSeconds).toBe(84 * 3600);
+    expect(onBatch.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: BackfillState.report })]);
   });
 
   it('leaves retries to the job definition (no SubmitJob-level retry strategy)', () => {

@@ -43,8 +43,8 @@ describe('worker job role', () => {
     );
   });
 
-  it('never deletes, and never touches the vector store', () => {
-    expect(allowed(statements(), 's3:DeleteObject')).toEqual([]);
+  it('deletes only in its results (a part that now has no rows), and never touches the vector store', () => {
+    expect(allowed(statements(), 's3:DeleteObject')).toEqual([`${bucket('Work')}/work/runs/*/results/*`]);
     expect(everyResource(statements()).some((r) => r.startsWith(bucket('VectorStore')))).toBe(false);
   });
 

@@ -35,6 +35,25 @@ it('runs an array job of N partitions, then one run over every shard for the rep
   expect(definition.States.RetagShards.Next).toBe('RetagReport');
   expect(definition.States.RetagReport.Parameters.Parameters).toEqual({ 'taxonomy.$': '$.taxonomyUri', partitions: '1' });
   expect(definition.States.RetagReport.End).toBe(true);
+  // A failed child does not skip the catch-up run over every shard.
+  expect(definition.States.RetagShards.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.shardsFailure', Next: 'RetagReport' }]);
+});
+
+it('can cancel its array job (TerminateJob) and submits only the retag job definition\'s revisions', () => {
+  const statements = resources('AWS::IAM::Policy')
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[])
+    .map((st) => ({ actions: ([] as string[]).concat(st.Action), resources: ([] as unknown[]).concat(st.Resource).map(flat) }));
+  const on = (action: string) => statements.filter((st) => st.actions.includes(action)).flatMap((st) => st.resources);
+  expect(on('batch:TerminateJob')).toEqual([expect.stringMatching(/:batch:eu-west-1:111111111111:job\/\*$/)]);
+  expect(on('batch:DescribeJobs')).toEqual(['*']);
+  expect(on('batch:SubmitJob').filter((r) => r.includes('job-definition'))).toEqual([expect.stringMatching(/job-definition\/RetagTest-retag:\*$/)]);
+});
+
+it('does not retry a child that failed on its arguments (exit 2): only host, image and exit-1 failures', () => {
+  const [job] = resources('AWS::Batch::JobDefinition');
+  const rules = job.Properties.RetryStrategy.EvaluateOnExit as Json[];
+  expect(rules.find((r) => r.OnExitCode === '1')?.Action).toBe('RETRY');
+  expect(rules[rules.length - 1]).toEqual({ Action: 'EXIT', OnReason: '*' });
 });
 
 it('runs the CLI\'s vista retag on Fargate with the partition parameters', () => {

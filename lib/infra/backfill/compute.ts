@@ -198,8 +198,8 @@ export class BackfillCompute extends Construct {
       key: storage.sourceKey,
       why: 'Workers read the source images listed in their shard',
     });
-    grantObjects(this.jobRole, storage.workBucket, { read: [`${runs}/shards/*`, `${runs}/results/*`], write: [`${runs}/results/*`] }, {
-      why: 'A worker reads its shard, writes its results, and reads its own results back to resume after a Spot reclaim',
+    grantObjects(this.jobRole, storage.workBucket, { read: [`${runs}/shards/*`, `${runs}/results/*`], write: [`${runs}/results/*`], delete: [`${runs}/results/*`] }, {
+      why: "A worker reads its shard, writes its results, reads them back to resume after a Spot reclaim, and removes a part's rows an earlier attempt left when the part now has none",
     });
     const labelBanks = `${STORAGE_LAYOUT.labelBanks}/*`;
     grantObjects(

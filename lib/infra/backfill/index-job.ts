@@ -29,7 +29,7 @@ import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
 
 export type IndexJobConfig = Pick<
   InfraConfig,
-  'indexJobMinRows' | 'indexJobInstanceTypes' | 'indexJobVcpus' | 'indexJobMemoryMiB' | 'indexJobStorageGiB' | 'indexJobTimeoutMinutes'
+  'indexJobMinRows' | 'indexJobInstanceTypes' | 'indexJobVcpus' | 'indexJobMemoryMiB' | 'indexJobStorageGiB' | 'indexJobTimeoutMinutes' | 'capacityWaitMinutes'
 >;
 
 export interface IndexJobComputeProps {
@@ -110,6 +110,18 @@ export class IndexJobCompute extends Construct {
     this.jobQueue = new batch.JobQueue(this, 'Queue', {
       priority: 1,
       computeEnvironments: [{ computeEnvironment: environment, order: 1 }],
+      // Not COMPUTE_ENVIRONMENT_MAX_RESOURCE: a second run's job waiting behind the first is meant.
+      jobStateTimeLimitActions: [
+        // Asks for more memory or vCPUs than any instance type of the environment has: would wait forever.
+        { reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, maxTime: Duration.minutes(30), action: batch.JobStateTimeLimitActionsAction.CANCEL },
+        // No memory-optimised instance to be had (quota, capacity): cancelled, so the execution's
+        // catch goes on to the report; `vista backfill index` runs it again later.
+        {
+          reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+          maxTime: Duration.minutes(config.capacityWaitMinutes),
+          action: batch.JobStateTimeLimitActionsAction.CANCEL,
+        },
+      ],
     });
 
     this.jobRole = new iam.Role(this, 'JobRole', {

@@ -11,12 +11,13 @@
  * execution name), modelUri? }. Payloads stay small: states pass the run plan and indexes, and
  * every URI is derived from lib/core/backfill/layout.ts and plan-files.ts.
  */
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BatchRunJob, jobDefinitionRevisions } from '../batch-run-job';
 import { BACKFILL_FAILED_ERROR, BackfillState, INDEX_JOB_COMMAND, INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import { PERMANENT_STEP_ERRORS } from '../../core/backfill/step-errors';
 import { DEFAULT_PLAN_CONCURRENCY } from '../../core/backfill/config';
@@ -71,6 +72,14 @@ export interface BackfillWorkflowProps {
    * @default Duration.days(3)
    */
   readonly embedWaveTimeout?: Duration;
+  /**
+   * Longest wait for the Batch index job (IndexOnBatch), queueing and its retry included; past it
+   * the job is terminated and the run goes on to its report. It must leave the report room inside
+   * the execution's `timeout`: 7 days − one wave's 3 days − planning and loading ≈ 3.5 days, and the
+   * 500M build is projected at ≈ 46 h (docs/benchmarks.md).
+   * @default Duration.hours(84)
+   */
+  readonly indexJobTimeout?: Duration;
   /** @default - no execution logging */
   readonly logs?: sfn.LogOptions;
   /** @default false */
@@ -101,62 +110,7 @@ const LAMBDA_TRANSIENT_ERRORS = [
 ];
 const BATCH_TRANSIENT_ERRORS = ['Batch.ServerException', 'Batch.TooManyRequestsException', 'Batch.AWSBatchException'];
 
-/**
- * `job-definition/<name>:*`: every revision of one job definition, as an ARN with the stack's
- * partition, region and account (or the literal ARN's, for the local definition).
- */
-function jobDefinitionRevisions(jobDefinitionArn: string, name: string | undefined): { name: string } | { literal: string } {
-  if (name !== undefined) return { name };
-  if (Token.isUnresolved(jobDefinitionArn)) {
-    throw new Error('BackfillWorkflow: pass jobDefinitionName with a jobDefinitionArn that is a token');
-  }
-  return { literal: `${jobDefinitionArn.replace(/:\d+$/, '')}:*` };
-}
 
-/**
- * BatchSubmitJob (.sync) with the permissions AWS documents for the Batch `.sync` integration,
- * scoped. CDK's task grants SubmitJob on every job definition of the account and region, and
- * neither batch:DescribeJobs nor batch:TerminateJob: without TerminateJob, stopping or timing
- * out an execution leaves its (array) job running. Here:
- *  - SubmitJob on the revisions of the one job definition and the one queue;
- *  - TerminateJob on jobs (`job/*`: job ids are not known before submission);
- *  - DescribeJobs on `*` (it has no resource-level permissions);
- *  - CDK's own events:PutRule/PutTargets/DescribeRule on the managed Batch events rule.
- */
-class BatchRunJob extends tasks.BatchSubmitJob {
-  /**
-   * The state's own TimeoutSeconds. Not BatchSubmitJob's `taskTimeout`: that one becomes the
-   * submitted job's attempt timeout, which would replace the job definition's.
-   */
-  private readonly stateTimeout?: Duration;
-
-  constructor(
-    scope: Construct,
-    id: string,
-    jobDefinition: { name: string } | { literal: string },
-    props: tasks.BatchSubmitJobProps,
-    stateTimeout?: Duration,
-  ) {
-    super(scope, id, props);
-    this.stateTimeout = stateTimeout;
-    const stack = Stack.of(this);
-    const batchArn = (resource: string, resourceName: string) => stack.formatArn({ service: 'batch', resource, resourceName });
-    const revisions = 'name' in jobDefinition ? batchArn('job-definition', `${jobDefinition.name}:*`) : jobDefinition.literal;
-    const inherited = (this.taskPolicies ?? []).filter((statement) => !statement.actions.some((a) => a.startsWith('batch:')));
-    // Read by whenBoundToGraph() when the state machine is built, after this constructor.
-    (this as unknown as { taskPolicies: iam.PolicyStatement[] }).taskPolicies = [
-      new iam.PolicyStatement({ actions: ['batch:SubmitJob'], resources: [revisions, props.jobQueueArn] }),
-      new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [batchArn('job', '*')] }),
-      new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
-      ...inherited,
-    ];
-  }
-
-  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    const rendered = super._renderTask(topLevelQueryLanguage) as Record<string, unknown>;
-    return this.stateTimeout ? { ...rendered, TimeoutSeconds: this.stateTimeout.toSeconds() } : rendered;
-  }
-}
 
 export class BackfillWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -205,7 +159,7 @@ export class BackfillWorkflow extends Construct {
     // does not stop Lambda invocations in flight), and compaction must never overlap a loader.
     load.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.loadError' });
     index.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
-    const afterIndex = props.indexJob ? this.indexOnBatch(props.indexJob, report) : report;
+    const afterIndex = props.indexJob ? this.indexOnBatch(props.indexJob, report, props.indexJobTimeout ?? Duration.hours(84)) : report;
 
     const verdict = new sfn.Choice(this, S.checkReport)
       .when(sfn.Condition.booleanEquals('$.ok', true), new sfn.Succeed(this, S.succeeded))
@@ -225,7 +179,7 @@ export class BackfillWorkflow extends Construct {
   }
 
   /** The index Lambda hands big tables over (`handedOff`); then a Batch job builds their indexes. */
-  private indexOnBatch(job: BackfillIndexJob, report: sfn.IChainable): sfn.Choice {
+  private indexOnBatch(job: BackfillIndexJob, report: sfn.IChainable, timeout: Duration): sfn.Choice {
     const S = BackfillState;
     const onBatch = new BatchRunJob(this, S.indexOnBatch, jobDefinitionRevisions(job.jobDefinitionArn, job.jobDefinitionName), {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
@@ -235,7 +189,7 @@ export class BackfillWorkflow extends Construct {
       containerOverrides: { command: INDEX_JOB_COMMAND, environment: { [INDEX_JOB_DB_ENV]: sfn.JsonPath.stringAt('$.dbUri') } },
       resultSelector: { jobId: sfn.JsonPath.stringAt('$.JobId'), status: sfn.JsonPath.stringAt('$.Status') },
       resultPath: '$.indexJob',
-    });
+    }, timeout);
     onBatch.addRetry({ errors: BATCH_TRANSIENT_ERRORS, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
     onBatch.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.indexError' });
     return new sfn.Choice(this, S.indexHandedOff)

@@ -17,8 +17,9 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { workerRetryStrategies } from '../backfill/retry';
+import { BatchRunJob, jobDefinitionRevisions } from '../batch-run-job';
 import { allowWildcards } from '../nag';
 import type { VistaNetwork } from '../network';
 import { grantObjects } from '../s3-access';
@@ -118,12 +119,15 @@ export class RetagWorkflow extends Construct {
       jobDefinitionName: this.jobDefinitionName,
       container,
       retryAttempts: 3,
+      // Host failures, image pulls and exit 1 are retried; a bad taxonomy (exit 2) is not, 16 times over.
+      retryStrategies: workerRetryStrategies(),
       timeout: props.jobTimeout ?? Duration.hours(6),
       propagateTags: true,
     });
 
+    const revisions = jobDefinitionRevisions(this.jobDefinition.jobDefinitionArn, this.jobDefinitionName);
     const submit = (stepId: string, partitions: number, arraySize?: number) =>
-      new tasks.BatchSubmitJob(this, stepId, {
+      new BatchRunJob(this, stepId, revisions, {
         jobName: `retag-${stepId.toLowerCase()}`,
         jobQueueArn: this.jobQueue.jobQueueArn,
         jobDefinitionArn: this.jobDefinition.jobDefinitionArn,
@@ -135,7 +139,11 @@ export class RetagWorkflow extends Construct {
         }),
         resultPath: sfn.JsonPath.DISCARD,
       });
-    const definition = submit('RetagShards', this.partitions, this.partitions > 1 ? this.partitions : undefined).next(submit('RetagReport', 1));
+    // RetagReport re-tags whatever shard a child left undone: it runs after a failed array job too.
+    const report = submit('RetagReport', 1);
+    const shards = submit('RetagShards', this.partitions, this.partitions > 1 ? this.partitions : undefined);
+    shards.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.shardsFailure' });
+    const definition = shards.next(report);
 
     const executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
       // The /aws/vendedlogs/ prefix keeps Step Functions' log delivery policy small.
@@ -157,9 +165,11 @@ export class RetagWorkflow extends Construct {
       },
       {
         match: { finding: arn('batch', 'job-definition/.*') },
-        reason:
-          "CDK's BatchSubmitJob grants SubmitJob on job definitions by wildcard; the queue it may submit to is only the retag queue. " +
-          '(The backfill workflow scopes this with its BatchRunJob; sharing that class would narrow this grant too.)',
+        reason: 'SubmitJob on every revision (`:*`) of the retag job definition only, to the retag queue only.',
+      },
+      {
+        match: { finding: arn('batch', 'job/\\*') },
+        reason: 'TerminateJob on jobs: their ids are not known before submission (stopping an execution cancels its array job).',
       },
       {
         match: { finding: arn('events', 'rule/StepFunctionsGetEventsForBatchJobsRule') },
