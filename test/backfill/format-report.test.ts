@@ -3,7 +3,11 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ReportEvent } from '../../lib/core/backfill/events';
+import { readBackfillConfig } from '../../lib/core/backfill/config';
+import { writeInventory } from '../../lib/core/backfill/demo/inventory';
 import { formatRunReport } from '../../lib/core/backfill/format-report';
+import { finishRunPlan, startPlan } from '../../lib/core/backfill/plan-run';
+import { splitInput } from '../../lib/core/backfill/plan-steps';
 import { runLayout } from '../../lib/core/backfill/layout';
 import { buildRunReport, type RunReport } from '../../lib/core/backfill/report';
 import { writeJsonAtomic } from '../../lib/core/io/location';
@@ -73,5 +77,37 @@ describe('images recovered by the end-of-shard retry', () => {
 
   it('are not mentioned when no image needed the retry', () => {
     expect(formatRunReport(report, 'report.json')).not.toContain('recovered');
+  });
+});
+
+describe('entries per shard', () => {
+  it('come from the plan, where each input file\'s last chunk is short, so a failed shard counts what it really held', async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-report-entries-'));
+    try {
+      // Two inventory files of 3 and 2 keys in shards of 2: [2, 1] + [2]; planned for real.
+      const inventoryDir = path.join(work, 'inventory');
+      const written = await writeInventory({ destinationUri: inventoryDir, sourceBucket: 'src', files: [['a.jpg', 'b.jpg', 'c.jpg'], ['d.jpg', 'e.jpg']] });
+      const input = { inventoryUri: written.manifestUri, workUri: path.join(work, 'work'), dbUri: path.join(work, 'db'), runId: 'run-e', shardSize: 2 };
+      const { state } = await startPlan({ input, executionName: 'run-e' }, readBackfillConfig({}));
+      for (const i of state.inputIndexes) await splitInput(state.workUri, 'run-e', i);
+      const { plan } = await finishRunPlan(state);
+      expect(plan.shardCount).toBe(3);
+      const layout = runLayout(state.workUri, 'run-e');
+      // Shards 0 and 2 embedded; shard 1 (the one-entry tail of the first file) never was.
+      for (const [i, n] of [[0, 2], [2, 2]]) {
+        await writeJsonAtomic(layout.shardSummaryUri(i), { input: n, succeeded: n, failed: 0, failed_by_code: {}, started_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z', images_per_second: 2 });
+      }
+      const { report, compact } = await buildRunReport({ run: plan } as unknown as ReportEvent);
+      expect(report.shards.map((s) => [s.shard, s.entries, s.status])).toEqual([
+        ['shard-00000', 2, 'load-failed'],
+        ['shard-00001', 1, 'embed-failed'],
+        ['shard-00002', 2, 'load-failed'],
+      ]);
+      expect(report.totals).toMatchObject({ entries: 5, notProcessed: 1 });
+      expect(compact.images.notProcessed).toBe(1);
+      expect(report.manifest).not.toHaveProperty('shardEntries');
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
   });
 });

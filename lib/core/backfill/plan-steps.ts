@@ -300,6 +300,8 @@ export interface PlanSummary {
   shardCount: number;
   /** Entries in shards (= lines − blank − invalid − filtered − duplicates). */
   entries: number;
+  /** Entries of each shard, in shard order: the last chunk of each input file or partition is short. */
+  shardEntries: number[];
   lines: number;
   blankLines: number;
   filtered: number;
@@ -337,6 +339,7 @@ export async function finishPlan(workUri: string, runId: string, concurrency = 3
     shardSize: inputs.shardSize,
     shardCount: copies.length,
     entries: groups.reduce((n, g) => n + g.chunks.reduce((a, b) => a + b, 0), 0),
+    shardEntries: groups.flatMap((g) => g.chunks),
     lines: sum((s) => s.lines),
     blankLines: sum((s) => s.blankLines),
     filtered: sum((s) => s.filtered),

@@ -40,6 +40,8 @@ export interface ShardReportInput {
   shardCount: number;
   shardSize: number;
   entries: number;
+  /** Entries of each shard (shards/_manifest.json); without it (older runs) every shard but the last is taken as full. */
+  shardEntries?: number[];
   concurrency: number;
   failedChildren: FailedChild[];
   /** Why the Batch step failed, for shards without a more precise reason. */
@@ -52,7 +54,7 @@ export async function collectShardReports(input: ShardReportInput): Promise<Shar
   const indexes = Array.from({ length: input.shardCount }, (_, i) => i);
 
   return mapWithConcurrency(indexes, input.concurrency, async (index): Promise<ShardReport> => {
-    const entries = Math.max(0, Math.min(input.shardSize, input.entries - index * input.shardSize));
+    const entries = input.shardEntries?.[index] ?? Math.max(0, Math.min(input.shardSize, input.entries - index * input.shardSize));
     const summaryUri = layout.shardSummaryUri(index);
     const [summary, load] = await Promise.all([
       (await exists(summaryUri)) ? readJson<ShardSummary>(summaryUri) : undefined,

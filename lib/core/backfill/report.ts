@@ -33,7 +33,8 @@ export interface RunReport {
   startedAt?: string;
   finishedAt: string;
   durationSeconds?: number;
-  manifest?: PlanSummary;
+  /** The plan's summary (shards/_manifest.json), without its per-shard counts (in `shards`). */
+  manifest?: Omit<PlanSummary, 'shardEntries'>;
   embed: {
     /** One Batch array job per wave (≤ maxArraySize shards each). */
     waves: { wave: number; firstShard: number; shardCount: number; jobId?: string; status?: string; error?: string }[];
@@ -76,7 +77,9 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
   const { run } = event;
   const layout = runLayout(run.workUri, run.runId);
   const finishedAt = (deps.now ?? (() => new Date()))();
-  const manifest = (await exists(layout.shardManifestUri)) ? await readJson<RunReport['manifest']>(layout.shardManifestUri) : undefined;
+  const planned = (await exists(layout.shardManifestUri)) ? await readJson<PlanSummary>(layout.shardManifestUri) : undefined;
+  // The per-shard counts go into each shard's line, not the report's copy of the manifest.
+  const { shardEntries, ...manifest }: Partial<PlanSummary> = planned ?? {};
 
   const outcomes = new Map((run.embed ?? []).map((o) => [o.wave, o]));
   const waves = await Promise.all(
@@ -102,6 +105,7 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
     shardCount: run.shardCount,
     shardSize: run.shardSize,
     entries: run.entries,
+    ...(shardEntries ? { shardEntries } : {}),
     concurrency: deps.concurrency ?? 32,
     failedChildren,
     embedFailure: embedError,
@@ -116,7 +120,7 @@ export async function buildRunReport(event: ReportEvent, deps: ReportDeps = {}):
     ok: failedShards.length === 0 && !indexError && !loadError,
     ...(event.startedAt ? { startedAt: event.startedAt, durationSeconds: (finishedAt.getTime() - Date.parse(event.startedAt)) / 1000 } : {}),
     finishedAt: finishedAt.toISOString(),
-    ...(manifest ? { manifest } : {}),
+    ...(planned ? { manifest: manifest as Omit<PlanSummary, 'shardEntries'> } : {}),
     embed: {
       waves: waves.map((w) => w.wave),
       status: embedError ? 'FAILED' : 'SUCCEEDED',
