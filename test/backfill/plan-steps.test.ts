@@ -7,8 +7,10 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { readBackfillConfig } from '../../lib/core/backfill/config';
 import { writeInventory } from '../../lib/core/backfill/demo/inventory';
 import { runLayout } from '../../lib/core/backfill/layout';
+import { finishRunPlan, startPlan } from '../../lib/core/backfill/plan-run';
 import { decodeInventoryKey, parseCsvLine, type PlanSource } from '../../lib/core/backfill/plan-inputs';
 import { DEFAULT_FILTER, dedupPartition, finishPlan, planInputs, splitInput, type PlanSettings, type PlanSummary } from '../../lib/core/backfill/plan-steps';
 import { planWaves } from '../../lib/core/backfill/waves';
@@ -180,3 +182,21 @@ describe('waves', () => {
 });
 
 
+
+describe('what one execution can carry', () => {
+  it('refuses more shards or input files than its state holds, naming the shard size that fits', async () => {
+    const manifests = path.join(dir, 'limits');
+    await fs.mkdir(manifests, { recursive: true });
+    for (const f of [0, 1, 2]) await fs.writeFile(path.join(manifests, `m${f}.txt`), uris(f * 10, f * 10 + 10).join('\n'));
+    const input = { manifestPrefix: manifests, workUri: path.join(dir, 'work'), dbUri: path.join(dir, 'db'), shardSize: 4, partitions: 1 };
+    await expect(startPlan({ input: { ...input, runId: 'files' }, executionName: 'files' }, readBackfillConfig({}), { maxInputFiles: 2 })).rejects.toThrow(
+      /3 input files; one execution takes at most 2/,
+    );
+    const { state } = await startPlan({ input: { ...input, runId: 'shards' }, executionName: 'shards' }, readBackfillConfig({}));
+    for (const i of state.inputIndexes) await splitInput(state.workUri, 'shards', i);
+    for (const p of state.partitionIndexes) await dedupPartition(state.workUri, 'shards', p);
+    // 30 entries in shards of 4: 8 shards.
+    await expect(finishRunPlan(state, { maxShards: 5 })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/8 shards of 4; .* at most 5 .* shard size of at least 6$/) });
+    expect((await finishRunPlan(state, { maxShards: 8 })).plan.shardCount).toBe(8);
+  });
+});

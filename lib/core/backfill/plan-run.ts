@@ -10,8 +10,25 @@ import { assertRunId, runLayout } from './layout';
 import type { PlanSource } from './plan-inputs';
 import { DEFAULT_FILTER, finishPlan, planInputs, type PlanInputs, type PlanSummary } from './plan-steps';
 import { planWaves } from './waves';
+import { SystemErrorCode, VistaError } from '../errors';
 import { writeJsonAtomic } from '../io/location';
 import { runPlanUri } from './status';
+
+/**
+ * What one execution's state can carry. The SplitInputs map iterates `inputIndexes` and the Load
+ * map `shardIndexes` (≈ 6 bytes an index), inside Step Functions' 256 KiB payload limit: past
+ * these the execution would fail with States.DataLimitExceeded, which no Catch can take. 500M
+ * images at the default 400,000 a shard are 1,250 shards.
+ */
+export const MAX_SHARDS_PER_RUN = 25_000;
+export const MAX_INPUT_FILES_PER_RUN = 25_000;
+
+export interface RunLimits {
+  /** @default MAX_SHARDS_PER_RUN */
+  maxShards?: number;
+  /** @default MAX_INPUT_FILES_PER_RUN */
+  maxInputFiles?: number;
+}
 
 export function planSource(input: ShardEvent['input']): PlanSource {
   if (input.inventoryUri) return { kind: 'inventory', uri: input.inventoryUri };
@@ -19,7 +36,8 @@ export function planSource(input: ShardEvent['input']): PlanSource {
   return { kind: 'manifest', uri: input.manifestUri! };
 }
 
-export async function startPlan(event: ShardEvent, config: BackfillConfig): Promise<{ state: PlanningState; inputs: PlanInputs }> {
+export async function startPlan(event: ShardEvent, config: BackfillConfig, limits: RunLimits = {}): Promise<{ state: PlanningState; inputs: PlanInputs }> {
+  const maxInputFiles = limits.maxInputFiles ?? MAX_INPUT_FILES_PER_RUN;
   const { input } = event;
   const runId = assertRunId(input.runId ?? event.executionName);
   const source = planSource(input);
@@ -31,6 +49,12 @@ export async function startPlan(event: ShardEvent, config: BackfillConfig): Prom
     partitionBytes: config.partitionBytes,
     filter: { keyPrefix: input.keyPrefix ?? DEFAULT_FILTER.keyPrefix, suffixes: input.imageSuffixes ?? DEFAULT_FILTER.suffixes },
   });
+  if (inputs.files.length > maxInputFiles) {
+    throw new VistaError(
+      SystemErrorCode.CONFIG_INVALID,
+      `${source.kind} ${source.uri} has ${inputs.files.length} input files; one execution takes at most ${maxInputFiles} (its state carries one index per file): merge manifest files, or split the catalog across runs`,
+    );
+  }
   const state: PlanningState = {
     runId,
     source,
@@ -46,8 +70,16 @@ export async function startPlan(event: ShardEvent, config: BackfillConfig): Prom
   return { state, inputs };
 }
 
-export async function finishRunPlan(state: PlanningState): Promise<{ plan: RunPlan; summary: PlanSummary }> {
+export async function finishRunPlan(state: PlanningState, limits: RunLimits = {}): Promise<{ plan: RunPlan; summary: PlanSummary }> {
+  const maxShards = limits.maxShards ?? MAX_SHARDS_PER_RUN;
   const summary = await finishPlan(state.workUri, state.runId);
+  if (summary.shardCount > maxShards) {
+    throw new VistaError(
+      SystemErrorCode.CONFIG_INVALID,
+      `run ${state.runId} planned ${summary.shardCount} shards of ${summary.shardSize}; one execution takes at most ${maxShards} (its state carries one index per shard): ` +
+        `start a new run id with a shard size of at least ${Math.ceil(summary.entries / maxShards)}`,
+    );
+  }
   const layout = runLayout(state.workUri, state.runId);
   const plan: RunPlan = {
     runId: state.runId,
