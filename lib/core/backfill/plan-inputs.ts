@@ -99,12 +99,23 @@ async function resolveInventory(manifestUri: string): Promise<ResolvedInputs> {
 }
 
 /**
- * Where the data files' keys start. In S3 that is the destination bucket. A local copy of a
- * report keeps the bucket's layout: the nearest folder above manifest.json under which the first
- * data file's key exists.
+ * Where the data files' keys start. In S3 that is the destination bucket, when manifest.json is
+ * in it. A copy of a report (a local folder, or a prefix of another bucket such as the work
+ * bucket's manifests/) keeps the bucket's layout: the nearest folder above manifest.json under
+ * which the first data file's key exists.
  */
 async function dataRoot(manifestUri: string, destinationBucket: string, firstKey: string): Promise<string> {
-  if (isS3Uri(manifestUri)) return `s3://${destinationBucket.replace(/^arn:aws[a-z-]*:s3:::/, '')}`;
+  if (isS3Uri(manifestUri)) {
+    const destination = destinationBucket.replace(/^arn:aws[a-z-]*:s3:::/, '');
+    const { bucket, key } = parseS3Uri(manifestUri);
+    if (bucket === destination) return `s3://${destination}`;
+    const folders = key.split('/').slice(0, -1);
+    for (let depth = folders.length; depth >= 0; depth--) {
+      const root = `s3://${[bucket, ...folders.slice(0, depth)].join('/')}`;
+      if (await exists(joinUri(root, firstKey))) return root;
+    }
+    return `s3://${destination}`;
+  }
   let dir = path.dirname(toLocalPath(manifestUri));
   for (;;) {
     if (await exists(path.join(dir, firstKey))) return dir;
