@@ -184,6 +184,8 @@ export interface ShardSpec {
   seed: number;
   /** Failed images, recorded in part markers and errors.jsonl only. */
   failures?: number;
+  /** These failures instead of `failures` generated ones (tests: a later run failing images an earlier one embedded). */
+  failedImages?: { imageId: string; code: ImageErrorCode }[];
   partSize?: number;
   space?: EmbeddingSpace;
   /** Keep rows and embeddings in memory and return them (tests; not for a million rows). */
@@ -211,19 +213,21 @@ const FAILURE_CODES = [ImageErrorCode.NOT_FOUND, ImageErrorCode.CORRUPT_IMAGE, I
 /** Writes a complete shard folder at `uri` (local folder or s3:// prefix). */
 export async function writeShardFolder(uri: string, spec: ShardSpec): Promise<WrittenShard> {
   const { shardId, count, dim, seed } = spec;
-  const failures = spec.failures ?? 0;
+  const failures = spec.failedImages?.length ?? spec.failures ?? 0;
   const partSize = spec.partSize ?? 10_000;
   const space = spec.space ?? makeEmbeddingSpace({ dim, clusters: 16 });
   const random = makeRandom(seed);
   const gauss = makeGaussian(random);
   const processedAt = new Date(Date.UTC(2025, 0, 1));
   const kept = spec.keep ? { rows: [] as SyntheticRow[], embeddings: [] as Float32Array[], failedIds: [] as string[] } : undefined;
-  const errors = Array.from({ length: failures }, (_, j) => ({
-    image_id: `${shardId}-failed-${j}`,
-    source_uri: `s3://hotel-images/${shardId}/failed-${j}.jpg`,
-    error_code: FAILURE_CODES[j % FAILURE_CODES.length],
-    message: 'synthetic failure',
-  }));
+  const errors = spec.failedImages
+    ? spec.failedImages.map((f) => ({ image_id: f.imageId, source_uri: `s3://hotel-images/${f.imageId}.jpg`, error_code: f.code, message: 'synthetic failure' }))
+    : Array.from({ length: failures }, (_, j) => ({
+        image_id: `${shardId}-failed-${j}`,
+        source_uri: `s3://hotel-images/${shardId}/failed-${j}.jpg`,
+        error_code: FAILURE_CODES[j % FAILURE_CODES.length],
+        message: 'synthetic failure',
+      }));
   kept?.failedIds.push(...errors.map((e) => e.image_id));
 
   const partCount = Math.max(1, Math.ceil(count / partSize));

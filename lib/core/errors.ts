@@ -31,6 +31,13 @@ export const ImageErrorCode = {
 } as const;
 export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
 
+/**
+ * Failures that say nothing about the image itself (the store or the network failed, past every
+ * retry). Such an outcome never replaces an earlier good row of the image in the store: a later
+ * run's bad hour must not delete what an earlier run embedded. It is still recorded.
+ */
+export const TRANSIENT_IMAGE_ERROR_CODES: ReadonlySet<string> = new Set<ImageErrorCode>([ImageErrorCode.FETCH_FAILED, ImageErrorCode.FETCH_TIMEOUT]);
+
 /** Failures of the system itself (bad config, missing model, unreachable store): these stop a run. */
 export const SystemErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',

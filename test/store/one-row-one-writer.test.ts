@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { withStepErrorNames } from '../../lib/core/backfill/step-errors';
+import { ImageErrorCode } from '../../lib/core/errors';
 import { exitCodeFor } from '../../lib/core/exit-codes';
 import { makeLogger } from '../../lib/core/log';
 import { TableName, openStore } from '../../lib/core/store/connect';
@@ -61,6 +62,37 @@ test('the same images loaded by two runs: one row each, the later load’s', asy
   // Loading run-a's shard again is a no-op (the ledger has it): run-b's rows stay.
   expect((await load(db, a)).skipped).toBe(true);
   expect((await rowsById(db)).get('catalog-img-0')).toEqual(['run-b/shard-00000']);
+});
+
+test('a later run\'s transient failure (fetch timed out) keeps the good row an earlier run stored; a permanent one replaces it', async () => {
+  const db = path.join(root, 'db-transient');
+  const a = await shard('run-a', 0, 'keep', 10, 1);
+  await load(db, a);
+  const b = await writeSyntheticShardResults(path.join(root, 'results', 'run-b', 'shard-00000'), {
+    shardId: 'run-b/shard-00000',
+    count: 0,
+    dim: DIM,
+    seed: 3,
+    failedImages: [
+      { imageId: 'keep-img-0', code: ImageErrorCode.FETCH_TIMEOUT },
+      { imageId: 'keep-img-1', code: ImageErrorCode.FETCH_FAILED },
+      { imageId: 'keep-img-2', code: ImageErrorCode.NOT_FOUND },
+    ],
+  });
+  const loaded = await load(db, b);
+  expect(loaded.superseded).toEqual({ images: 1, imageErrors: 0 });
+  const byId = await rowsById(db);
+  expect(byId.get('keep-img-0')).toEqual(['run-a/shard-00000']);
+  expect(byId.get('keep-img-1')).toEqual(['run-a/shard-00000']);
+  expect(byId.has('keep-img-2')).toBe(false); // the object is gone: its row goes too
+  const store = await openStore(db, { readConsistencySeconds: 0 });
+  try {
+    const errors = (await (await store.table(TableName.imageErrors))!.query().select(['image_id', 'error_code']).toArray()) as { image_id: string; error_code: string }[];
+    // Every outcome is still recorded.
+    expect(errors.map((e) => `${e.image_id}:${e.error_code}`).sort()).toEqual(['keep-img-0:FETCH_TIMEOUT', 'keep-img-1:FETCH_FAILED', 'keep-img-2:NOT_FOUND']);
+  } finally {
+    store.close();
+  }
 });
 
 test('a load that crashed after superseding, before recording, is finished by its retry: one row each', async () => {

@@ -4,6 +4,7 @@
  * that follow the clusters. Deterministic for a given seed. Works for local folders and s3://.
  */
 import { makeEmbeddingSpace, writeShardFolder, type SyntheticRow } from '../../bench/store-data';
+import type { ImageErrorCode } from '../../lib/core/errors';
 
 export type { SyntheticRow } from '../../bench/store-data';
 
@@ -15,6 +16,8 @@ export interface SyntheticShardOptions {
   seed: number;
   /** Failed images (errors.jsonl and part markers only). @default 0 */
   failures?: number;
+  /** These failed images instead of generated ones. */
+  failedImages?: { imageId: string; code: ImageErrorCode }[];
   /** Rows per part file. @default 10_000 */
   partSize?: number;
   /** Clusters of the embedding space, shared by every shard written with the same value. @default 16 */

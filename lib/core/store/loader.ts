@@ -13,7 +13,7 @@
  */
 import type * as lancedb from '@lancedb/lancedb';
 import type { RecordBatch } from 'apache-arrow';
-import { SystemErrorCode, VistaError } from '../errors';
+import { SystemErrorCode, TRANSIENT_IMAGE_ERROR_CODES, VistaError } from '../errors';
 import { ResultColumn } from '../pipeline/schema';
 import { type VistaStore, TableName, openStore } from './connect';
 import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
@@ -150,7 +150,7 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
     counts = appended;
     await options.hooks?.afterAppend?.();
     if (await othersMayHoldImages(ledger, shardId, options.orderedFamily)) {
-      superseded = await supersedeImages(store, { shardId, orderedPrefix: options.orderedFamily }, appended.imageIds);
+      superseded = await supersedeImages(store, { shardId, orderedPrefix: options.orderedFamily }, appended.imageIds, appended.transientlyFailed);
     }
     await options.hooks?.afterSupersede?.();
   } catch (err) {
@@ -207,7 +207,7 @@ async function appendShardOnce(
   shard: CompleteShard,
   loadId: string,
   options: LoadShardOptions,
-): Promise<{ rows: number; failed: number; parts: number; imageIds: string[] }> {
+): Promise<{ rows: number; failed: number; parts: number; imageIds: string[]; transientlyFailed: Set<string> }> {
   for (let attempt = 1; ; attempt++) {
     const appended = await appendShard(store, images, errors, shard, loadId, options);
     if (!appended.versionSkipped) return appended;
@@ -240,10 +240,11 @@ async function appendShard(
   shard: CompleteShard,
   loadId: string,
   options: LoadShardOptions,
-): Promise<{ rows: number; failed: number; parts: number; imageIds: string[]; versionSkipped: boolean }> {
+): Promise<{ rows: number; failed: number; parts: number; imageIds: string[]; transientlyFailed: Set<string>; versionSkipped: boolean }> {
   let versionSkipped = false;
   const { shardId } = options;
   const imageIds: string[] = [];
+  const transientlyFailed = new Set<string>();
   const limit = options.appendBatchRows ?? 50_000;
   const partsTotal = shard.summary.parts.length;
   const rowsTotal = shard.summary.parts.reduce((n, p) => n + p.rows, 0);
@@ -275,9 +276,12 @@ async function appendShard(
     const chunk = failuresTable(failures, shardId, loadId);
     if (await addAndWatch(store, TableName.imageErrors, `append failures ${shardId}`, errors, chunk)) versionSkipped = true;
     failed += failures.length;
-    for (const f of failures) imageIds.push(f.image_id);
+    for (const f of failures) {
+      imageIds.push(f.image_id);
+      if (TRANSIENT_IMAGE_ERROR_CODES.has(f.error_code)) transientlyFailed.add(f.image_id);
+    }
   }
-  return { rows: rowsAppended, failed, parts: partsRead, imageIds, versionSkipped };
+  return { rows: rowsAppended, failed, parts: partsRead, imageIds, transientlyFailed, versionSkipped };
 }
 
 /** Deletes the shard's rows of attempts before `loadId` ('older') or of that attempt ('exactly'). */

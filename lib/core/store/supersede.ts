@@ -10,7 +10,8 @@
  * shards load side by side, so only other families are superseded. The real-time family is
  * *ordered* (batch ids are UTC stamps) and its overlapping runs may load one image twice at once:
  * there a lower id is older, and a shard that finds a *newer* one already holding an image deletes
- * its own copy, so the newer outcome survives any interleaving. Idempotent.
+ * its own copy, so the newer outcome survives any interleaving. Idempotent. One exception: a
+ * transient failure (the fetch failed, past its retries) never deletes an older good row.
  */
 import { ResultColumn } from '../pipeline/schema';
 import { type VistaStore, TableName, openStore } from './connect';
@@ -65,9 +66,14 @@ export async function supersedeOlderShards(
   }
 }
 
-export async function supersedeImages(store: VistaStore, keep: SupersedeKeep, imageIds: readonly string[]): Promise<SupersedeResult> {
+/**
+ * `transientlyFailed`: images this shard holds only a transient failure for (TRANSIENT_IMAGE_ERROR_CODES):
+ * an older good row of theirs is kept; older failure records are replaced as for any image.
+ */
+export async function supersedeImages(store: VistaStore, keep: SupersedeKeep, imageIds: readonly string[], transientlyFailed?: ReadonlySet<string>): Promise<SupersedeResult> {
+  const replacingRows = transientlyFailed && transientlyFailed.size > 0 ? imageIds.filter((id) => !transientlyFailed.has(id)) : imageIds;
   return {
-    images: await supersedeIn(store, TableName.images, ResultColumn.imageId, keep, imageIds),
+    images: await supersedeIn(store, TableName.images, ResultColumn.imageId, keep, replacingRows),
     imageErrors: await supersedeIn(store, TableName.imageErrors, ErrorColumn.imageId, keep, imageIds),
   };
 }
