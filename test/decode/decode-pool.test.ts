@@ -94,3 +94,31 @@ describe('decode pool', () => {
     expect(pool.slots.available).toBe(4);
   });
 });
+
+describe('decode pool fetchAndDecode: which step failed travels with the error', () => {
+  it('names the fetch for a missing file and a source answering 503, the decode for a corrupt file; transient fetches say so', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const fetching = makeDecodePool({}, CLIP, { threads: 1, slots: 2, source: { retries: 1, throttleRetries: 1, retryBaseDelayMs: 1, throttleBaseDelayMs: 1 } });
+    try {
+      const corrupt = path.join(dir, 'corrupt-for-pool.jpg');
+      await fs.writeFile(corrupt, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]));
+      const details = async (uri: string) => {
+        const err = (await outcome(fetching.fetchAndDecode(uri))) as { ok: false; error: VistaError };
+        expect(err.ok).toBe(false);
+        return { code: err.error.code, stage: err.error.details?.stage, transient: err.error.details?.transient === true };
+      };
+      expect(await details(path.join(dir, 'no-such-file.jpg'))).toEqual({ code: 'NOT_FOUND', stage: 'fetch', transient: false });
+      expect(await details(`http://127.0.0.1:${port}/x.jpg`)).toEqual({ code: 'FETCH_FAILED', stage: 'fetch', transient: true });
+      expect(await details(corrupt)).toEqual({ code: 'CORRUPT_IMAGE', stage: 'decode', transient: false });
+    } finally {
+      await fetching.close();
+      server.close();
+    }
+  });
+});

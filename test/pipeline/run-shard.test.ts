@@ -251,6 +251,29 @@ describe('runShard end-of-shard retry', () => {
     expect(calls.get('/img/flaky-1.jpg')).toBe(2);
   });
 
+  it('retries transient fetch failures at the end with the decode pool too (fetch and decode in one call, the failed step in the error)', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-endretry-pool-'));
+    const shard = path.join(dir, 'shard.jsonl');
+    await fs.writeFile(shard, Array.from({ length: 12 }, (_, i) => JSON.stringify({ uri: `/img/${['flaky', 'ok', 'corrupt'][i % 3]}-${i}.jpg`, image_id: `id-${i}` })).join('\n'));
+    const deps = fakeDeps(makeShardOutput(path.join(dir, 'out'), DIM));
+    const calls = new Map<string, number>();
+    // What the pool rejects with (decode-pool.ts): the source's or decoder's error, its step in details.stage.
+    deps.decoder = {
+      decode: deps.decoder.decode,
+      async fetchAndDecode(uri: string): Promise<DecodedImage> {
+        const n = (calls.get(uri) ?? 0) + 1;
+        calls.set(uri, n);
+        if (uri.includes('flaky') && n === 1) throw new VistaError(ImageErrorCode.FETCH_FAILED, `${uri}: reset`, { details: { transient: true, stage: 'fetch' } });
+        if (uri.includes('corrupt')) throw new VistaError(ImageErrorCode.CORRUPT_IMAGE, `${uri}: truncated`, { details: { stage: 'decode' } });
+        return { pixels: new Float32Array(3), width: 10, height: 5, format: 'jpeg', contentSha256: 'sha' };
+      },
+    };
+    const summary = await runShard(deps, { shardUri: shard, partSize: 5, batchSize: 4, concurrency: 3, endRetry: { pauseMs: 1 } });
+    expect(summary).toMatchObject({ input: 12, succeeded: 8, failed: 4, failed_by_code: { CORRUPT_IMAGE: 4 }, end_retry: { retried: 4, recovered: 4 } });
+    expect(calls.get('/img/flaky-0.jpg')).toBe(2);
+    expect(calls.get('/img/corrupt-2.jpg')).toBe(1);
+  });
+
   it('without endRetry, transient failures are final at once', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-endretry-'));
     const shard = path.join(dir, 'shard.jsonl');

@@ -111,7 +111,8 @@ export function makeDecodePool(input: DecoderConfigInput, spec: PreprocessSpec, 
       slots.release(p.slot);
       const { code, message, details } = reply.error;
       const fallback = reply.stage === 'fetch' ? ImageErrorCode.FETCH_FAILED : ImageErrorCode.CORRUPT_IMAGE;
-      p.reject(new VistaError(isVistaErrorCode(code) ? code : fallback, message, details ? { details } : undefined));
+      // The stage goes with the error: a caller of fetchAndDecode retries transient fetch failures, never decode ones.
+      p.reject(new VistaError(isVistaErrorCode(code) ? code : fallback, message, { details: { ...details, stage: reply.stage } }));
     }
   };
 

@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { VistaError, isVistaErrorCode } from '../errors';
+import { TransientError } from '../io/retry';
 import { makeImageSource } from '../io/source';
 import { makeDecoder } from './decoder';
 import type { DecodeReply, DecodeRequest, DecodeThreadInit } from './decode-thread-protocol';
@@ -22,7 +23,8 @@ const errorOf = (err: unknown) => {
   return {
     ...(err instanceof VistaError && isVistaErrorCode(code) ? { code } : {}),
     message: err instanceof Error ? err.message : String(err),
-    ...(err instanceof VistaError && err.details ? { details: err.details } : {}),
+    // A TransientError's class does not cross the thread boundary: say it in the details.
+    ...(err instanceof VistaError && (err.details || err instanceof TransientError) ? { details: { ...err.details, ...(err instanceof TransientError ? { transient: true } : {}) } } : {}),
   };
 };
 

@@ -118,8 +118,17 @@ export async function runShard(deps: ShardRunDeps, options: ShardRunOptions): Pr
     try {
       const t0 = performance.now();
       if (decoder.fetchAndDecode) {
-        stage = 'decode';
-        const decoded: DecodedEntry = { entry, image: await decoder.fetchAndDecode(entry.uri) };
+        let image: DecodedEntry['image'];
+        try {
+          image = await decoder.fetchAndDecode(entry.uri);
+        } catch (err) {
+          // The pool says which of its two steps failed.
+          stage = err instanceof VistaError && err.details?.stage === 'fetch' ? 'fetch' : 'decode';
+          if (stage === 'decode' && lastTry) endRetry.recovered++;
+          throw err;
+        }
+        if (lastTry) endRetry.recovered++;
+        const decoded: DecodedEntry = { entry, image };
         timings.decode += performance.now() - t0;
         partOf.set(decoded, part);
         stage = 'batch';
