@@ -23,6 +23,9 @@ describe('parseShardLine', () => {
     ['{"image_id": "x"}', 'uri'],
     ['{"uri": ""}', 'uri'],
     ['two words', 'single URI'],
+    // Ids travel in TAB/newline-separated files: a tab would split one id in two when planning.
+    [JSON.stringify({ uri: '/x/a.jpg', image_id: 'h1\t001' }), 'control characters'],
+    [JSON.stringify({ uri: '/x/a.jpg', image_id: 'h1\n001' }), 'control characters'],
   ])('turns a bad line into an invalid entry: %s', (line, reason) => {
     const e = parseShardLine(line, 7);
     expect(isInvalidEntry(e)).toBe(true);

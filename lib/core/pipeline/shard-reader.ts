@@ -13,7 +13,9 @@ import type { ShardEntry } from '../types';
 
 const jsonEntrySchema = z.object({
   uri: z.string().trim().min(1),
-  image_id: z.string().trim().min(1).max(256).optional(),
+  // No control characters: ids travel in TAB- and newline-separated files (the planning spill), filenames and URLs.
+  // eslint-disable-next-line no-control-regex
+  image_id: z.string().trim().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters (tabs, newlines, …)').optional(),
   hotel_id: z.union([z.string(), z.number()]).transform(String).optional(),
   hotel_name: z.string().optional(),
   city: z.string().optional(),
