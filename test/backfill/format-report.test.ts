@@ -81,7 +81,7 @@ describe('images recovered by the end-of-shard retry', () => {
 });
 
 describe('entries per shard', () => {
-  it('come from the plan, where each input file\'s last chunk is short, so a failed shard counts what it really held', async () => {
+  it('come from the plan, where each input file\'s last chunk is short, so a failed shard counts what it really held; loads must close the counts', async () => {
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vista-report-entries-'));
     try {
       // Two inventory files of 3 and 2 keys in shards of 2: [2, 1] + [2]; planned for real.
@@ -97,12 +97,17 @@ describe('entries per shard', () => {
       for (const [i, n] of [[0, 2], [2, 2]]) {
         await writeJsonAtomic(layout.shardSummaryUri(i), { input: n, succeeded: n, failed: 0, failed_by_code: {}, started_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:00:01Z', images_per_second: 2 });
       }
+      // Shard 0 loaded what it should; shard 2's load outcome is short of its summary by a row.
+      const outcome = (i: number, loadedRows: number) => ({ shard: `shard-0000${i}`, shardIndex: i, status: 'loaded', loadedRows, failedRows: 0, skipped: false, partsRead: 1, durationMs: 5, finishedAt: '2026-01-01T00:00:02Z' });
+      await writeJsonAtomic(layout.loadOutcomeUri(0), outcome(0, 2));
+      await writeJsonAtomic(layout.loadOutcomeUri(2), outcome(2, 1));
       const { report, compact } = await buildRunReport({ run: plan } as unknown as ReportEvent);
       expect(report.shards.map((s) => [s.shard, s.entries, s.status])).toEqual([
-        ['shard-00000', 2, 'load-failed'],
+        ['shard-00000', 2, 'complete'],
         ['shard-00001', 1, 'embed-failed'],
         ['shard-00002', 2, 'load-failed'],
       ]);
+      expect(report.shards[2].error).toBe('loaded 1 rows and 0 failures for 2 and 0 in summary.json');
       expect(report.totals).toMatchObject({ entries: 5, notProcessed: 1 });
       expect(compact.images.notProcessed).toBe(1);
       expect(report.manifest).not.toHaveProperty('shardEntries');

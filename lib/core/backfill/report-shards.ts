@@ -88,6 +88,13 @@ export async function collectShardReports(input: ShardReportInput): Promise<Shar
       // The worker finished after the load step looked (the Batch step failed early for another child).
       return { ...base, status: 'load-failed', error: 'summary.json appeared after the load step ran: re-run to load it' };
     }
+    // The counts must close: what was planned was read, what succeeded was loaded.
+    if (input.shardEntries && summary.input !== entries) {
+      return { ...base, status: 'embed-failed', error: `the worker read ${summary.input} entries of the ${entries} planned for this shard` };
+    }
+    if (load.loadedRows !== summary.succeeded || load.failedRows !== summary.failed) {
+      return { ...base, status: 'load-failed', error: `loaded ${load.loadedRows} rows and ${load.failedRows} failures for ${summary.succeeded} and ${summary.failed} in summary.json` };
+    }
     return base;
   });
 }
