@@ -162,3 +162,61 @@ test('a store refuses another model’s shard (exit 2, not retried) unless a new
   // Now the first model is the other one.
   await expect(load(db, first)).rejects.toMatchObject({ code: 'STORE_MODEL_MISMATCH' });
 });
+
+test('a new table asked for by every load of a run, side by side: the tables are dropped once, before any of them appends', async () => {
+  const db = path.join(root, 'db-new-table-side-by-side');
+  await load(db, await shard('run-old', 0, 'old', 12, 50));
+  const run = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => shard('run-new', i, `new-${i}`, 8, 60 + i, 'new-clip')));
+  // Shard ids of one run share the writer lease: all six load at once, as the Load map runs them.
+  const results = await Promise.all(run.map((s) => load(db, s, { newTable: true })));
+  expect(results.map((r) => r.loadedRows)).toEqual([8, 8, 8, 8, 8, 8]);
+  const byId = await rowsById(db);
+  expect(byId.size).toBe(48);
+  expect([...byId.keys()].every((id) => id.startsWith('new-'))).toBe(true);
+  const manifest = await readStoreManifest(db);
+  expect(manifest).toMatchObject({ model_id: 'new-clip', replaced: { model_id: 'synthetic' } });
+  expect(manifest).not.toHaveProperty('dropping_since');
+  // Every load is in the ledger: a re-run skips all six.
+  expect((await Promise.all(run.map((s) => load(db, s, { newTable: true })))).every((r) => r.skipped)).toBe(true);
+});
+
+test('a replacement left half done (its load died while dropping) is finished by the next load after the takeover time', async () => {
+  const db = path.join(root, 'db-drop-takeover');
+  await load(db, await shard('run-x', 0, 'x', 5, 70));
+  const { conditionalObject } = await import('../../lib/core/store/conditional-object');
+  const { DROP_TAKEOVER_MS, storeManifestUri } = await import('../../lib/core/store/store-manifest');
+  const object = conditionalObject<Record<string, unknown>>(storeManifestUri(db));
+  const current = (await object.read())!;
+  const stale = new Date(Date.now() - DROP_TAKEOVER_MS - 1000).toISOString();
+  await object.replace({ model_id: 'y-clip', embedding_dim: DIM, created_at: stale, replaced: { model_id: 'synthetic', embedding_dim: DIM, at: stale }, dropping_since: stale }, current.version);
+  const next = await load(db, await shard('run-y', 0, 'y', 5, 71, 'y-clip'));
+  expect(next.loadedRows).toBe(5);
+  expect([...(await rowsById(db)).keys()].every((id) => id.startsWith('y-'))).toBe(true);
+  expect(await readStoreManifest(db)).not.toHaveProperty('dropping_since');
+});
+
+test('a slow drop of one load cannot remove what another load of the run appended after the replacement', async () => {
+  const db = path.join(root, 'db-slow-drop');
+  await load(db, await shard('run-old', 0, 'old', 6, 80));
+  const { ensureStoreModel } = await import('../../lib/core/store/store-manifest');
+  const newModel = { modelId: 'new-clip', embeddingDim: DIM };
+  const slow = await openStore(db, { readConsistencySeconds: 0 });
+  const fast = await openStore(db, { readConsistencySeconds: 0 });
+  try {
+    // One load's drops are slow (a big table on S3 takes minutes to delete).
+    const drop = slow.connection.dropTable.bind(slow.connection);
+    slow.connection.dropTable = async (...args: Parameters<typeof drop>) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return drop(...args);
+    };
+    const slowLoad = ensureStoreModel(slow, newModel, { newTable: true, shardId: 'run-new/shard-00000', pollMs: 20 });
+    await ensureStoreModel(fast, newModel, { newTable: true, shardId: 'run-new/shard-00001', pollMs: 20 });
+    // The fast load goes on and appends its rows.
+    expect((await load(db, await shard('run-new', 1, 'fresh', 7, 81, 'new-clip'))).loadedRows).toBe(7);
+    await slowLoad;
+    expect((await rowsById(db)).size).toBe(7);
+  } finally {
+    slow.close();
+    fast.close();
+  }
+});

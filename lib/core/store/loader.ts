@@ -20,7 +20,7 @@ import { failuresTable, partToImageBatches, tableOf } from './arrow-batches';
 import { type LedgerFacts, beginAttempt, readShardHistory, recordLoaded } from './ledger';
 import { type CompleteShard, readCompleteShard, readFailures, readPart } from './shard-results';
 import { addMissingCatalogColumns } from './catalog-columns';
-import { ensureStoreModel } from './store-manifest';
+import { ensureStoreModel, waitWhileTablesDrop } from './store-manifest';
 import { type SupersedeResult, familyPredicate, shardFamily, supersedeImages } from './supersede';
 import { type EmbeddingPrecision, StoreColumn, ensureTable, imageErrorsSchema, imagesSchema, ledgerSchema, sqlString, storedEmbeddingDim } from './tables';
 import { type WriterLeaseOptions, withWriterLease } from './writer-lease';
@@ -120,6 +120,8 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   if (!widthless && shard.summary.parts.some((p) => p.rows > 0)) {
     // A shard of failures only mixes no embeddings. First: a new table for another model drops the tables opened below.
     await ensureStoreModel(store, { modelId: shard.summary.model_id, embeddingDim: shard.summary.embedding_dim }, { newTable: options.newTable, shardId });
+  } else {
+    await waitWhileTablesDrop(store);
   }
   const ledger = await ensureTable(store, TableName.loadLedger, ledgerSchema());
   const images = widthless

@@ -4,7 +4,8 @@
  * it by accident). A load from another model, or of another width, is refused with
  * STORE_MODEL_MISMATCH (exit 2, `Vista.STORE_MODEL_MISMATCH` in the state machine: a retry would
  * meet the same store) unless it asks for a new table: then the store's tables are dropped and the
- * manifest names the new model. Stores from before the manifest get one on their next load, from
+ * manifest names the new model. Loads of one run go side by side and all ask for the new table:
+ * the one that wins the manifest's compare-and-swap drops the tables while the others wait. Stores from before the manifest get one on their next load, from
  * a row of their images table.
  */
 import { SystemErrorCode, VistaError } from '../errors';
@@ -21,7 +22,16 @@ export interface StoreManifest {
   created_at: string;
   /** Set when a load asked for a new table: the model that was replaced. */
   replaced?: { model_id: string; embedding_dim: number; at: string };
+  /**
+   * Set while the load that won the replacement drops the old tables: every other load waits, so
+   * none appends to a table about to be dropped, and none drops tables another has filled.
+   */
+  dropping_since?: string;
 }
+
+/** A replacement left `dropping` this long (its load crashed mid-drop) is finished by the next load. */
+export const DROP_TAKEOVER_MS = 5 * 60_000;
+const DROP_POLL_MS = 200;
 
 export interface StoreModel {
   modelId: string;
@@ -40,32 +50,66 @@ export async function readStoreManifest(dbUri: string): Promise<StoreManifest | 
  * Makes sure the store holds `model`: records it on a store that has none, refuses another one,
  * or (newTable) drops the tables and records the new model. Call while holding the writer lease.
  */
-export async function ensureStoreModel(store: VistaStore, model: StoreModel, options: { newTable?: boolean; shardId: string }): Promise<void> {
+export async function ensureStoreModel(
+  store: VistaStore,
+  model: StoreModel,
+  options: { newTable?: boolean; shardId: string; now?: () => number; pollMs?: number },
+): Promise<void> {
   const object = conditionalObject<StoreManifest>(storeManifestUri(store.uri));
+  const now = options.now ?? Date.now;
+  const record = (replaced?: StoreManifest['replaced']): StoreManifest => ({
+    model_id: model.modelId,
+    embedding_dim: model.embeddingDim,
+    created_at: new Date(now()).toISOString(),
+    ...(replaced ? { replaced } : {}),
+  });
+  // Only the load whose compare-and-swap put `dropping_since` drops; then it clears the mark.
+  const dropAndFinish = async (claimed: StoreManifest, version: string) => {
+    await dropTables(store);
+    const { dropping_since: _, ...ready } = claimed;
+    return (await object.replace(ready, version)) !== undefined;
+  };
   for (;;) {
     const current = await object.read();
     if (!current) {
       const legacy = await legacyModel(store);
       if (legacy && !sameModel(legacy, model) && !options.newTable) throw mismatch(store.uri, legacy, model, options.shardId);
-      if (legacy && !sameModel(legacy, model)) await dropTables(store);
-      const created = await object.create({ model_id: model.modelId, embedding_dim: model.embeddingDim, created_at: new Date().toISOString() });
-      if (created !== undefined) return;
-      continue; // another loader recorded it first: compare with theirs
+      const replacing = legacy !== undefined && !sameModel(legacy, model);
+      const first = replacing ? { ...record({ model_id: legacy.modelId, embedding_dim: legacy.embeddingDim, at: new Date(now()).toISOString() }), dropping_since: new Date(now()).toISOString() } : record();
+      const created = await object.create(first);
+      if (created === undefined) continue; // another loader recorded it first: compare with theirs
+      if (!replacing || (await dropAndFinish(first, created))) return;
+      continue;
     }
-    const held = { modelId: current.value.model_id, embeddingDim: current.value.embedding_dim };
-    if (sameModel(held, model)) return;
-    if (!options.newTable) throw mismatch(store.uri, held, model, options.shardId);
-    await dropTables(store);
-    const replaced = await object.replace(
-      {
-        model_id: model.modelId,
-        embedding_dim: model.embeddingDim,
-        created_at: new Date().toISOString(),
-        replaced: { model_id: held.modelId, embedding_dim: held.embeddingDim, at: new Date().toISOString() },
-      },
-      current.version,
-    );
-    if (replaced !== undefined) return;
+    const held = current.value;
+    if (held.dropping_since !== undefined) {
+      if (now() - Date.parse(held.dropping_since) < DROP_TAKEOVER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? DROP_POLL_MS));
+        continue;
+      }
+      // Its load died mid-drop: take the drop over (one taker, by compare-and-swap), then decide again.
+      const retaken = { ...held, dropping_since: new Date(now()).toISOString() };
+      const version = await object.replace(retaken, current.version);
+      if (version !== undefined) await dropAndFinish(retaken, version);
+      continue;
+    }
+    const heldModel = { modelId: held.model_id, embeddingDim: held.embedding_dim };
+    if (sameModel(heldModel, model)) return;
+    if (!options.newTable) throw mismatch(store.uri, heldModel, model, options.shardId);
+    const claimed = { ...record({ model_id: held.model_id, embedding_dim: held.embedding_dim, at: new Date(now()).toISOString() }), dropping_since: new Date(now()).toISOString() };
+    const version = await object.replace(claimed, current.version);
+    if (version !== undefined && (await dropAndFinish(claimed, version))) return;
+  }
+}
+
+/** For loads that hold no embeddings (failures only): wait while another load drops the tables for a new model. */
+export async function waitWhileTablesDrop(store: VistaStore, options: { now?: () => number; pollMs?: number } = {}): Promise<void> {
+  const now = options.now ?? Date.now;
+  const object = conditionalObject<StoreManifest>(storeManifestUri(store.uri));
+  for (;;) {
+    const since = (await object.read())?.value.dropping_since;
+    if (since === undefined || now() - Date.parse(since) >= DROP_TAKEOVER_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? DROP_POLL_MS));
   }
 }
 
