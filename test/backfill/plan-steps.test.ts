@@ -62,6 +62,10 @@ describe('planning a manifest', () => {
     expect(summary).toMatchObject({ lines: 12, blankLines: 1, entries: 9, shardCount: 3, invalid: { count: 1 }, duplicates: { count: 1 } });
     expect(summary.lines).toBe(summary.entries + summary.blankLines + summary.invalid.count + summary.duplicates.count + summary.filtered);
     expect(summary.duplicates.examples[0]).toMatchObject({ file: manifest, line: 8, uri: 's3://photos/h/2.jpg' });
+    // Every invalid line is listed with its reason, not only the examples.
+    expect(summary.invalidLinesUris).toHaveLength(1);
+    const listed = (await readText(summary.invalidLinesUris[0])).trim().split('\n').map((l) => JSON.parse(l));
+    expect(listed).toEqual([{ file: manifest, line: 7, reason: 'a plain-text line must be a single URI', text: 'not a uri with spaces' }]);
     const all = (await shards(summary)).flat();
     expect(all.map((e) => e.uri)).toEqual([...uris(0, 5), 's3://p/a.jpg', ...uris(5, 8)]);
     expect(all[5]).toEqual({ uri: 's3://p/a.jpg', image_id: 'img-a', hotel_name: 'Hôtel Côte d’Azur' });

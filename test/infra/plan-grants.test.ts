@@ -55,14 +55,14 @@ test('every file the planning writes in the work bucket is one the shard role ma
   const manifests = path.join(workBucket, 'manifests', 'catalog');
   await fs.mkdir(manifests, { recursive: true });
   await fs.writeFile(path.join(manifests, 'a.jsonl'), ['a', 'b', 'c'].map((k) => JSON.stringify({ uri: `s3://src/${k}.jpg` })).join('\n'));
-  await fs.writeFile(path.join(manifests, 'b.jsonl'), ['c', 'd'].map((k) => JSON.stringify({ uri: `s3://src/${k}.jpg` })).join('\n'));
+  await fs.writeFile(path.join(manifests, 'b.jsonl'), [...['c', 'd'].map((k) => JSON.stringify({ uri: `s3://src/${k}.jpg` })), 'not one uri'].join('\n'));
   await planAsTheStateMachine({ manifestPrefix: manifests, workUri: path.join(workBucket, 'work'), partitions: 2, shardSize: 2 }, 'prefix-run');
 
   const statements = statementsOfRole(synth.template, logicalId(synth.template, 'AWS::IAM::Role', 'FunctionsShardRole'));
   const work = `<${logicalId(synth.template, 'AWS::S3::Bucket', 'StorageWork')}.Arn>`;
   const keys = (await filesUnder(workBucket)).filter((k) => k.startsWith('work/'));
   // Spill, dedup and split markers, chunks, inputs.json, run-plan.json and the shards themselves.
-  for (const part of ['/plan/inputs.json', '/plan/spill/', '/plan/split/', '/plan/dedup/', '/plan/chunks/', '/plan/run-plan.json', '/shards/_manifest.json', '/shards/shard-']) {
+  for (const part of ['/plan/inputs.json', '/plan/spill/', '/plan/split/', '/plan/dedup/', '/plan/chunks/', '/plan/invalid/', '/plan/run-plan.json', '/shards/_manifest.json', '/shards/shard-']) {
     expect(keys.some((k) => k.includes(part))).toBe(true);
   }
   expect(keys.filter((k) => !allowedOn(statements, 's3:PutObject', `${work}/${k}`))).toEqual([]);

@@ -22,6 +22,8 @@ export function formatRunReport(report: RunReport, reportUri: string, options: F
     const problems = [`${m.blankLines} blank`, `${m.invalid.count} invalid`, `${m.duplicates.count} duplicates`].join(', ');
     lines.push(`  manifest   ${m.lines} lines → ${m.entries} entries (${problems}) in ${m.shardCount} shards of ${m.shardSize}`);
     for (const ex of m.invalid.examples) lines.push(`             invalid line ${ex.line}: ${ex.reason}: ${ex.text}`);
+    const listed = m.invalidLinesUris ?? [];
+    if (listed.length > 0) lines.push(`             every invalid line, with its reason: ${listed[0]}${listed.length > 1 ? ` and ${listed.length - 1} more file(s) beside it` : ''}`);
     for (const ex of m.duplicates.examples) lines.push(`             duplicate line ${ex.line}: ${ex.uri} (image id ${ex.imageId})`);
   }
   const codes = Object.entries(t.failedByCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');

@@ -26,6 +26,8 @@ export function planLayout(workUri: string, runId: string) {
     spillDirUri: (partition: number) => joinUri(planUri, 'spill', `part-${pad(partition)}`),
     spillName: (input: number, segment: number) => `input-${pad(input)}-${pad(segment)}.jsonl`,
     dedupMarkerUri: (partition: number) => joinUri(planUri, 'dedup', `part-${pad(partition)}.json`),
+    /** Every line of an input that is no usable entry, with its reason (JSONL), when there are any. */
+    invalidLinesUri: (input: number) => joinUri(planUri, 'invalid', `input-${pad(input)}.jsonl`),
     chunkUri: (group: string, chunk: number) => joinUri(planUri, 'chunks', group, `chunk-${pad(chunk)}.jsonl`),
     inputGroup: (input: number) => `input-${pad(input)}`,
     partitionGroup: (partition: number) => `part-${pad(partition)}`,

@@ -143,6 +143,8 @@ export interface SplitOutcome {
   lines: number;
   blankLines: number;
   invalid: Examples<InvalidExample>;
+  /** Where every invalid line is listed with its reason (plan/invalid/input-IIIII.jsonl), when there is one. */
+  invalidLinesUri?: string;
   /** Inventory keys outside the key prefix or image suffixes, and non-current versions. */
   filtered: number;
   /** Entries passed on: to chunks (inventory) or to the spill (manifests). */
@@ -162,16 +164,26 @@ export async function splitInput(workUri: string, runId: string, input: number):
   if (!file) throw new VistaError(SystemErrorCode.REQUEST_INVALID, `run ${runId} has no input file ${input} (${plan.files.length} files)`);
 
   const outcome: SplitOutcome = { input, file: file.uri, lines: 0, blankLines: 0, invalid: { count: 0, examples: [] }, filtered: 0, kept: 0, chunks: [], spillFiles: 0 };
-  const invalid = (line: number, reason: string, text: string) => {
+  // Examples in the marker; every invalid line in a file of its own, streamed (a broken export can be all invalid).
+  let invalidLines: StreamedObject | undefined;
+  const invalid = async (line: number, reason: string, text: string) => {
     outcome.invalid.count++;
-    if (outcome.invalid.examples.length < EXAMPLES) outcome.invalid.examples.push({ file: file.uri, line, reason, text: text.slice(0, 200) });
+    const example = { file: file.uri, line, reason, text: text.slice(0, 200) };
+    if (outcome.invalid.examples.length < EXAMPLES) outcome.invalid.examples.push(example);
+    invalidLines ??= openStreamedObject(layout.invalidLinesUri(input), { contentType: NDJSON });
+    await invalidLines.write(`${JSON.stringify(example)}\n`);
   };
   const sink = plan.dedup ? makeSpill(layout, input, plan.partitions) : makeChunker((i) => openStreamedObject(layout.chunkUri(layout.inputGroup(input), i), { contentType: NDJSON }), plan.shardSize);
 
   try {
     await splitLines(file, plan, outcome, sink, invalid);
+    if (invalidLines) {
+      await invalidLines.commit();
+      outcome.invalidLinesUri = layout.invalidLinesUri(input);
+    }
   } catch (err) {
     await sink.abort();
+    await invalidLines?.abort();
     throw err;
   }
   const written = await sink.finish();
@@ -181,7 +193,7 @@ export async function splitInput(workUri: string, runId: string, input: number):
   return outcome;
 }
 
-async function splitLines(file: InputFile, plan: PlanInputs, outcome: SplitOutcome, sink: Sink, invalid: (line: number, reason: string, text: string) => void): Promise<void> {
+async function splitLines(file: InputFile, plan: PlanInputs, outcome: SplitOutcome, sink: Sink, invalid: (line: number, reason: string, text: string) => Promise<void>): Promise<void> {
   const inventoryRow = file.format === 'inventory-csv' ? makeInventoryRowReader(plan.inventoryColumns ?? [], plan.filter) : undefined;
   for await (const { lineNumber, text } of readManifestLines(file.uri)) {
     outcome.lines = lineNumber;
@@ -197,7 +209,7 @@ async function splitLines(file: InputFile, plan: PlanInputs, outcome: SplitOutco
         continue;
       }
       if (row.kind === 'invalid') {
-        invalid(lineNumber, row.reason, text);
+        await invalid(lineNumber, row.reason, text);
         continue;
       }
       // Not through the manifest parser: a key may hold spaces, which a plain-text line may not.
@@ -206,7 +218,7 @@ async function splitLines(file: InputFile, plan: PlanInputs, outcome: SplitOutco
       entry = parseShardLine(text, 0);
     }
     if (isInvalidEntry(entry)) {
-      invalid(lineNumber, entry.reason, entry.line);
+      await invalid(lineNumber, entry.reason, entry.line);
       continue;
     }
     outcome.kept++;
@@ -306,6 +318,8 @@ export interface PlanSummary {
   blankLines: number;
   filtered: number;
   invalid: Examples<InvalidExample>;
+  /** The files listing every invalid line with its reason, one per input that had any. */
+  invalidLinesUris: string[];
   duplicates: Examples<DuplicateExample>;
   createdAt: string;
 }
@@ -344,6 +358,7 @@ export async function finishPlan(workUri: string, runId: string, concurrency = 3
     blankLines: sum((s) => s.blankLines),
     filtered: sum((s) => s.filtered),
     invalid: { count: sum((s) => s.invalid.count), examples: splits.flatMap((s) => s.invalid.examples).slice(0, EXAMPLES) },
+    invalidLinesUris: splits.flatMap((s) => (s.invalidLinesUri ? [s.invalidLinesUri] : [])),
     duplicates: { count: dedups.reduce((n, d) => n + d.duplicates.count, 0), examples: dedups.flatMap((d) => d.duplicates.examples).slice(0, EXAMPLES) },
     createdAt: new Date().toISOString(),
   };
