@@ -220,3 +220,19 @@ test('a slow drop of one load cannot remove what another load of the run appende
     fast.close();
   }
 });
+
+test('a load that fails after superseding the older rows keeps its own (the only copy left), and its retry ends with one row each', async () => {
+  const db = path.join(root, 'db-fail-after-supersede');
+  const a = await shard('run-a', 0, 'sup', 10, 90);
+  const b = await shard('run-b', 0, 'sup', 10, 91);
+  await load(db, a);
+  await expect(load(db, b, { hooks: { afterSupersede: () => Promise.reject(new Error('the ledger commit failed')) } })).rejects.toThrow('the ledger commit failed');
+  // Run A's rows are gone; no image may be left without a row.
+  const between = await rowsById(db);
+  expect(between.size).toBe(10);
+  expect([...between.values()].every((shards) => shards.length === 1 && shards[0] === 'run-b/shard-00000')).toBe(true);
+  expect((await load(db, b)).skipped).toBe(false);
+  const after = await rowsById(db);
+  expect(after.size).toBe(10);
+  expect([...after.values()].every((shards) => shards.length === 1 && shards[0] === 'run-b/shard-00000')).toBe(true);
+});

@@ -147,11 +147,13 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
   const loadId = await beginAttempt(store, ledger, facts, before);
   let counts: { rows: number; failed: number; parts: number };
   let superseded = NOTHING_SUPERSEDED;
+  let supersedeBegun = false;
   try {
     const appended = await appendShardOnce(store, images, errors, shard, loadId, options);
     counts = appended;
     await options.hooks?.afterAppend?.();
     if (await othersMayHoldImages(ledger, shardId, options.orderedFamily)) {
+      supersedeBegun = true;
       superseded = await supersedeImages(store, { shardId, orderedPrefix: options.orderedFamily }, appended.imageIds, appended.transientlyFailed);
     }
     await options.hooks?.afterSupersede?.();
@@ -159,8 +161,10 @@ async function loadWithStore(store: VistaStore, shard: CompleteShard, options: L
     if (options.hooks?.crash) throw err;
     // Rows of an attempt that never records its load must not linger (search would see them)
     // until some later attempt succeeds and prunes them. If this cleanup dies too, that later
-    // attempt still removes them: they stay `started` without `loaded`.
-    await prune(store, images, errors, shardId, loadId, 'exactly').catch(() => undefined);
+    // attempt still removes them: they stay `started` without `loaded`. Once the supersede has
+    // begun, though, they may be the only copy of their images (the older ones deleted): they
+    // stay, and the next attempt replaces them.
+    if (!supersedeBegun) await prune(store, images, errors, shardId, loadId, 'exactly').catch(() => undefined);
     throw err;
   }
   await recordLoaded(store, ledger, facts, loadId, counts);
