@@ -167,8 +167,8 @@ export const infraConfigSchema = z
      */
     indexJobStorageGiB: int(1_024, 100, 16_384),
     /**
-     * Minutes the Batch index job may run: 500M rows are projected at ≈ 46 h on one r7i.16xlarge
-     * from builds measured at 250k–1M rows (docs/benchmarks.md, "Index build fit"), uncertain by 2×
+     * Minutes the Batch index job may run: 500M rows are projected at ≈ 23–28 h on one r7i.16xlarge
+     * from builds measured at 250k–4M rows (docs/benchmarks.md, "Index build fit"), uncertain by 2×
      * either way: 4 days. @default 5760
      */
     indexJobTimeoutMinutes: int(5_760, 10, 14 * 24 * 60),

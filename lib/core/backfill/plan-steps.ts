@@ -238,12 +238,11 @@ export interface DedupOutcome {
 }
 
 /**
- * Spill bytes one dedup pass may hold the ids of. Measured (`npm run bench:plan`, 20M keys): a
- * dedup task peaked at 645–857 MiB RSS for ~2.86M ids from ~430 MB of spill, i.e. ~2 bytes of
- * RSS per spill byte (the Set, its rehash copies, and garbage V8 has not collected yet), so 256 MiB
- * of spill keeps a pass near 500–600 MiB, under 1 GB with room to spare: a partition larger than
- * planned (a manifest that compresses better than sampled, an S3 manifest of unknown size) takes
- * more passes, never more memory.
+ * Spill bytes one dedup pass may hold the ids of. Measured (`npm run bench:plan`, 20M keys, chunks
+ * streamed): a dedup task of ~430 MB of spill in 2 passes (~1.43M ids each) peaked at 476–535 MiB
+ * RSS, so a full 256 MiB pass stays near 600 MiB, under 1 GB with room to spare: a partition larger
+ * than planned (a manifest that compresses better than sampled, an S3 manifest of unknown size)
+ * takes more passes, never more memory.
  */
 export const DEDUP_PASS_SPILL_BYTES = 256 * 1024 * 1024;
 
