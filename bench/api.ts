@@ -161,7 +161,13 @@ export async function runApiBench(o: ApiBenchOptions): Promise<Record<string, un
   await fs.rm(o.workDir, { recursive: true, force: true });
   const space = makeEmbeddingSpace({ dim: o.dim, clusters: 256, seed: 7 });
   const shardCount = Math.max(1, Math.ceil(o.rows / o.shardRows));
-  const shards = Array.from({ length: shardCount }, (_, i) => ({ shardId: `shard-${String(i).padStart(5, '0')}`, count: Math.min(o.shardRows, o.rows - i * o.shardRows) }));
+  // One run's shards (one writer family): they load side by side under one lease and supersede
+  // nothing, as a backfill's do. Image ids without the slash: they go into URL paths.
+  const shards = Array.from({ length: shardCount }, (_, i) => ({
+    shardId: `bench-api/shard-${String(i).padStart(5, '0')}`,
+    imagePrefix: `shard-${String(i).padStart(5, '0')}`,
+    count: Math.min(o.shardRows, o.rows - i * o.shardRows),
+  }));
   const ids: string[] = [];
   for (const [i, s] of shards.entries()) {
     o.log(`generating ${s.shardId} (${s.count} rows)`);
