@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Bool, Field, FixedSizeList, Float16, Float32, Int32, Int64, List, makeData, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import { ByteSink } from '../../lib/core/catalog/byte-sink';
-import { csvField, openOutputFile } from '../../lib/core/catalog/output-file';
+import { csvField } from '../../lib/core/catalog/csv-field';
+import { openOutputFile } from '../../lib/core/io/output-file';
 import { batchEncoder, csvHeader, type TextFormat } from '../../lib/core/catalog/text-encode';
 
 const strings = ['plain', 'a,b', 'say "hi"', 'line\nbreak', 'cr\rhere', 'tab\there', 'ctl\u0001\u001f', 'back\\slash', 'Ålesund 東京 🏨', '', null];

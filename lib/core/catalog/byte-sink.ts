@@ -4,7 +4,7 @@
  * `flush()`, which respects the file stream's back-pressure. Memory is one chunk plus what the
  * stream holds, whatever the export's size.
  */
-import type { OutputFile } from './output-file';
+import type { OutputFile } from '../io/output-file';
 
 export class ByteSink {
   buf: Buffer;

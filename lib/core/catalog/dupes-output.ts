@@ -2,7 +2,8 @@
  * Writes a dupes report: JSON (the report, groups with their members) or CSV (one line per
  * member, for a spreadsheet or a `\copy`), group by group through an OutputFile or to stdout.
  */
-import { csvField, openOutputFile } from './output-file';
+import { openOutputFile } from '../io/output-file';
+import { csvField } from './csv-field';
 import type { DupesReport } from './dupes';
 
 export const DUPES_FORMATS = ['json', 'csv'] as const;

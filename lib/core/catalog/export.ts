@@ -13,7 +13,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import { Schema } from 'apache-arrow';
 import { ResultColumn as C } from '../pipeline/schema';
 import { ByteSink } from './byte-sink';
-import { openOutputFile, type OutputFile } from './output-file';
+import { openOutputFile, type OutputFile } from '../io/output-file';
 import { parquetRowCount, writeParquet } from './parquet-writer';
 import { scanBatches } from './scan';
 import { batchEncoder, csvHeader, type TextFormat } from './text-encode';

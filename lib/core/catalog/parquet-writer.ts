@@ -13,7 +13,7 @@
 import { openAsBlob } from 'node:fs';
 import { type RecordBatch, type Schema, Table as ArrowTable, tableToIPC } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import type { OutputFile } from './output-file';
+import type { OutputFile } from '../io/output-file';
 
 export interface ParquetWriteOptions {
   /** Rows per row group at most. @default 65,536 */

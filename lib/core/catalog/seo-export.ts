@@ -10,7 +10,8 @@ import type * as lancedb from '@lancedb/lancedb';
 import type { Vector } from 'apache-arrow';
 import * as path from 'node:path';
 import { ResultColumn as C } from '../pipeline/schema';
-import { csvField, openOutputFile } from './output-file';
+import { openOutputFile } from '../io/output-file';
+import { csvField } from './csv-field';
 import { scanBatches } from './scan';
 import { type SitemapLimits, type SitemapReport, sitemapWriter } from './sitemap';
 

@@ -4,7 +4,7 @@
  * index listing the files. All text is XML-escaped; URLs are built from percent-encoded parts.
  */
 import * as path from 'node:path';
-import { type OutputFile, openOutputFile } from './output-file';
+import { type OutputFile, openOutputFile } from '../io/output-file';
 
 export const SITEMAP_LIMITS = {
   /** sitemaps.org: URLs per sitemap file, and sitemaps per index file. */

@@ -4,12 +4,10 @@
  * small enough for one part is one PUT, a larger one a multipart upload that only appears when
  * completed (aborted on failure; the buckets' lifecycle rule aborts what a crash leaves).
  */
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import * as path from 'node:path';
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { ByteBuilder } from './byte-builder';
-import { localTempPath, toLocalPath, writeAtomic } from './location';
+import { toLocalPath, writeAtomic } from './location';
+import { openOutputFile, type OutputFile } from './output-file';
 import { getS3Client, isS3Uri, parseS3Uri } from './s3';
 
 /** Bytes per part: above S3's 5 MiB minimum for every part but the last. */
@@ -34,28 +32,23 @@ interface PartSink {
 
 function localSink(uri: string): PartSink {
   const file = toLocalPath(uri);
-  let temp: string | undefined;
-  let handle: FileHandle | undefined;
+  let out: OutputFile | undefined;
   return {
     async part(bytes) {
-      if (!handle) {
-        await fs.mkdir(path.dirname(file), { recursive: true });
-        temp = localTempPath(file);
-        handle = await fs.open(temp, 'w');
-      }
-      await handle.write(bytes);
+      out ??= await openOutputFile(file);
+      // A copy: the caller reuses its buffer, and a write smaller than the stream's high-water
+      // mark is queued, not yet written, when it resolves.
+      await out.write(Buffer.from(bytes));
     },
     async finish(last) {
-      if (!handle) return writeAtomic(uri, last);
-      await handle.write(last);
-      await handle.close();
-      handle = undefined;
-      await fs.rename(temp!, file);
+      if (!out) return writeAtomic(uri, last);
+      await out.write(last);
+      await out.commit();
+      out = undefined;
     },
     async abort() {
-      await handle?.close().catch(() => undefined);
-      handle = undefined;
-      if (temp) await fs.rm(temp, { force: true });
+      await out?.abort();
+      out = undefined;
     },
   };
 }

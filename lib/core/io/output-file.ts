@@ -1,10 +1,12 @@
 /**
- * A local output file written through a temporary name and renamed into place once complete, so
- * a reader never sees half an export. Writes respect the stream's back-pressure.
+ * A local output file written through a temporary name (`*.tmp-PID-N`, as every local write:
+ * listings skip it, resumes remove it) and renamed into place once complete, so a reader never
+ * sees half a file. Writes respect the stream's back-pressure.
  */
 import { once } from 'node:events';
 import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
+import { localTempPath } from './location';
 
 export interface OutputFile {
   write(data: string | Uint8Array): Promise<void>;
@@ -18,7 +20,7 @@ export interface OutputFile {
 
 export async function openOutputFile(target: string): Promise<OutputFile> {
   await fs.mkdir(path.dirname(path.resolve(target)), { recursive: true });
-  const temp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const temp = localTempPath(target);
   const stream: WriteStream = createWriteStream(temp);
   let bytes = 0;
   const closed = () => new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
@@ -36,13 +38,12 @@ export async function openOutputFile(target: string): Promise<OutputFile> {
       await fs.rename(temp, target);
     },
     async abort() {
+      // Writes still queued fail once the stream is destroyed: expected, not an error to raise.
+      stream.on('error', () => undefined);
       stream.destroy();
+      // Not events.once: it would reject on that expected error.
+      if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
       await fs.rm(temp, { force: true });
     },
   };
-}
-
-/** RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
