@@ -8,6 +8,7 @@
  * the one that wins the manifest's compare-and-swap drops the tables while the others wait. Stores from before the manifest get one on their next load, from
  * a row of their images table.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemErrorCode, VistaError } from '../errors';
 import { joinUri } from '../io/location';
 import { ResultColumn } from '../pipeline/schema';
@@ -50,19 +51,14 @@ export async function readStoreManifest(dbUri: string): Promise<StoreManifest | 
  * Makes sure the store holds `model`: records it on a store that has none, refuses another one,
  * or (newTable) drops the tables and records the new model. Call while holding the writer lease.
  */
-export async function ensureStoreModel(
-  store: VistaStore,
-  model: StoreModel,
-  options: { newTable?: boolean; shardId: string; now?: () => number; pollMs?: number },
-): Promise<void> {
+export async function ensureStoreModel(store: VistaStore, model: StoreModel, options: { newTable?: boolean; shardId: string; pollMs?: number }): Promise<void> {
   const object = conditionalObject<StoreManifest>(storeManifestUri(store.uri));
-  const now = options.now ?? Date.now;
-  const record = (replaced?: StoreManifest['replaced']): StoreManifest => ({
-    model_id: model.modelId,
-    embedding_dim: model.embeddingDim,
-    created_at: new Date(now()).toISOString(),
-    ...(replaced ? { replaced } : {}),
-  });
+  const recorded = (): StoreManifest => ({ model_id: model.modelId, embedding_dim: model.embeddingDim, created_at: new Date().toISOString() });
+  // The claim of a replacement: the new model, the old one, and the mark that a drop is under way.
+  const claim = (old: StoreModel): StoreManifest => {
+    const at = new Date().toISOString();
+    return { ...recorded(), replaced: { model_id: old.modelId, embedding_dim: old.embeddingDim, at }, dropping_since: at };
+  };
   // Only the load whose compare-and-swap put `dropping_since` drops; then it clears the mark.
   const dropAndFinish = async (claimed: StoreManifest, version: string) => {
     await dropTables(store);
@@ -73,9 +69,9 @@ export async function ensureStoreModel(
     const current = await object.read();
     if (!current) {
       const legacy = await legacyModel(store);
-      if (legacy && !sameModel(legacy, model) && !options.newTable) throw mismatch(store.uri, legacy, model, options.shardId);
       const replacing = legacy !== undefined && !sameModel(legacy, model);
-      const first = replacing ? { ...record({ model_id: legacy.modelId, embedding_dim: legacy.embeddingDim, at: new Date(now()).toISOString() }), dropping_since: new Date(now()).toISOString() } : record();
+      if (replacing && !options.newTable) throw mismatch(store.uri, legacy, model, options.shardId);
+      const first = replacing ? claim(legacy) : recorded();
       const created = await object.create(first);
       if (created === undefined) continue; // another loader recorded it first: compare with theirs
       if (!replacing || (await dropAndFinish(first, created))) return;
@@ -83,12 +79,12 @@ export async function ensureStoreModel(
     }
     const held = current.value;
     if (held.dropping_since !== undefined) {
-      if (now() - Date.parse(held.dropping_since) < DROP_TAKEOVER_MS) {
-        await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? DROP_POLL_MS));
+      if (dropUnderWay(held)) {
+        await sleep(options.pollMs ?? DROP_POLL_MS);
         continue;
       }
       // Its load died mid-drop: take the drop over (one taker, by compare-and-swap), then decide again.
-      const retaken = { ...held, dropping_since: new Date(now()).toISOString() };
+      const retaken = { ...held, dropping_since: new Date().toISOString() };
       const version = await object.replace(retaken, current.version);
       if (version !== undefined) await dropAndFinish(retaken, version);
       continue;
@@ -96,21 +92,25 @@ export async function ensureStoreModel(
     const heldModel = { modelId: held.model_id, embeddingDim: held.embedding_dim };
     if (sameModel(heldModel, model)) return;
     if (!options.newTable) throw mismatch(store.uri, heldModel, model, options.shardId);
-    const claimed = { ...record({ model_id: held.model_id, embedding_dim: held.embedding_dim, at: new Date(now()).toISOString() }), dropping_since: new Date(now()).toISOString() };
+    const claimed = claim(heldModel);
     const version = await object.replace(claimed, current.version);
     if (version !== undefined && (await dropAndFinish(claimed, version))) return;
   }
 }
 
 /** For loads that hold no embeddings (failures only): wait while another load drops the tables for a new model. */
-export async function waitWhileTablesDrop(store: VistaStore, options: { now?: () => number; pollMs?: number } = {}): Promise<void> {
-  const now = options.now ?? Date.now;
+export async function waitWhileTablesDrop(store: VistaStore): Promise<void> {
   const object = conditionalObject<StoreManifest>(storeManifestUri(store.uri));
   for (;;) {
-    const since = (await object.read())?.value.dropping_since;
-    if (since === undefined || now() - Date.parse(since) >= DROP_TAKEOVER_MS) return;
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? DROP_POLL_MS));
+    const held = (await object.read())?.value;
+    if (!held || !dropUnderWay(held)) return;
+    await sleep(DROP_POLL_MS);
   }
+}
+
+/** A drop is marked, and recent enough that its load is taken to be alive. */
+function dropUnderWay(manifest: StoreManifest): boolean {
+  return manifest.dropping_since !== undefined && Date.now() - Date.parse(manifest.dropping_since) < DROP_TAKEOVER_MS;
 }
 
 function sameModel(a: StoreModel, b: StoreModel): boolean {
