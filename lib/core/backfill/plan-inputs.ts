@@ -105,23 +105,25 @@ async function resolveInventory(manifestUri: string): Promise<ResolvedInputs> {
  * which the first data file's key exists.
  */
 async function dataRoot(manifestUri: string, destinationBucket: string, firstKey: string): Promise<string> {
-  if (isS3Uri(manifestUri)) {
-    const destination = destinationBucket.replace(/^arn:aws[a-z-]*:s3:::/, '');
-    const { bucket, key } = parseS3Uri(manifestUri);
-    if (bucket === destination) return `s3://${destination}`;
+  const destination = destinationBucket.replace(/^arn:aws[a-z-]*:s3:::/, '');
+  if (isS3Uri(manifestUri) && parseS3Uri(manifestUri).bucket === destination) return `s3://${destination}`;
+  for (const folder of foldersAbove(manifestUri)) if (await exists(joinUri(folder, firstKey))) return folder;
+  // Not a copy after all: the report's own bucket (whose grants decide whether it can be read).
+  if (isS3Uri(manifestUri)) return `s3://${destination}`;
+  throw new VistaError(SystemErrorCode.CONFIG_INVALID, `inventory ${manifestUri}: data file ${firstKey} not found in any folder above it`);
+}
+
+/** The folders (or S3 prefixes) holding a file, nearest first, up to the root (or the bucket). */
+function foldersAbove(uri: string): string[] {
+  if (isS3Uri(uri)) {
+    const { bucket, key } = parseS3Uri(uri);
     const folders = key.split('/').slice(0, -1);
-    for (let depth = folders.length; depth >= 0; depth--) {
-      const root = `s3://${[bucket, ...folders.slice(0, depth)].join('/')}`;
-      if (await exists(joinUri(root, firstKey))) return root;
-    }
-    return `s3://${destination}`;
+    return Array.from({ length: folders.length + 1 }, (_, i) => `s3://${[bucket, ...folders.slice(0, folders.length - i)].join('/')}`);
   }
-  let dir = path.dirname(toLocalPath(manifestUri));
-  for (;;) {
-    if (await exists(path.join(dir, firstKey))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new VistaError(SystemErrorCode.CONFIG_INVALID, `inventory ${manifestUri}: data file ${firstKey} not found in any folder above it`);
-    dir = parent;
+  const folders: string[] = [];
+  for (let dir = path.dirname(toLocalPath(uri)); ; dir = path.dirname(dir)) {
+    folders.push(dir);
+    if (path.dirname(dir) === dir) return folders;
   }
 }
 

@@ -20,11 +20,12 @@ const source = makeImageSource(init.source);
 
 const errorOf = (err: unknown) => {
   const code = (err as { code?: unknown }).code;
+  // A TransientError's class does not cross the thread boundary: it is said in the details.
+  const details = err instanceof TransientError ? { ...err.details, transient: true } : err instanceof VistaError ? err.details : undefined;
   return {
     ...(err instanceof VistaError && isVistaErrorCode(code) ? { code } : {}),
     message: err instanceof Error ? err.message : String(err),
-    // A TransientError's class does not cross the thread boundary: say it in the details.
-    ...(err instanceof VistaError && (err.details || err instanceof TransientError) ? { details: { ...err.details, ...(err instanceof TransientError ? { transient: true } : {}) } } : {}),
+    ...(details ? { details } : {}),
   };
 };
 
