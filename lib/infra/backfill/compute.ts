@@ -21,6 +21,7 @@ import type { VistaNetwork } from '../network';
 import { REPO_ROOT } from '../paths';
 import { grantObjects } from '../s3-access';
 import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
+import { stuckJobActions } from './job-queue-limits';
 import { workerRetryStrategies } from './retry';
 
 export type ComputeConfig = Pick<
@@ -130,17 +131,7 @@ export class BackfillCompute extends Construct {
     this.jobQueue = new batch.JobQueue(this, 'Queue', {
       priority: 1,
       computeEnvironments: this.computeEnvironments.map((computeEnvironment, i) => ({ computeEnvironment, order: i + 1 })),
-      // A job no instance type can hold (memory or vCPUs above every type) would wait forever.
-      jobStateTimeLimitActions: [
-        { reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, maxTime: Duration.minutes(30), action: batch.JobStateTimeLimitActionsAction.CANCEL },
-        // No instance to be had (G quota 0, Spot starved) for this long: cancel, so the wave ends,
-        // its completed shards load, the report names the rest, and a re-run picks them up.
-        {
-          reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
-          maxTime: Duration.minutes(config.capacityWaitMinutes),
-          action: batch.JobStateTimeLimitActionsAction.CANCEL,
-        },
-      ],
+      jobStateTimeLimitActions: stuckJobActions(config.capacityWaitMinutes),
     });
 
     this.jobRole = new iam.Role(this, 'JobRole', {

@@ -23,6 +23,7 @@ import { Construct } from 'constructs';
 import { INDEX_JOB_COMMAND, INDEX_JOB_DB_ENV } from '../../core/backfill/state-names';
 import type { InfraConfig } from '../config';
 import { allowWildcards, suppress } from '../nag';
+import { stuckJobActions } from './job-queue-limits';
 import type { VistaNetwork } from '../network';
 import { grantObjects } from '../s3-access';
 import { STORAGE_LAYOUT, type VistaStorage } from '../storage';
@@ -110,18 +111,7 @@ export class IndexJobCompute extends Construct {
     this.jobQueue = new batch.JobQueue(this, 'Queue', {
       priority: 1,
       computeEnvironments: [{ computeEnvironment: environment, order: 1 }],
-      // Not COMPUTE_ENVIRONMENT_MAX_RESOURCE: a second run's job waiting behind the first is meant.
-      jobStateTimeLimitActions: [
-        // Asks for more memory or vCPUs than any instance type of the environment has: would wait forever.
-        { reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, maxTime: Duration.minutes(30), action: batch.JobStateTimeLimitActionsAction.CANCEL },
-        // No memory-optimised instance to be had (quota, capacity): cancelled, so the execution's
-        // catch goes on to the report; `vista backfill index` runs it again later.
-        {
-          reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
-          maxTime: Duration.minutes(config.capacityWaitMinutes),
-          action: batch.JobStateTimeLimitActionsAction.CANCEL,
-        },
-      ],
+      jobStateTimeLimitActions: stuckJobActions(config.capacityWaitMinutes),
     });
 
     this.jobRole = new iam.Role(this, 'JobRole', {
